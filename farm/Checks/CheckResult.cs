@@ -1,0 +1,32 @@
+namespace Farm.Checks;
+
+/// <summary>A vPCI check's verdict. XFail and NotApplicable always carry the evidence line that justified them.</summary>
+public enum CheckVerdict { Pass, Fail, XFail, NotApplicable }
+
+/// <summary>
+/// One check's outcome: what it found, what was expected on this target, the evidence lines
+/// and the source (file and version in Xen or Linux) of the log string it matched.
+/// </summary>
+public sealed record CheckResult(
+    string Id,
+    string Group,
+    CheckVerdict Verdict,
+    CheckVerdict Expected,
+    string Summary,
+    IReadOnlyList<string> Evidence,
+    string Source)
+{
+    public bool Unexpected => Verdict != Expected;
+}
+
+/// <summary>
+/// What a run collected from a target: the console transcript and the output of each command
+/// run over SSH, keyed by the command line exactly as run (e.g. "xl info", "lspci -vvv").
+/// </summary>
+public sealed record EvidenceBundle(
+    string Target,
+    string ConsoleLog,
+    IReadOnlyDictionary<string, string> Commands)
+{
+    public string? Output(string command) => Commands.TryGetValue(command, out var s) ? s : null;
+}

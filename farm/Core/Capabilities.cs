@@ -1,0 +1,50 @@
+using System.Threading.Channels;
+
+namespace Farm;
+
+public enum PowerState { Off, On, Unknown }
+
+/// <summary>Switches a board's power and reads the state back (labgrid's PowerProtocol).</summary>
+public interface IPowerSwitch
+{
+    Task SetAsync(PowerState state, CancellationToken ct);
+    Task<PowerState> GetAsync(CancellationToken ct);
+}
+
+/// <summary>One line of console output, timestamped when its last byte arrived.</summary>
+public sealed record ConsoleLine(long Sequence, DateTimeOffset Timestamp, string Text);
+
+/// <summary>A board's console: any number of subscribers see every line, in order.</summary>
+public interface IConsole
+{
+    /// <summary>A reader that sees every line from the moment of subscription (and, with replay, from the start).</summary>
+    ChannelReader<ConsoleLine> Subscribe(bool replay = false);
+    Task WriteAsync(string text, CancellationToken ct);
+    /// <summary>The last <paramref name="count"/> lines, for evidence in error messages.</summary>
+    IReadOnlyList<string> Tail(int count);
+}
+
+public sealed record CommandResult(string Command, int ExitCode, string StdOut, string StdErr, TimeSpan Duration);
+
+/// <summary>Runs a shell command on the target (SSH into dom0, a serial shell, ...).</summary>
+public interface ICommandRunner
+{
+    Task<CommandResult> RunAsync(string command, TimeSpan timeout, CancellationToken ct);
+}
+
+/// <summary>Puts a run's artifacts where the board boots them from (direct boot, TFTP, SD card).</summary>
+public interface IDeployer
+{
+    Task<DeployedArtifacts> DeployAsync(ArtifactSet artifacts, string runDirectory, CancellationToken ct);
+}
+
+/// <summary>The files a job boots, with their sha256 (provenance).</summary>
+public sealed record ArtifactSet(
+    string Directory,
+    string Xen,
+    string Kernel,
+    string Initrd,
+    IReadOnlyDictionary<string, string> Sha256,
+    IReadOnlyDictionary<string, string> Manifest);
+
+public sealed record DeployedArtifacts(ArtifactSet Source, string? Xen, string Kernel, string Initrd);

@@ -1,0 +1,3 @@
+using Farm.Cli;
+
+return await FarmApp.RunAsync(args);
