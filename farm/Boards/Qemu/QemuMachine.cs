@@ -1,0 +1,129 @@
+using System.Net.Sockets;
+using Farm.Serial;
+
+namespace Farm.Boards.Qemu;
+
+/// <summary>
+/// One QEMU instance: process, serial console and QMP. Farm listens and QEMU connects
+/// (chardev server=off): the sockets exist before QEMU starts, so nothing is polled, and QEMU's
+/// client connect happens during its start-up, before the guest runs, so no early byte is lost.
+/// Sockets live in the abstract namespace: no files to clean up, no 108-byte path limit.
+/// </summary>
+public sealed class QemuMachine : IAsyncDisposable
+{
+    readonly string _name;
+    readonly string _binary;
+    readonly IReadOnlyList<string> _args;
+    readonly string _runDirectory;
+    readonly TimeProvider _time;
+    SupervisedProcess? _process;
+
+    public QemuMachine(string name, string binary, IReadOnlyList<string> args, string runDirectory, TimeProvider? time = null)
+    {
+        _name = name;
+        _binary = binary;
+        _args = args;
+        _runDirectory = runDirectory;
+        _time = time ?? TimeProvider.System;
+    }
+
+    public ConsoleBroker? Console { get; private set; }
+
+    public QmpClient? Qmp { get; private set; }
+
+    public SupervisedProcess? Process => _process;
+
+    public bool IsRunning => _process is { HasExited: false };
+
+    /// <summary>The full argv Farm adds its console and QMP sockets to (recorded for provenance).</summary>
+    public IReadOnlyList<string> CommandLine { get; private set; } = [];
+
+    public async Task StartAsync(CancellationToken ct)
+    {
+        if (IsRunning) return;
+        var binary = SupervisedProcess.Resolve(_binary, "install QEMU: sudo ci/setup.sh, or set qemu.binary in the board file");
+        var id = $"farm-{Environment.ProcessId}-{Guid.NewGuid():N}";
+        using var serialListener = Listen($"{id}-serial");
+        using var qmpListener = Listen($"{id}-qmp");
+        CommandLine =
+        [
+            .. _args,
+            "-display", "none", "-monitor", "none",
+            "-chardev", $"socket,id=ser0,path={id}-serial,abstract=on,server=off", "-serial", "chardev:ser0",
+            "-chardev", $"socket,id=qmp0,path={id}-qmp,abstract=on,server=off", "-mon", "chardev=qmp0,mode=control",
+        ];
+        Directory.CreateDirectory(_runDirectory);
+        await File.WriteAllLinesAsync(Path.Combine(_runDirectory, "qemu.cmdline"), [binary, .. CommandLine], ct).ConfigureAwait(false);
+        _process = SupervisedProcess.Start(binary, CommandLine, Path.Combine(_runDirectory, "qemu.log"));
+
+        using var alive = CancellationTokenSource.CreateLinkedTokenSource(ct, _process.ExitedToken());
+        Socket serial, qmp;
+        try
+        {
+            var s = serialListener.AcceptAsync(alive.Token).AsTask();
+            var q = qmpListener.AcceptAsync(alive.Token).AsTask();
+            await Task.WhenAll(s, q).ConfigureAwait(false);
+            (serial, qmp) = (s.Result, q.Result);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            await _process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+            throw new ConfigurationException(
+                $"{_name}: QEMU exited with code {_process.ExitCode} before the machine started (see qemu.log)",
+                _process.OutputTail());
+        }
+        Console = new ConsoleBroker(_name, new NetworkStream(serial, ownsSocket: true), _time);
+        Console.Start();
+        Qmp = await QmpClient.ConnectAsync(new NetworkStream(qmp, ownsSocket: true), alive.Token).ConfigureAwait(false);
+    }
+
+    static Socket Listen(string abstractName)
+    {
+        var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        s.Bind(new UnixDomainSocketEndPoint("\0" + abstractName));
+        s.Listen(1);
+        return s;
+    }
+
+    /// <summary>Reads the machine's power state back: process alive and QMP status.</summary>
+    public async Task<PowerState> ReadStateAsync(CancellationToken ct)
+    {
+        if (_process is null || _process.HasExited || Qmp is null) return PowerState.Off;
+        try
+        {
+            var status = await Qmp.QueryStatusAsync(ct).ConfigureAwait(false);
+            return status is "shutdown" ? PowerState.Off : PowerState.On;
+        }
+        catch (InfrastructureException) when (_process.HasExited)
+        {
+            return PowerState.Off;
+        }
+    }
+
+    /// <summary>Asks QEMU to quit, then cuts its lifeline if it has not exited within <paramref name="grace"/>.</summary>
+    public async Task StopAsync(TimeSpan grace, CancellationToken ct)
+    {
+        if (_process is null) return;
+        if (!_process.HasExited && Qmp is not null)
+        {
+            using var quit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            quit.CancelAfter(grace);
+            try { await Qmp.ExecuteAsync("quit", null, quit.Token).ConfigureAwait(false); }
+            catch (Exception e) when (e is InfrastructureException or OperationCanceledException) { }
+        }
+        await _process.KillAsync(grace).ConfigureAwait(false);
+        // QEMU closed the serial socket: the broker drains what was in flight and ends.
+        if (Console is not null) await Console.Completion.ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_process is not null)
+        {
+            await StopAsync(TimeSpan.FromSeconds(5), CancellationToken.None).ConfigureAwait(false);
+            await _process.DisposeAsync().ConfigureAwait(false);
+        }
+        if (Qmp is not null) await Qmp.DisposeAsync().ConfigureAwait(false);
+        if (Console is not null) await Console.DisposeAsync().ConfigureAwait(false);
+    }
+}

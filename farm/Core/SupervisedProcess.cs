@@ -1,0 +1,135 @@
+using System.Diagnostics;
+
+namespace Farm;
+
+/// <summary>
+/// A child process that cannot outlive Farm. The program runs under a tiny /bin/sh guard whose
+/// stdin is a pipe held by Farm: when Farm closes it (stop) or dies (crash, SIGKILL), the guard
+/// reads EOF and kills the program. prctl(PDEATHSIG) is not usable from .NET because it fires
+/// when the *thread* that forked exits, and thread-pool threads come and go.
+/// </summary>
+public sealed class SupervisedProcess : IAsyncDisposable
+{
+    // $1.. = program and arguments. The watcher subshell waits on the lifeline (stdin, kept
+    // as fd 3: a non-interactive shell gives background jobs /dev/null as their stdin).
+    const string Guard =
+        "exec 3<&0; \"$@\" </dev/null 3<&- & q=$!; (read _ <&3; kill -KILL $q 2>/dev/null) & w=$!; " +
+        "wait $q; rc=$?; kill $w 2>/dev/null; exit $rc";
+
+    readonly Process _process;
+    readonly List<string> _output = [];
+    readonly object _gate = new();
+    readonly StreamWriter? _log;
+
+    SupervisedProcess(Process process, StreamWriter? log)
+    {
+        _process = process;
+        _log = log;
+    }
+
+    public string Name { get; private init; } = "";
+
+    public int Id => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
+
+    /// <summary>Resolves a program name on PATH; a missing tool is bad set-up, not a lab fault.</summary>
+    public static string Resolve(string program, string hint)
+    {
+        if (program.Contains('/'))
+            return File.Exists(program) ? program : throw new ConfigurationException($"'{program}' does not exist ({hint})");
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var p = Path.Combine(dir, program);
+            if (File.Exists(p)) return p;
+        }
+        throw new ConfigurationException($"'{program}' not found on PATH ({hint})");
+    }
+
+    public static SupervisedProcess Start(string program, IReadOnlyList<string> args, string? logPath = null)
+    {
+        var psi = new ProcessStartInfo("/bin/sh")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add(Guard);
+        psi.ArgumentList.Add("farm-guard");
+        psi.ArgumentList.Add(program);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        var log = logPath is null ? null : new StreamWriter(logPath, append: true) { AutoFlush = true };
+        var p = new Process { StartInfo = psi, EnableRaisingEvents = true };
+        var sp = new SupervisedProcess(p, log) { Name = Path.GetFileName(program) };
+        p.OutputDataReceived += (_, e) => sp.Capture(e.Data);
+        p.ErrorDataReceived += (_, e) => sp.Capture(e.Data);
+        try
+        {
+            p.Start();
+        }
+        catch (Exception e)
+        {
+            log?.Dispose();
+            throw new ConfigurationException($"cannot start {program}: {e.Message}", null, e);
+        }
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        return sp;
+    }
+
+    void Capture(string? line)
+    {
+        if (line is null) return;
+        lock (_gate)
+        {
+            _output.Add(line);
+            if (_output.Count > 500) _output.RemoveRange(0, 100);
+            _log?.WriteLine(line);
+        }
+    }
+
+    /// <summary>The program's last stdout/stderr lines (evidence for a failed start).</summary>
+    public IReadOnlyList<string> OutputTail(int count = 20)
+    {
+        lock (_gate) return _output.Skip(Math.Max(0, _output.Count - count)).ToList();
+    }
+
+    public Task WaitForExitAsync(CancellationToken ct) => _process.WaitForExitAsync(ct);
+
+    /// <summary>A token that is cancelled when the process exits, to abort waits that need it alive.</summary>
+    public CancellationToken ExitedToken()
+    {
+        var cts = new CancellationTokenSource();
+        _process.Exited += (_, _) => cts.Cancel();
+        if (_process.HasExited) cts.Cancel();
+        return cts.Token;
+    }
+
+    /// <summary>Cuts the lifeline (the guard kills the program) and waits for it, then kills the tree if needed.</summary>
+    public async Task KillAsync(TimeSpan grace)
+    {
+        try { _process.StandardInput.Close(); } catch (IOException) { } catch (InvalidOperationException) { }
+        using var cts = new CancellationTokenSource(grace);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            try { _process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+            await _process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited) await KillAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        else await _process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false); // drain output events
+        lock (_gate) _log?.Dispose();
+        _process.Dispose();
+    }
+}

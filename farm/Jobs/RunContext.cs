@@ -1,0 +1,34 @@
+using System.Collections.Concurrent;
+using Farm.Checks;
+
+namespace Farm.Jobs;
+
+/// <summary>What the stages of one run share: where to write, the clock, what was collected.</summary>
+public sealed class RunContext(string runId, string runDirectory, TimeProvider time)
+{
+    public string RunId { get; } = runId;
+
+    public string RunDirectory { get; } = runDirectory;
+
+    public string EvidenceDirectory => Path.Combine(RunDirectory, "evidence");
+
+    public TimeProvider Time { get; } = time;
+
+    /// <summary>The console, once a stage has attached one; the source of evidence for failures.</summary>
+    public IConsole? Console { get; set; }
+
+    /// <summary>The shell on the target, once SSH (or another runner) is ready.</summary>
+    public ICommandRunner? Shell { get; set; }
+
+    /// <summary>Output of each command run on the target, keyed by the command line.</summary>
+    public ConcurrentDictionary<string, string> CommandOutputs { get; } = new();
+
+    public List<CheckResult> Checks { get; } = [];
+
+    public ConcurrentDictionary<string, double> Metrics { get; } = new();
+
+    /// <summary>Versions and hashes discovered while running (QEMU, Xen, Linux, artifacts).</summary>
+    public ConcurrentDictionary<string, string> Facts { get; } = new();
+
+    public IReadOnlyList<string> ConsoleTail(int count = 30) => Console?.Tail(count) ?? [];
+}
