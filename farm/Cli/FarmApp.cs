@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Spectre.Console.Cli;
 
 namespace Farm.Cli;
@@ -6,24 +7,38 @@ public static class FarmApp
 {
     public static async Task<int> RunAsync(string[] args)
     {
+        // SIGINT/SIGTERM cancel the run instead of killing Farm, so finalisers power boards off,
+        // transcripts are flushed and the run is recorded (as incomplete: cancelled).
+        using var cts = new CancellationTokenSource();
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
+        void Cancel(PosixSignalContext c)
+        {
+            c.Cancel = true;
+            cts.Cancel();
+        }
+
         var app = new CommandApp();
         app.Configure(c =>
         {
             c.SetApplicationName("farm");
             c.PropagateExceptions();
+            //c.AddCommand<RunCommand>("run").WithDescription("Run a job file on a board; writes <out>/<run-id>/.")
+            //    .WithExample("run", "jobs/xen-smoke.yaml", "--out", "artifacts");
+            //c.AddCommand<BoardsCommand>("boards").WithDescription("List the boards of the lab.");
         });
         try
         {
-            return await app.RunAsync(args);
+            return await app.RunAsync(args, cts.Token);
         }
         catch (FarmException e)
         {
-            Console.Error.WriteLine($"farm: {e.Verdict.ToWire()}: {e.Describe()}");
+            await Console.Error.WriteLineAsync($"farm: {e.Verdict.ToWire()}: {e.Describe()}");
             return e.Verdict.ExitCode();
         }
         catch (CommandAppException e)
         {
-            Console.Error.WriteLine($"farm: error: {e.Message}");
+            await Console.Error.WriteLineAsync($"farm: error: {e.Message}");
             return Verdict.Error.ExitCode();
         }
     }

@@ -22,6 +22,9 @@ public interface IConsole
     Task WriteAsync(string text, CancellationToken ct);
     /// <summary>The last <paramref name="count"/> lines, for evidence in error messages.</summary>
     IReadOnlyList<string> Tail(int count);
+
+    /// <summary>A pexpect-style cursor over this console's lines (from the start, or from now).</summary>
+    Farm.Serial.ConsoleCursor Cursor(bool fromStart = true);
 }
 
 public sealed record CommandResult(string Command, int ExitCode, string StdOut, string StdErr, TimeSpan Duration);
@@ -35,8 +38,11 @@ public interface ICommandRunner
 /// <summary>Puts a run's artifacts where the board boots them from (direct boot, TFTP, SD card).</summary>
 public interface IDeployer
 {
-    Task<DeployedArtifacts> DeployAsync(ArtifactSet artifacts, string runDirectory, CancellationToken ct);
+    Task DeployAsync(DeployRequest request, CancellationToken ct);
 }
+
+/// <summary>What to boot, and the kernel arguments this run adds (e.g. its SSH key).</summary>
+public sealed record DeployRequest(ArtifactSet Artifacts, IReadOnlyList<string> KernelArguments);
 
 /// <summary>The files a job boots, with their sha256 (provenance).</summary>
 public sealed record ArtifactSet(
@@ -46,5 +52,3 @@ public sealed record ArtifactSet(
     string Initrd,
     IReadOnlyDictionary<string, string> Sha256,
     IReadOnlyDictionary<string, string> Manifest);
-
-public sealed record DeployedArtifacts(ArtifactSet Source, string? Xen, string Kernel, string Initrd);

@@ -17,6 +17,12 @@ public sealed class RunContext(string runId, string runDirectory, TimeProvider t
     /// <summary>The console, once a stage has attached one; the source of evidence for failures.</summary>
     public IConsole? Console { get; set; }
 
+    /// <summary>The run's position in the console: expect stages consume it in order.</summary>
+    public Farm.Serial.ConsoleCursor? Cursor { get; set; }
+
+    /// <summary>When the board was switched on (boot-time metrics are measured from here).</summary>
+    public long PoweredOnAt { get; set; }
+
     /// <summary>The shell on the target, once SSH (or another runner) is ready.</summary>
     public ICommandRunner? Shell { get; set; }
 

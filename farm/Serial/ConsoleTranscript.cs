@@ -7,6 +7,7 @@ namespace Farm.Serial;
 /// Writes a broker's output to disk as it arrives: console.log (one line per console line,
 /// prefixed with its UTC arrival time) and console.raw (the bytes exactly as received).
 /// Runs beside the read loop, never inside it, so disk latency cannot stall the guest.
+/// Appends, so the transcript of a board that is power-cycled within a run stays one file.
 /// </summary>
 public sealed class ConsoleTranscript : IAsyncDisposable
 {
@@ -21,7 +22,7 @@ public sealed class ConsoleTranscript : IAsyncDisposable
         var reader = broker.Subscribe(replay: true);
         var lines = Task.Run(async () =>
         {
-            await using var w = new StreamWriter(logPath, append: false, new UTF8Encoding(false), 1 << 16);
+            await using var w = new StreamWriter(logPath, append: true, new UTF8Encoding(false), 1 << 16);
             while (await reader.WaitToReadAsync().ConfigureAwait(false))
             {
                 while (reader.TryRead(out var l))
@@ -31,7 +32,7 @@ public sealed class ConsoleTranscript : IAsyncDisposable
         });
         var raw = rawPath is null ? DrainAsync(broker) : Task.Run(async () =>
         {
-            await using var f = new FileStream(rawPath, FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16, useAsync: true);
+            await using var f = new FileStream(rawPath, FileMode.Append, FileAccess.Write, FileShare.Read, 1 << 16, useAsync: true);
             await foreach (var chunk in broker.Raw.ReadAllAsync().ConfigureAwait(false))
                 await f.WriteAsync(chunk).ConfigureAwait(false);
         });

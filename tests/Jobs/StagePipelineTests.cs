@@ -130,4 +130,5 @@ sealed class FakeConsole(params string[] lines) : IConsole
     public System.Threading.Channels.ChannelReader<ConsoleLine> Subscribe(bool replay = false) => throw new NotSupportedException();
     public Task WriteAsync(string text, CancellationToken ct) => Task.CompletedTask;
     public IReadOnlyList<string> Tail(int count) => lines.TakeLast(count).ToList();
+    public Farm.Serial.ConsoleCursor Cursor(bool fromStart = true) => throw new NotSupportedException();
 }

@@ -75,7 +75,12 @@ public sealed class QemuMachine : IAsyncDisposable
         Console = new ConsoleBroker(_name, new NetworkStream(serial, ownsSocket: true), _time);
         Console.Start();
         Qmp = await QmpClient.ConnectAsync(new NetworkStream(qmp, ownsSocket: true), alive.Token).ConfigureAwait(false);
+        var v = await Qmp.ExecuteAsync("query-version", null, alive.Token).ConfigureAwait(false);
+        Version = $"{v?["qemu"]?["major"]}.{v?["qemu"]?["minor"]}.{v?["qemu"]?["micro"]} ({v?["package"]?.GetValue<string>().Trim()})";
     }
+
+    /// <summary>QEMU's version as QMP reports it, e.g. "7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)".</summary>
+    public string? Version { get; private set; }
 
     static Socket Listen(string abstractName)
     {

@@ -1,0 +1,15 @@
+using Farm.Ssh;
+
+namespace Farm.Boards;
+
+/// <summary>
+/// A board is composed, not inherited: QEMU and a physical bench fill the same slots.
+/// <paramref name="Lifetime"/> ends whatever the board started (processes, transcripts).
+/// </summary>
+public sealed record Board(
+    string Name,
+    IPowerSwitch Power,
+    IConsole Console,
+    IDeployer Deployer,
+    SshEndpoint? Ssh,
+    IAsyncDisposable Lifetime);

@@ -1,0 +1,124 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Farm.Boards;
+using Farm.Boards.Qemu;
+using Farm.Jobs.Stages;
+using Farm.Ssh;
+
+namespace Farm.Jobs;
+
+/// <summary>
+/// Runs one job on one board: makes the run directory, records the run as started, builds the
+/// stage plan, runs it, and records the outcome everywhere — also when a stage failed, the run was
+/// cancelled or Farm itself threw. Layout: <c>&lt;out&gt;/&lt;run-id&gt;/run.json</c>,
+/// <c>&lt;out&gt;/&lt;run-id&gt;/&lt;board&gt;/{console.log,console.raw,qemu.log,evidence/}</c>.
+/// </summary>
+public sealed partial class JobRunner(TimeProvider time, IReadOnlyList<IRunSink> sinks)
+{
+    public event Action<Stage>? StageStarted;
+
+    public event Action<Stage, StageRecord>? StageFinished;
+
+    /// <summary>For fault-injection scenarios: the QEMU board, once created.</summary>
+    public event Action<QemuBoard>? BoardCreated;
+
+    public async Task<RunRecord> RunAsync(RunRequest request, CancellationToken ct)
+    {
+        var start = time.GetUtcNow();
+        var runId = $"{start.UtcDateTime:yyyyMMdd-HHmmss}-{Sanitize(request.JobName)}-{Guid.NewGuid().ToString("N")[..6]}";
+        var runDir = Path.GetFullPath(Path.Combine(request.OutDirectory, runId));
+        var boardDir = Path.Combine(runDir, request.Board.Name);
+        Directory.CreateDirectory(boardDir);
+        var ctx = new RunContext(runId, boardDir, time);
+        long t0 = time.GetTimestamp();
+
+        RunRecord Snapshot(Verdict verdict, IReadOnlyList<StageRecord> stages, string? failureClass, string? message) => new(
+            runId, request.JobName, request.Board.Name, verdict, start, time.GetElapsedTime(t0), stages, ctx.Checks.ToList(),
+            Provenance(ctx), new Dictionary<string, double>(ctx.Metrics), failureClass, message, runDir);
+
+        // Recorded before anything can go wrong: a crash leaves "incomplete", never nothing.
+        foreach (var sink in sinks)
+            await sink.StartedAsync(Snapshot(Verdict.Incomplete, [], "infrastructure", "run did not finish"), ct).ConfigureAwait(false);
+
+        PipelineResult result;
+        try
+        {
+            result = await RunStagesAsync(request, ctx, ct).ConfigureAwait(false);
+        }
+        catch (FarmException e)
+        {
+            result = new PipelineResult([], e.Verdict, e);
+        }
+        foreach (var (k, v) in result.Stages.Select(s => (s.Name, s.Duration.TotalSeconds)))
+            ctx.Metrics[$"stage.{k}.seconds"] = v;
+        ctx.Metrics["run.seconds"] = time.GetElapsedTime(t0).TotalSeconds;
+
+        var final = Snapshot(result.Verdict, result.Stages, result.Failure?.FailureClass,
+            result.Failure is null ? null : string.Join(Environment.NewLine, [result.Failure.Message, .. result.Failure.Evidence.TakeLast(20)]));
+        // Record even if the caller cancelled: the outcome of a cancelled run is still an outcome.
+        foreach (var sink in sinks)
+            await sink.FinishedAsync(final, CancellationToken.None).ConfigureAwait(false);
+        return final;
+    }
+
+    async Task<PipelineResult> RunStagesAsync(RunRequest request, RunContext ctx, CancellationToken ct)
+    {
+        await using var qemu = new QemuBoard(request.Board, ctx.RunDirectory, time);
+        BoardCreated?.Invoke(qemu);
+        var board = new Board(request.Board.Name, qemu.Power, qemu.Console, qemu.Deployer, qemu.Ssh, qemu);
+        using var key = new SshKey();
+        var pipeline = new StagePipeline(time);
+        pipeline.StageStarted += s => StageStarted?.Invoke(s);
+        pipeline.StageFinished += (s, r) => StageFinished?.Invoke(s, r);
+        var result = await pipeline.RunAsync(Plan(request, board, key), ctx, request.Timeouts.Job, ct).ConfigureAwait(false);
+
+        if (qemu.Machine?.Version is { } qv) ctx.Facts["qemu-version"] = qv;
+        foreach (var line in qemu.Machine?.Console?.Lines ?? [])
+        {
+            if (!ctx.Facts.ContainsKey("xen-version") && XenVersion().Match(line.Text) is { Success: true } x) ctx.Facts["xen-version"] = x.Groups[1].Value;
+            if (!ctx.Facts.ContainsKey("linux-version") && LinuxVersion().Match(line.Text) is { Success: true } l) ctx.Facts["linux-version"] = l.Groups[1].Value;
+        }
+        return result;
+    }
+
+    /// <summary>The stage plan: LAVA's deploy → boot → test, with finalisation that always runs.</summary>
+    public static IReadOnlyList<Stage> Plan(RunRequest r, Board board, SshKey key)
+    {
+        var t = r.Timeouts;
+        bool xen = r.Board.Mode == BootMode.Xen;
+        var stages = new List<Stage>
+        {
+            new DeployStage(board, r.ArtifactDirectory, xen, key, t.Deploy),
+            new PowerOnStage(board, t.PowerOn),
+        };
+        if (xen && r.XenBanner is not null) stages.Add(new ExpectStage("xen-banner", t.XenBanner, r.XenBanner, fact: "xen-version"));
+        stages.Add(new ExpectStage("dom0-prompt", t.Dom0Prompt, r.Dom0Prompt, partialLine: true));
+        if (r.Commands.Count > 0 || r.Checks.Count > 0)
+        {
+            stages.Add(new SshReadyStage(board, key, t.SshReady));
+            stages.Add(new CommandsStage(r.Commands, t.Commands));
+        }
+        stages.Add(new PowerOffStage(board, t.PowerOff));
+        return stages;
+    }
+
+    static Provenance Provenance(RunContext ctx)
+    {
+        var sha = ctx.Facts.Where(f => f.Key.StartsWith("sha256:")).ToDictionary(f => f.Key["sha256:".Length..], f => f.Value);
+        var packages = ctx.Facts.Where(f => f.Key.StartsWith("manifest:")).ToDictionary(f => f.Key["manifest:".Length..], f => f.Value);
+        return new Provenance(sha, packages, ctx.Facts.GetValueOrDefault("qemu-version"),
+            ctx.Facts.GetValueOrDefault("xen-version"), ctx.Facts.GetValueOrDefault("linux-version"));
+    }
+
+    static string Sanitize(string s) => NonWord().Replace(s, "-").ToLower(CultureInfo.InvariantCulture);
+
+    // Xen: xen/drivers/char/console.c prints "Xen version %d.%d%s (...)"; Linux: init/version.c linux_banner.
+    [GeneratedRegex(@"\(XEN\) Xen version (\S+)")]
+    private static partial Regex XenVersion();
+
+    [GeneratedRegex(@"Linux version (\S+)")]
+    private static partial Regex LinuxVersion();
+
+    [GeneratedRegex("[^A-Za-z0-9_.-]+")]
+    private static partial Regex NonWord();
+}

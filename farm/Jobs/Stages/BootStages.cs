@@ -1,0 +1,79 @@
+using System.Text.RegularExpressions;
+using Farm.Boards;
+using Farm.Deploy;
+using Farm.Ssh;
+
+namespace Farm.Jobs.Stages;
+
+/// <summary>Verifies the artifact set against its MANIFEST and hands it to the board's deployer.</summary>
+public sealed class DeployStage(Board board, string artifactDirectory, bool needXen, SshKey key, TimeSpan timeout)
+    : Stage("deploy", timeout)
+{
+    public override async Task RunAsync(RunContext ctx, CancellationToken ct)
+    {
+        var set = await ArtifactStore.LoadAsync(artifactDirectory, needXen, ct).ConfigureAwait(false);
+        foreach (var (name, sha) in set.Sha256) ctx.Facts[$"sha256:{name}"] = sha;
+        foreach (var (k, v) in set.Manifest) ctx.Facts[$"manifest:{k}"] = v;
+        await board.Deployer.DeployAsync(new DeployRequest(set, [key.KernelParameter]), ct).ConfigureAwait(false);
+    }
+}
+
+/// <summary>Switches the board on and reads the state back; a board that does not report On is a lab fault.</summary>
+public sealed class PowerOnStage(Board board, TimeSpan timeout) : Stage("power-on", timeout)
+{
+    public override async Task RunAsync(RunContext ctx, CancellationToken ct)
+    {
+        await board.Power.SetAsync(PowerState.On, ct).ConfigureAwait(false);
+        ctx.PoweredOnAt = ctx.Time.GetTimestamp();
+        ctx.Console = board.Console;
+        var state = await board.Power.GetAsync(ct).ConfigureAwait(false);
+        if (state != PowerState.On)
+            throw new InfrastructureException($"board {board.Name} reads back {state} after power-on", ctx.ConsoleTail());
+        ctx.Cursor = board.Console.Cursor(fromStart: true);
+    }
+}
+
+/// <summary>
+/// Waits for a console pattern (Xen banner, dom0 prompt). The first capture group, if any, is
+/// recorded as a fact (e.g. the Xen version) and the time since power-on as a boot metric.
+/// </summary>
+public sealed class ExpectStage(string name, TimeSpan timeout, Regex pattern, bool partialLine = false, string? fact = null)
+    : Stage(name, timeout)
+{
+    public override async Task RunAsync(RunContext ctx, CancellationToken ct)
+    {
+        var cursor = ctx.Cursor ?? throw new InfrastructureException($"stage '{Name}': no console attached");
+        var m = await cursor.ExpectAsync(pattern, ct, partialLine).ConfigureAwait(false);
+        ctx.Metrics[$"boot.{Name}.seconds"] = ctx.Time.GetElapsedTime(ctx.PoweredOnAt).TotalSeconds;
+        if (fact is not null && m.Match.Groups.Count > 1) ctx.Facts[fact] = m.Match.Groups[1].Value;
+    }
+}
+
+/// <summary>Connects SSH with the run's key, retrying until the target's sshd answers or the stage times out.</summary>
+public sealed class SshReadyStage(Board board, SshKey key, TimeSpan timeout) : Stage("ssh-ready", timeout)
+{
+    public override async Task RunAsync(RunContext ctx, CancellationToken ct)
+    {
+        var ep = board.Ssh ?? throw new ConfigurationException($"board {board.Name} has no SSH endpoint but the job runs commands");
+        var ssh = await SshCommandRunner.ConnectAsync(ep, key, ctx.Time, ct).ConfigureAwait(false);
+        ctx.Shell = ssh;
+        ctx.Facts["ssh-host-key"] = ssh.HostKeyFingerprint;
+        ctx.Metrics["boot.ssh-ready.seconds"] = ctx.Time.GetElapsedTime(ctx.PoweredOnAt).TotalSeconds;
+    }
+}
+
+/// <summary>Switches the board off whatever happened before, and reads the state back.</summary>
+public sealed class PowerOffStage(Board board, TimeSpan timeout) : Stage("power-off", timeout)
+{
+    public override bool AlwaysRun => true;
+
+    public override async Task RunAsync(RunContext ctx, CancellationToken ct)
+    {
+        (ctx.Shell as IDisposable)?.Dispose();
+        ctx.Shell = null;
+        await board.Power.SetAsync(PowerState.Off, ct).ConfigureAwait(false);
+        var state = await board.Power.GetAsync(ct).ConfigureAwait(false);
+        if (state != PowerState.Off)
+            throw new InfrastructureException($"board {board.Name} reads back {state} after power-off");
+    }
+}

@@ -1,0 +1,44 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace Farm.Jobs.Stages;
+
+/// <summary>
+/// Runs the job's commands on the target and keeps each one's output as evidence:
+/// <c>evidence/&lt;slug&gt;.txt</c> (stdout exactly), <c>.stderr</c> when not empty, and
+/// <c>evidence/commands.json</c> (command, file, exit code, duration). A non-zero exit is
+/// evidence for the checks to judge (xl on a native target fails, rightly), not a stage failure.
+/// </summary>
+public sealed partial class CommandsStage(IReadOnlyList<string> commands, TimeSpan timeout) : Stage("commands", timeout)
+{
+    public override async Task RunAsync(RunContext ctx, CancellationToken ct)
+    {
+        var shell = ctx.Shell ?? throw new InfrastructureException("stage 'commands': no shell on the target");
+        Directory.CreateDirectory(ctx.EvidenceDirectory);
+        var index = new List<object>();
+        foreach (var command in commands)
+        {
+            var r = await shell.RunAsync(command, Timeout, ct).ConfigureAwait(false);
+            var slug = Slug(command);
+            await File.WriteAllTextAsync(Path.Combine(ctx.EvidenceDirectory, slug + ".txt"), r.StdOut, ct).ConfigureAwait(false);
+            if (r.StdErr.Length > 0)
+                await File.WriteAllTextAsync(Path.Combine(ctx.EvidenceDirectory, slug + ".stderr"), r.StdErr, ct).ConfigureAwait(false);
+            ctx.CommandOutputs[command] = r.StdOut;
+            index.Add(new { command, file = slug + ".txt", exitCode = r.ExitCode, durationSeconds = r.Duration.TotalSeconds });
+            ctx.Metrics[$"command.{slug}.seconds"] = r.Duration.TotalSeconds;
+        }
+        await File.WriteAllTextAsync(Path.Combine(ctx.EvidenceDirectory, "commands.json"),
+            JsonSerializer.Serialize(index, new JsonSerializerOptions { WriteIndented = true }), Encoding.UTF8, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>"cat /proc/interrupts" → "cat-proc-interrupts"; "lspci -vvv" → "lspci-vvv".</summary>
+    public static string Slug(string command)
+    {
+        var s = NonWord().Replace(command.Trim(), "-").Trim('-').ToLowerInvariant();
+        return s.Length == 0 ? "command" : s.Length > 80 ? s[..80] : s;
+    }
+
+    [GeneratedRegex("[^A-Za-z0-9_.]+")]
+    private static partial Regex NonWord();
+}
