@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# ci/nightly.sh - the main job: a nightly-style vPCI run on the local QEMU board(s).
+# Sets itself up (ci/setup.sh), runs each job of the nightly set with the embedded SQLite store
+# (artifacts/farm.db), writes run.json, console transcripts, evidence, JUnit and Allure results
+# per run, and renders the report. Exit code: the worst verdict (0 pass, 1 fail, 2 error, 3 incomplete).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash ci/setup.sh || exit 2
+FARM=.cache/farm/farm
+OUT=${FARM_OUT:-artifacts}
+JOBS=(${FARM_NIGHTLY_JOBS:-jobs/xen-smoke.yaml})
+worst=0
+rank() { case $1 in 0) echo 0 ;; 1) echo 1 ;; 3) echo 2 ;; *) echo 3 ;; esac; }
+for job in "${JOBS[@]}"; do
+    "$FARM" run "$job" --out "$OUT"; rc=$?
+    [ "$(rank $rc)" -gt "$(rank $worst)" ] && worst=$rc
+done
+"$FARM" report --out "$OUT" --latest ${#JOBS[@]} || true
+exit $worst
