@@ -60,7 +60,9 @@
 #   PIN_STRICT=1          fail instead of falling back to the apt candidate
 #   SKIP_APT_UPDATE=1     never run apt-get update
 #   INSTALL_HOST_TOOLS=0  do not apt-get install missing host tools
-#   INITRD_MODULES        default "nvme e1000e virtio_mmio virtio_net 9p 9pnet_virtio"
+#   INITRD_MODULES        default "e1000e nvme virtio_mmio virtio_net 9p 9pnet_virtio"
+#                         (e1000e first: /init sets its link up right after
+#                         insmod, so autonegotiation overlaps the rest of boot)
 #   SOURCE_DATE_EPOCH     timestamp of every initramfs entry (default 1704067200)
 #   KEEP_EXTRACT=1        keep OUTDIR/.work (unpacked debs, staging tree)
 #   APT_OPTS="-o ..."     extra options for every apt-get/apt-cache call
@@ -98,7 +100,7 @@ trixie)
 esac
 BUSYBOX_PKG=${BUSYBOX_PKG:-busybox-static}
 PIN_STRICT=${PIN_STRICT:-0}
-INITRD_MODULES=${INITRD_MODULES:-nvme e1000e virtio_mmio virtio_net 9p 9pnet_virtio}
+INITRD_MODULES=${INITRD_MODULES:-e1000e nvme virtio_mmio virtio_net 9p 9pnet_virtio}
 XEN_MODULES="xen-privcmd xenfs xen-evtchn xen-gntdev xen-pciback"
 SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1704067200}
 export SOURCE_DATE_EPOCH
@@ -185,25 +187,42 @@ DEPMOD=$(command -v depmod || echo /sbin/depmod)
 for t in cpio readelf; do command -v $t >/dev/null || die "$t not found"; done
 
 # ------------------------------------------------------- resolve pinned pkgs
+# Few apt-cache calls (each one loads the whole cache): versions of many
+# packages are looked up in one "apt-cache policy" call.
 AC() { apt-cache "${APT_O[@]}" "$@"; }
-# candidate NAME[:ARCH] -> candidate version or ""
-candidate() {
-    local c
-    c=$(AC policy "$1" 2>/dev/null | awk '/Candidate:/{print $2; exit}')
-    [ "$c" = "(none)" ] && c=
-    echo "$c"
+declare -A CAND=() VERS=()
+# lookup NAME:ARCH... -> fills CAND[NAME:ARCH] and VERS[NAME:ARCH]=" v1 v2 "
+lookup() {
+    local n c v
+    [ $# -gt 0 ] || return 0
+    while read -r n c v; do
+        CAND[$n]=$c; VERS[$n]=" $v "
+    done < <(AC policy "$@" 2>/dev/null | awk '
+        function out() { if (name != "") print name, (cand == "" ? "-" : cand), vers }
+        /^[^ ].*:$/ { out(); name = substr($0, 1, length($0) - 1); cand = ""; vers = ""; next }
+        /^  Candidate:/ { cand = ($2 == "(none)") ? "" : $2; next }
+        /^ (\*\*\*|   ) +[^ ]+ -?[0-9]+$/ { vers = vers " " $(NF - 1) }
+        END { out() }')
+    # apt-cache policy prints a plain name for native-arch/all packages
+    for n in "$@"; do
+        case "$n" in *:all) [ -n "${CAND[$n]:-}" ] || { CAND[$n]=${CAND[${n%:all}]:-}; VERS[$n]=${VERS[${n%:all}]:-}; } ;; esac
+        [ "${CAND[$n]:-}" = - ] && CAND[$n]=
+    done
+    return 0
 }
-# pick NAME ARCH VER -> "NAME:ARCH=VERSION" (pinned, or candidate on fallback)
+# pick NAME ARCH VER -> "NAME:ARCH=VERSION" (pinned, or candidate on fallback);
+# NAME:ARCH must have been looked up
 pick() {
-    local pkg=$1 arch=$2 ver=$3 cand
-    if [ -n "$ver" ] && AC show "$pkg:$arch=$ver" >/dev/null 2>&1; then
-        echo "$pkg:$arch=$ver"; return
+    local k=$1:$2 ver=$3 cand
+    [ -n "${VERS[$k]+x}" ] || lookup "$k"
+    if [ -n "$ver" ]; then
+        case "${VERS[$k]:-}" in *" $ver "*) echo "$k=$ver"; return 0 ;; esac
+        [ "$PIN_STRICT" = 1 ] && die "$k=$ver not in the apt index (PIN_STRICT=1)"
     fi
-    [ -n "$ver" ] && [ "$PIN_STRICT" = 1 ] && die "$pkg:$arch=$ver not in the apt index (PIN_STRICT=1)"
-    cand=$(candidate "$pkg:$arch")
+    cand=${CAND[$k]:-}
     [ -n "$cand" ] || return 1
-    [ -n "$ver" ] && log "WARNING: $pkg:$arch=$ver not available, using candidate $cand"
-    echo "$pkg:$arch=$cand"
+    [ -n "$ver" ] && log "WARNING: $k=$ver not available, using candidate $cand"
+    echo "$k=$cand"
 }
 
 # Library packages whose Depends are followed to find shared libraries
@@ -213,6 +232,10 @@ LIBSKIP='^(libpython|libperl|libncurses|libtinfo|libgdbm|libdb5|libreadline|libs
 
 resolve() {
     SPECS=()
+    # Xen toolstack matching the hypervisor: xen-hypervisor-4.17-arm64 -> 4.17
+    XV=${XEN_PKG#xen-hypervisor-}; XV=${XV%%-*}
+    lookup "$XEN_PKG:arm64" "$KERNEL_PKG:arm64" "$BUSYBOX_PKG:arm64" dropbear-bin:arm64 \
+           pciutils:arm64 libpci3:arm64 pci.ids:all "xen-utils-$XV:arm64" "libxenmisc$XV:arm64"
     XEN_SPEC=$(pick "$XEN_PKG" arm64 "$XEN_VER") || return 1
     BB_SPEC=$(pick "$BUSYBOX_PKG" arm64 "$BUSYBOX_VER") || return 1
     if ! KERNEL_SPEC=$(pick "$KERNEL_PKG" arm64 "$KERNEL_VER"); then
@@ -227,20 +250,17 @@ resolve() {
     fi
     DROPBEAR_SPEC=$(pick dropbear-bin arm64 "$DROPBEAR_VER") || return 1
     PCIUTILS_SPEC=$(pick pciutils arm64 "$PCIUTILS_VER") || return 1
-    local pv=${PCIUTILS_SPEC#*=}
-    LIBPCI_SPEC=$(pick libpci3 arm64 "$pv") || return 1
+    LIBPCI_SPEC=$(pick libpci3 arm64 "${PCIUTILS_SPEC#*=}") || return 1
     PCIIDS_SPEC=$(pick pci.ids all "$PCIIDS_VER") || return 1
-    # Xen toolstack matching the hypervisor: xen-hypervisor-4.17-arm64 -> 4.17
-    XV=${XEN_SPEC#xen-hypervisor-}; XV=${XV%%-*}
     XVER=${XEN_SPEC#*=}
     XENUTILS_SPEC=$(pick "xen-utils-$XV" arm64 "$XVER") || return 1
     XENMISC_SPEC=$(pick "libxenmisc$XV" arm64 "$XVER") || return 1
     # library closure (package level; the file level is checked with readelf)
-    local seen=" " todo next p v
+    local seen=" libpci3 libxenmisc$XV " todo next new p v
     todo=("$DROPBEAR_SPEC" "$PCIUTILS_SPEC" "$LIBPCI_SPEC" "$XENUTILS_SPEC" "$XENMISC_SPEC")
     LIB_SPECS=()
     while [ ${#todo[@]} -gt 0 ]; do
-        next=()
+        new=()
         for p in $(AC depends --no-recommends --no-suggests --no-conflicts --no-breaks \
                        --no-replaces --no-enhances "${todo[@]}" 2>/dev/null |
                    sed -n 's/^ *|\{0,1\}\(Pre\)\{0,1\}Depends: \([^<][^ ]*\)$/\2/p' |
@@ -248,8 +268,12 @@ resolve() {
             [[ $p =~ $LIBRE ]] || continue
             [[ $p =~ $LIBSKIP ]] && continue
             case "$seen" in *" $p "*) continue ;; esac
-            seen="$seen$p "
-            case "$p" in libpci3|"libxenmisc$XV") continue ;; esac
+            seen="$seen$p "; new+=("$p:arm64")
+        done
+        lookup "${new[@]}"
+        next=()
+        for p in "${new[@]}"; do
+            p=${p%:arm64}
             case "$p" in
             libxen*) v=$(pick "$p" arm64 "$XVER") || return 1 ;;
             *)       v=$(pick "$p" arm64 "") || return 1 ;;
@@ -258,6 +282,7 @@ resolve() {
         done
         todo=("${next[@]}")
     done
+    mapfile -t LIB_SPECS < <(printf '%s\n' "${LIB_SPECS[@]}" | sort -u)
     SPECS=("$XEN_SPEC" "$KERNEL_SPEC" "$BB_SPEC" "$DROPBEAR_SPEC" "$PCIUTILS_SPEC"
            "$LIBPCI_SPEC" "$PCIIDS_SPEC" "$XENUTILS_SPEC" "$XENMISC_SPEC" "${LIB_SPECS[@]}")
     mapfile -t SPECS < <(printf '%s\n' "${SPECS[@]}" | sort -u)
@@ -278,7 +303,7 @@ cache_valid() {
     (cd "$OUT" && grep -E '^[0-9a-f]{64}  ' MANIFEST | sha256sum -c --quiet --strict >/dev/null 2>&1)
 }
 
-have_index() { [ -n "$(candidate "$BUSYBOX_PKG:arm64")" ]; }
+have_index() { CAND=(); VERS=(); lookup "$BUSYBOX_PKG:arm64"; [ -n "${CAND[$BUSYBOX_PKG:arm64]:-}" ]; }
 
 if [ -f "$OUT/MANIFEST" ] && have_index && resolve 2>/dev/null && cache_valid; then
     log "cache hit: $OUT"
@@ -499,10 +524,6 @@ else
 fi
 echo "FARM: cmdline=$(cat /proc/cmdline)"
 KREL=$(uname -r)
-while read -r m; do
-    insmod "/lib/modules/$KREL/$m" 2>&1 | sed 's/^/FARM: insmod: /'
-done < /etc/modules.load
-
 drv_of() { [ -e "$1/driver" ] && basename "$(readlink "$1/driver")"; }
 net_by_driver() { # first network interface bound to driver $1
     for n in /sys/class/net/*; do
@@ -510,6 +531,17 @@ net_by_driver() { # first network interface bound to driver $1
     done
     return 1
 }
+while read -r m; do
+    insmod "/lib/modules/$KREL/$m" 2>&1 | sed 's/^/FARM: insmod: /'
+    # e1000e probes synchronously: set the link up at once, so its
+    # autonegotiation (~0.6 s under Xen, ~2.8 s natively) overlaps the rest
+    # of the boot; FARM-NET reports the carrier later
+    case "$m" in */e1000e.ko)
+        for n in /sys/class/net/*; do
+            [ "$(drv_of "$n/device")" = e1000e ] && ip link set "${n##*/}" up
+        done ;;
+    esac
+done < /etc/modules.load
 has_class() { grep -qx "0x$1" /sys/bus/pci/devices/*/class 2>/dev/null; }
 has_virtio() { grep -qx "0x$1" /sys/bus/virtio/devices/*/device 2>/dev/null; }
 # wait (max ~10 s) for the NVMe namespace and the NICs, if the devices exist
@@ -523,7 +555,6 @@ while [ $i -lt 100 ]; do
     sleep 0.1; i=$((i + 1))
 done
 NIC=$(net_by_driver e1000e)
-# start e1000e autonegotiation now; FARM-NET reports the carrier later
 [ -n "$NIC" ] && ip link set "$NIC" up
 
 # ---- management network (virtio-net on virtio-mmio), static
@@ -552,12 +583,19 @@ fi
 # ---- Xen toolstack (dom0 only; a domU booting this initramfs skips it)
 DOM=none
 if [ "$HV" = xen ]; then
+    # xen-pciback only in dom0 (in a domU it fails with ENODEV)
     while read -r m; do
+        case "$m" in */xen-pciback.ko) continue ;; esac
         insmod "/lib/modules/$KREL/$m" 2>&1 | sed 's/^/FARM: insmod: /'
     done < /etc/modules.xen
     mount -t xenfs xenfs /proc/xen
     if grep -qs control_d /proc/xen/capabilities; then
         DOM=dom0
+        while read -r m; do
+            case "$m" in */xen-pciback.ko)
+                insmod "/lib/modules/$KREL/$m" 2>&1 | sed 's/^/FARM: insmod: /' ;;
+            esac
+        done < /etc/modules.xen
         mkdir -p /run/xenstored /run/xen /var/lib/xen /var/log/xen /var/lock
         # daemons: no pipe (a daemon keeping the pipe open would block init)
         xenstored --pid-file=/run/xenstored.pid >/tmp/xenstored.log 2>&1
