@@ -44,17 +44,30 @@
 #   4. under Xen, in dom0 (/proc/xen/capabilities has control_d): xen modules,
 #      xenfs on /proc/xen, xenstored, xenconsoled, xen-init-dom0,
 #   5. dropbear on :22 (host key ed25519, generated at boot; public-key only,
-#      root's authorized_keys from farm.sshkey=<type>:<base64>),
+#      root's authorized_keys from farm.sshkey=<type>:<base64> on the kernel
+#      command line, which may be given several times; verified: ssh-ed25519,
+#      ecdsa-sha2-nistp256 and ssh-rsa keys log in, passwords are refused).
+#      Non-interactive "ssh root@farm 'xl info'" works: xl, xenstored, ... are
+#      symlinked into /usr/bin, lspci is in /usr/bin, and dropbear's PATH for
+#      root contains /usr/bin; libraries are in ld.so's default multiarch dir,
+#      so no LD_LIBRARY_PATH is needed,
 #   6. prints "FARM: ready" and runs a root shell on the console with the
-#      prompt "root@farm:~# " (respawned if it exits).
+#      prompt "root@farm:~# " (respawned if it exits). busybox ash's line
+#      editor follows the prompt with a cursor-position query (ESC [ 6 n);
+#      match the prompt as a substring.
+#   A domU booted from the same vmlinuz/initrd.cpio.gz (xl create with
+#   kernel=/mnt/artifacts/vmlinuz ramdisk=/mnt/artifacts/initrd.cpio.gz) runs
+#   this /init too: it sees /sys/hypervisor/type=xen but no control_d in
+#   /proc/xen/capabilities, skips the toolstack and reaches "FARM: ready".
 #   virtio-mmio and 9p under Xen: Xen gives dom0 every DT device it does not
 #   use itself (the virtio,mmio nodes included) with 1:1 MMIO/IRQ mappings, and
 #   dom0 memory is direct-mapped (gfn == mfn), so virtio DMA needs no grant
 #   tables or swiotlb-xen translation; verified working under Xen 4.17.
 #
 # Runs as root (apt-get update / install of missing host tools). Environment:
-#   SUITE=bookworm|trixie   default bookworm (trixie: private apt state in
-#                           OUTDIR/.apt, the host's apt sources are not touched)
+#   SUITE=bookworm|trixie   default bookworm (trixie: Xen 4.20 + Linux 6.12 via
+#                           a private apt state in OUTDIR/.apt/trixie; the
+#                           host's apt sources are not touched)
 #   XEN_PKG XEN_VER KERNEL_PKG KERNEL_VER BUSYBOX_PKG BUSYBOX_VER
 #   DROPBEAR_VER PCIUTILS_VER PCIIDS_VER   pins (empty = apt candidate)
 #   PIN_STRICT=1          fail instead of falling back to the apt candidate
@@ -92,9 +105,9 @@ trixie)
     KERNEL_PKG=${KERNEL_PKG:-linux-image-6.12.117+deb13-arm64}
     KERNEL_VER=${KERNEL_VER-6.12.117-1}
     BUSYBOX_VER=${BUSYBOX_VER-1:1.37.0-6+b9}
-    DROPBEAR_VER=${DROPBEAR_VER-}
-    PCIUTILS_VER=${PCIUTILS_VER-}
-    PCIIDS_VER=${PCIIDS_VER-}
+    DROPBEAR_VER=${DROPBEAR_VER-2025.89-1~deb13u1}
+    PCIUTILS_VER=${PCIUTILS_VER-1:3.13.0-2}
+    PCIIDS_VER=${PCIIDS_VER-0.0~2025.06.09-1}
     ;;
 *) echo "[artifacts] ERROR: SUITE must be bookworm or trixie" >&2; exit 2 ;;
 esac
