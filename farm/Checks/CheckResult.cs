@@ -1,7 +1,13 @@
 namespace Farm.Checks;
 
 /// <summary>A vPCI check's verdict. XFail and NotApplicable always carry the evidence line that justified them.</summary>
-public enum CheckVerdict { Pass, Fail, XFail, NotApplicable }
+public enum CheckVerdict
+{
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("pass")] Pass,
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("fail")] Fail,
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("xfail")] XFail,
+    [System.Text.Json.Serialization.JsonStringEnumMemberName("n/a")] NotApplicable,
+}
 
 /// <summary>
 /// One check's outcome: what it found, what was expected on this target, the evidence lines

@@ -18,14 +18,18 @@ public static class FarmApp
             cts.Cancel();
         }
 
+        // Piped output (CI logs) is not a terminal: do not squeeze tables into 80 columns.
+        if (Console.IsOutputRedirected) Spectre.Console.AnsiConsole.Profile.Width = 160;
         var app = new CommandApp();
         app.Configure(c =>
         {
             c.SetApplicationName("farm");
             c.PropagateExceptions();
-            //c.AddCommand<RunCommand>("run").WithDescription("Run a job file on a board; writes <out>/<run-id>/.")
-            //    .WithExample("run", "jobs/xen-smoke.yaml", "--out", "artifacts");
-            //c.AddCommand<BoardsCommand>("boards").WithDescription("List the boards of the lab.");
+            c.AddCommand<RunCommand>("run").WithDescription("Run a job file on a board; writes <out>/<run-id>/.")
+                .WithExample("run", "jobs/xen-smoke.yaml", "--out", "artifacts");
+            c.AddCommand<BoardsCommand>("boards").WithDescription("List the boards of the lab.");
+            c.AddCommand<ReportCommand>("report").WithDescription("List recorded runs and render their Allure HTML report.")
+                .WithExample("report", "--out", "artifacts", "--latest", "5");
         });
         try
         {

@@ -1,8 +1,16 @@
+using System.Text.Json.Serialization;
 using Farm.Checks;
 
 namespace Farm;
 
-public enum StageStatus { Passed, Failed, Incomplete, Error, Skipped }
+public enum StageStatus
+{
+    [JsonStringEnumMemberName("passed")] Passed,
+    [JsonStringEnumMemberName("failed")] Failed,
+    [JsonStringEnumMemberName("incomplete")] Incomplete,
+    [JsonStringEnumMemberName("error")] Error,
+    [JsonStringEnumMemberName("skipped")] Skipped,
+}
 
 public sealed record StageRecord(
     string Name,

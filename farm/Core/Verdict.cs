@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Farm;
 
 /// <summary>
@@ -6,13 +8,13 @@ namespace Farm;
 /// </summary>
 public enum Verdict
 {
-    Pass,
+    [JsonStringEnumMemberName("pass")] Pass,
     /// <summary>The system under test misbehaved.</summary>
-    Fail,
+    [JsonStringEnumMemberName("fail")] Fail,
     /// <summary>Infrastructure (board, power, console, network, timeout waiting for the lab): retry elsewhere.</summary>
-    Incomplete,
+    [JsonStringEnumMemberName("incomplete")] Incomplete,
     /// <summary>Bad input (job file, board file, missing artifact): do not retry.</summary>
-    Error,
+    [JsonStringEnumMemberName("error")] Error,
 }
 
 public static class VerdictExtensions

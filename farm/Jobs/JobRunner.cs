@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using Farm.Boards;
 using Farm.Boards.Qemu;
+using Farm.Boards.Spec;
 using Farm.Jobs.Stages;
 using Farm.Ssh;
 
@@ -37,8 +38,8 @@ public sealed partial class JobRunner(TimeProvider time, IReadOnlyList<IRunSink>
             Provenance(ctx), new Dictionary<string, double>(ctx.Metrics), failureClass, message, runDir);
 
         // Recorded before anything can go wrong: a crash leaves "incomplete", never nothing.
-        foreach (var sink in sinks)
-            await sink.StartedAsync(Snapshot(Verdict.Incomplete, [], "infrastructure", "run did not finish"), ct).ConfigureAwait(false);
+        var pending = Snapshot(Verdict.Incomplete, [], "infrastructure", "run did not finish");
+        await Task.WhenAll(sinks.Select(s => s.StartedAsync(pending, ct))).ConfigureAwait(false);
 
         PipelineResult result;
         try
@@ -56,8 +57,7 @@ public sealed partial class JobRunner(TimeProvider time, IReadOnlyList<IRunSink>
         var final = Snapshot(result.Verdict, result.Stages, result.Failure?.FailureClass,
             result.Failure is null ? null : string.Join(Environment.NewLine, [result.Failure.Message, .. result.Failure.Evidence.TakeLast(20)]));
         // Record even if the caller cancelled: the outcome of a cancelled run is still an outcome.
-        foreach (var sink in sinks)
-            await sink.FinishedAsync(final, CancellationToken.None).ConfigureAwait(false);
+        await Task.WhenAll(sinks.Select(s => s.FinishedAsync(final, CancellationToken.None))).ConfigureAwait(false);
         return final;
     }
 
@@ -66,7 +66,8 @@ public sealed partial class JobRunner(TimeProvider time, IReadOnlyList<IRunSink>
         await using var qemu = new QemuBoard(request.Board, ctx.RunDirectory, time);
         BoardCreated?.Invoke(qemu);
         var board = new Board(request.Board.Name, qemu.Power, qemu.Console, qemu.Deployer, qemu.Ssh, qemu);
-        using var key = new SshKey();
+        // A key only when the plan logs in: generating one loads OpenSSL, which a boot-only run need not pay for.
+        using var key = request.Commands.Count > 0 || request.Checks.Count > 0 ? new SshKey() : null;
         var pipeline = new StagePipeline(time);
         pipeline.StageStarted += s => StageStarted?.Invoke(s);
         pipeline.StageFinished += (s, r) => StageFinished?.Invoke(s, r);
@@ -82,10 +83,10 @@ public sealed partial class JobRunner(TimeProvider time, IReadOnlyList<IRunSink>
     }
 
     /// <summary>The stage plan: LAVA's deploy → boot → test, with finalisation that always runs.</summary>
-    public static IReadOnlyList<Stage> Plan(RunRequest r, Board board, SshKey key)
+    public static IReadOnlyList<Stage> Plan(RunRequest r, Board board, SshKey? key)
     {
         var t = r.Timeouts;
-        bool xen = r.Board.Mode == BootMode.Xen;
+        bool xen = r.Board.Mode == BoardMode.Xen;
         var stages = new List<Stage>
         {
             new DeployStage(board, r.ArtifactDirectory, xen, key, t.Deploy),
@@ -93,7 +94,7 @@ public sealed partial class JobRunner(TimeProvider time, IReadOnlyList<IRunSink>
         };
         if (xen && r.XenBanner is not null) stages.Add(new ExpectStage("xen-banner", t.XenBanner, r.XenBanner, fact: "xen-version"));
         stages.Add(new ExpectStage("dom0-prompt", t.Dom0Prompt, r.Dom0Prompt, partialLine: true));
-        if (r.Commands.Count > 0 || r.Checks.Count > 0)
+        if (key is not null)
         {
             stages.Add(new SshReadyStage(board, key, t.SshReady));
             stages.Add(new CommandsStage(r.Commands, t.Commands));

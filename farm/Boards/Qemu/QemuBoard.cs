@@ -1,4 +1,5 @@
 using System.Net;
+using Farm.Boards.Spec;
 using System.Net.Sockets;
 using Farm.Serial;
 using Farm.Ssh;
@@ -8,7 +9,7 @@ namespace Farm.Boards.Qemu;
 /// <summary>What a QEMU board is, as data (from the lab file).</summary>
 public sealed record QemuBoardConfig(
     string Name,
-    BootMode Mode,
+    BoardMode Mode,
     string Binary,
     string Machine,
     string Cpu,
@@ -19,7 +20,6 @@ public sealed record QemuBoardConfig(
     string? XenCmdline,
     string LinuxCmdline);
 
-public enum BootMode { Xen, Native }
 
 /// <summary>
 /// A QEMU instance behind the same capability interfaces a physical board fills: power (process
@@ -75,7 +75,7 @@ public sealed class QemuBoard : IAsyncDisposable
             "-cpu", _config.Cpu, "-smp", _config.Smp.ToString(), "-m", _config.MemoryMb.ToString(), "-no-reboot",
         };
         var linux = string.Join(' ', new[] { _config.LinuxCmdline }.Concat(request.KernelArguments));
-        if (_config.Mode == BootMode.Xen)
+        if (_config.Mode == BoardMode.Xen)
         {
             // guest-loader options are QemuOpts: a comma inside a value is written ",,".
             args.AddRange([

@@ -6,7 +6,7 @@ using Farm.Ssh;
 namespace Farm.Jobs.Stages;
 
 /// <summary>Verifies the artifact set against its MANIFEST and hands it to the board's deployer.</summary>
-public sealed class DeployStage(Board board, string artifactDirectory, bool needXen, SshKey key, TimeSpan timeout)
+public sealed class DeployStage(Board board, string artifactDirectory, bool needXen, SshKey? key, TimeSpan timeout)
     : Stage("deploy", timeout)
 {
     public override async Task RunAsync(RunContext ctx, CancellationToken ct)
@@ -14,7 +14,7 @@ public sealed class DeployStage(Board board, string artifactDirectory, bool need
         var set = await ArtifactStore.LoadAsync(artifactDirectory, needXen, ct).ConfigureAwait(false);
         foreach (var (name, sha) in set.Sha256) ctx.Facts[$"sha256:{name}"] = sha;
         foreach (var (k, v) in set.Manifest) ctx.Facts[$"manifest:{k}"] = v;
-        await board.Deployer.DeployAsync(new DeployRequest(set, [key.KernelParameter]), ct).ConfigureAwait(false);
+        await board.Deployer.DeployAsync(new DeployRequest(set, key is null ? [] : [key.KernelParameter]), ct).ConfigureAwait(false);
     }
 }
 

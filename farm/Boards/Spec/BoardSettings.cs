@@ -1,0 +1,68 @@
+using Farm.Jobs.Spec;
+
+namespace Farm.Boards.Spec;
+
+/// <summary>
+/// QEMU fields as written in one place (a board type, or a board's overrides): null means "not
+/// set here", so layers merge field by field. Lists are replaced, not appended, so a board can
+/// also remove a device.
+/// </summary>
+public sealed record QemuSettings
+{
+    public string? Binary { get; init; }
+    public string? Machine { get; init; }
+    public string? Cpu { get; init; }
+    public int? Smp { get; init; }
+    public int? MemoryMb { get; init; }
+    public IommuModel? Iommu { get; init; }
+    public IReadOnlyList<string>? Devices { get; init; }
+
+    public static QemuSettings Empty { get; } = new();
+
+    /// <summary>These settings laid over <paramref name="lower"/>: set fields win.</summary>
+    public QemuSettings Over(QemuSettings lower) => new()
+    {
+        Binary = Binary ?? lower.Binary,
+        Machine = Machine ?? lower.Machine,
+        Cpu = Cpu ?? lower.Cpu,
+        Smp = Smp ?? lower.Smp,
+        MemoryMb = MemoryMb ?? lower.MemoryMb,
+        Iommu = Iommu ?? lower.Iommu,
+        Devices = Devices ?? lower.Devices,
+    };
+}
+
+/// <summary>Every board field that a board type sets and a board may override; null means "not set here".</summary>
+public sealed record BoardSettings
+{
+    public BoardKind? Kind { get; init; }
+    public BoardMode? Mode { get; init; }
+    public QemuSettings Qemu { get; init; } = QemuSettings.Empty;
+    public string? XenCmdline { get; init; }
+    public string? LinuxCmdline { get; init; }
+    public IReadOnlyList<string>? ExpectedPci { get; init; }
+
+    public static BoardSettings Empty { get; } = new();
+
+    /// <summary>These settings laid over <paramref name="lower"/>; <c>qemu</c> merges key by key.</summary>
+    public BoardSettings Over(BoardSettings lower) => new()
+    {
+        Kind = Kind ?? lower.Kind,
+        Mode = Mode ?? lower.Mode,
+        Qemu = Qemu.Over(lower.Qemu),
+        XenCmdline = XenCmdline ?? lower.XenCmdline,
+        LinuxCmdline = LinuxCmdline ?? lower.LinuxCmdline,
+        ExpectedPci = ExpectedPci ?? lower.ExpectedPci,
+    };
+}
+
+/// <summary>A board type from a lab file (LAVA's device type): the shared settings of a family of boards.</summary>
+public sealed record BoardTypeSpec
+{
+    public required string Name { get; init; }
+    public required BoardSettings Settings { get; init; }
+    public string SourcePath { get; init; } = "";
+    public int Line { get; init; }
+    public int Column { get; init; }
+    public SpecPosition At => new(SourcePath, Line, Column);
+}

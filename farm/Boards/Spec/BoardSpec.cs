@@ -1,0 +1,79 @@
+using Farm.Jobs.Spec;
+
+namespace Farm.Boards.Spec;
+
+/// <summary>How a board is driven. Only QEMU exists today; the discriminator is here so physical
+/// boards (U-Boot over serial, PDU power) slot in without reshaping the files.</summary>
+public enum BoardKind { Qemu, UBoot }
+
+/// <summary>Whether the board boots Xen with Linux as dom0, or the same Linux on bare metal (the baseline).</summary>
+public enum BoardMode { Xen, Native }
+
+/// <summary>The emulated IOMMU QEMU gives the virt machine (<c>-machine ...,iommu=smmuv3</c>).</summary>
+public enum IommuModel { None, SmmuV3 }
+
+/// <summary>
+/// QEMU settings for one board, defaults already applied. The values map one-to-one onto
+/// <c>boot.sh</c>'s knobs (<c>CPU SMP MEM IOMMU NVME NIC</c>) and onto its command line.
+/// </summary>
+public sealed record QemuSpec
+{
+    public string Binary { get; init; } = "qemu-system-aarch64";
+
+    /// <summary><c>-machine</c> without the IOMMU, which comes from <see cref="Iommu"/>.</summary>
+    public required string Machine { get; init; }
+
+    public string Cpu { get; init; } = "cortex-a57";
+    public int Smp { get; init; } = 2;
+    public int MemoryMb { get; init; } = 2048;
+    public IommuModel Iommu { get; init; } = IommuModel.None;
+
+    /// <summary>PCI devices under test, as QEMU device names (<c>nvme</c>, <c>e1000e</c>).</summary>
+    public IReadOnlyList<string> Devices { get; init; } = [];
+}
+
+/// <summary>
+/// A board ready to run: its board type with the board's own overrides merged over it, and
+/// every cross-field rule checked. Equivalent to a LAVA device dictionary rendered from its
+/// device type.
+/// </summary>
+public sealed record BoardSpec
+{
+    public required string Name { get; init; }
+    public required string TypeName { get; init; }
+    public BoardKind Kind { get; init; } = BoardKind.Qemu;
+    public required BoardMode Mode { get; init; }
+
+    /// <summary>Set when <see cref="Kind"/> is <see cref="BoardKind.Qemu"/>.</summary>
+    public QemuSpec? Qemu { get; init; }
+
+    /// <summary>Xen's command line; null in native mode.</summary>
+    public string? XenCmdline { get; init; }
+
+    /// <summary>Linux's command line (dom0's under Xen).</summary>
+    public required string LinuxCmdline { get; init; }
+
+    /// <summary>BDFs (<c>0000:00:01.0</c>) the checks expect to find on this board.</summary>
+    public IReadOnlyList<string> ExpectedPci { get; init; } = [];
+
+    public IReadOnlyList<string> Tags { get; init; } = [];
+    public string SourcePath { get; init; } = "";
+    public int Line { get; init; }
+
+    /// <summary>
+    /// Why this board cannot run <paramref name="job"/>, or null when it can (LAVA's
+    /// <c>accepts()</c>: the answer to "why not" is always a sentence).
+    /// </summary>
+    public string? Rejects(JobSpec job)
+    {
+        var missing = job.Tags.Where(t => !Tags.Contains(t, StringComparer.Ordinal)).ToList();
+        if (missing.Count > 0) return $"lacks tag{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing)}";
+        if (job.Expect.XenBanner is not null && Mode != BoardMode.Xen)
+            return $"boots {Mode.ToString().ToLowerInvariant()} Linux, so the Xen banner the job expects (expect.xen-banner) never appears";
+        return null;
+    }
+
+    /// <summary>One line for listings and error messages: <c>qemu-xen (qemu-virt-xen, xen) tags: qemu, xen</c>.</summary>
+    public string Summary =>
+        $"{Name} ({TypeName}, {Mode.ToString().ToLowerInvariant()}) tags: {(Tags.Count == 0 ? "none" : string.Join(", ", Tags))}";
+}

@@ -1,0 +1,246 @@
+using System.Text.RegularExpressions;
+using Farm.Jobs.Spec;
+
+namespace Farm.Boards.Spec;
+
+/// <summary>
+/// Loads lab files (<c>boards/*.yaml</c>): board types and the boards built from them. All files
+/// are read before anything is judged, because a board may use a type from another file and a
+/// name may clash across files; then every mistake in every file is thrown as one
+/// <see cref="ConfigurationException"/>, one line each.
+/// </summary>
+public static partial class LabFile
+{
+    /// <summary>Where <c>farm</c> looks when given no lab paths.</summary>
+    public const string DefaultDirectory = "boards";
+
+    static readonly string[] FileKeys = ["board-types", "boards"];
+    static readonly string[] SettingKeys = ["kind", "mode", "qemu", "xen-cmdline", "linux-cmdline", "expected-pci"];
+    static readonly string[] BoardKeys = ["name", "type", "tags", .. SettingKeys];
+    static readonly string[] QemuKeys = ["binary", "machine", "cpu", "smp", "memory-mb", "iommu", "devices"];
+
+    static readonly Dictionary<string, BoardKind> Kinds = new() { ["qemu"] = BoardKind.Qemu, ["uboot"] = BoardKind.UBoot };
+    static readonly Dictionary<string, BoardMode> Modes = new() { ["xen"] = BoardMode.Xen, ["native"] = BoardMode.Native };
+    static readonly Dictionary<string, IommuModel> Iommus = new() { ["none"] = IommuModel.None, ["smmuv3"] = IommuModel.SmmuV3 };
+
+    [GeneratedRegex(@"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$", RegexOptions.CultureInvariant)]
+    private static partial Regex Bdf();
+
+    /// <summary>
+    /// Loads lab files; each path is a file or a directory whose <c>*.yaml</c> files are all read
+    /// (in name order). With no paths, reads <see cref="DefaultDirectory"/>.
+    /// </summary>
+    public static LabSpec Load(params string[] paths)
+    {
+        if (paths.Length == 0) paths = [DefaultDirectory];
+        var files = new List<(string SourceName, string Yaml)>();
+        foreach (var path in paths)
+        {
+            if (Directory.Exists(path))
+            {
+                var found = Directory.GetFiles(path, "*.yaml").Concat(Directory.GetFiles(path, "*.yml")).Order(StringComparer.Ordinal).ToList();
+                if (found.Count == 0) throw new ConfigurationException($"no *.yaml lab files in {path}", [Path.GetFullPath(path)]);
+                files.AddRange(found.Select(f => (f, JobFile.ReadSource(f, "lab file"))));
+            }
+            else
+            {
+                files.Add((path, JobFile.ReadSource(path, "lab file")));
+            }
+        }
+        return Parse(files);
+    }
+
+    public static LabSpec Parse(string yaml, string sourceName) => Parse([(sourceName, yaml)]);
+
+    /// <summary>Validates several lab files as one lab; names must be unique across all of them.</summary>
+    public static LabSpec Parse(IEnumerable<(string SourceName, string Yaml)> files)
+    {
+        var errors = new List<SpecError>();
+        var types = new Dictionary<string, BoardTypeSpec>(StringComparer.Ordinal);
+        var entries = new List<BoardEntry>();
+        foreach (var (sourceName, yaml) in files)
+        {
+            var reader = new SpecReader(sourceName);
+            if (reader.Root(yaml, FileKeys) is { } root)
+            {
+                foreach (var type in ReadTypes(root))
+                {
+                    if (types.TryGetValue(type.Name, out var first))
+                        errors.Add(new SpecError(type.At, $"board-types.{type.Name}", $"duplicate board type (first defined at {first.At})"));
+                    else
+                        types[type.Name] = type;
+                }
+                entries.AddRange(ReadBoards(root));
+            }
+            errors.AddRange(reader.Errors);
+        }
+
+        var boards = new List<BoardSpec>();
+        var seen = new Dictionary<string, BoardEntry>(StringComparer.Ordinal);
+        foreach (var entry in entries)
+        {
+            if (seen.TryGetValue(entry.Name, out var first))
+            {
+                errors.Add(new SpecError(entry.NameAt, $"{entry.Path}.name", $"duplicate board \"{entry.Name}\" (first defined at {first.NameAt})"));
+                continue;
+            }
+            seen[entry.Name] = entry;
+            if (!types.TryGetValue(entry.TypeName, out var type))
+            {
+                var known = types.Count == 0 ? "none are defined" : "known: " + string.Join(", ", types.Keys);
+                errors.Add(new SpecError(entry.TypeAt, $"{entry.Path}.type",
+                    $"unknown board type \"{entry.TypeName}\"{NearMiss.Hint(entry.TypeName, types.Keys)}; {known}"));
+                continue;
+            }
+            if (Build(entry, type, errors) is { } board) boards.Add(board);
+        }
+
+        if (errors.Count > 0) throw SpecError.Combine(errors);
+        return new LabSpec { BoardTypes = types, Boards = boards };
+    }
+
+    /// <summary>A board as written, before its type is known (the type may be in a later file).</summary>
+    sealed record BoardEntry(string Name, string TypeName, IReadOnlyList<string> Tags, BoardSettings Overrides,
+        string Path, SpecPosition At, SpecPosition NameAt, SpecPosition TypeAt);
+
+    static IEnumerable<BoardTypeSpec> ReadTypes(SpecMapping root)
+    {
+        if (root.Mapping("board-types", null) is not { } map) yield break;
+        foreach (var (name, key, value) in map.Entries)
+        {
+            var path = map.PathOf(name);
+            if (!JobFile.Name().IsMatch(name))
+                root.Reader.Report(key, path, $"\"{name}\" is not a valid name ({JobFile.NameRule})");
+            if (root.Reader.Mapping(value, path, SettingKeys) is not { } fields) continue;
+            var at = root.Reader.At(key);
+            yield return new BoardTypeSpec
+            {
+                Name = name,
+                Settings = ReadSettings(fields),
+                SourcePath = at.Source,
+                Line = at.Line,
+                Column = at.Column,
+            };
+        }
+    }
+
+    static IEnumerable<BoardEntry> ReadBoards(SpecMapping root)
+    {
+        if (root.Value("boards") is not { } node) yield break;
+        if (node is not YamlDotNet.RepresentationModel.YamlSequenceNode list)
+        {
+            root.Reader.Report(node, "boards", $"expected a list of boards ('- name: ...'), got {SpecReader.Describe(node)}");
+            yield break;
+        }
+        for (var i = 0; i < list.Children.Count; i++)
+        {
+            var path = $"boards[{i}]";
+            if (root.Reader.Mapping(list.Children[i], path, BoardKeys) is not { } board) continue;
+            var name = board.Text("name", required: true);
+            if (name is not null && !JobFile.Name().IsMatch(name))
+                board.Report("name", $"\"{name}\" is not a valid name ({JobFile.NameRule})");
+            var type = board.Text("type", required: true, "a key of board-types");
+            var tags = board.TextList("tags", "tag", duplicateReason: "listed twice") ?? [];
+            var overrides = ReadSettings(board);
+            if (name is null || type is null) continue;
+            yield return new BoardEntry(name, type, tags, overrides, path, board.At,
+                board.Reader.At(board.Value("name")!), board.Reader.At(board.Value("type")!));
+        }
+    }
+
+    static BoardSettings ReadSettings(SpecMapping m)
+    {
+        var kind = m.Choice("kind", Kinds);
+        if (kind == BoardKind.UBoot)
+            m.Report("kind", "uboot boards are not supported yet; only qemu");
+        var xen = m.Text("xen-cmdline");
+        // Verified on Xen 4.17: the board boots and powers off normally but the UART stays
+        // silent, so every console stage would time out with nothing to show.
+        if (xen is not null && xen.Split(' ').Contains("dtuart=serial0"))
+            m.Report("xen-cmdline", "dtuart=serial0 makes Xen print nothing on the UART; use dtuart=/pl011@9000000 (or just console=dtuart)");
+        return new BoardSettings
+        {
+            Kind = kind,
+            Mode = m.Choice("mode", Modes),
+            Qemu = m.Mapping("qemu", QemuKeys) is { } q ? ReadQemu(q) : QemuSettings.Empty,
+            XenCmdline = xen,
+            LinuxCmdline = m.Text("linux-cmdline"),
+            ExpectedPci = m.TextList("expected-pci", "BDF", duplicateReason: "listed twice",
+                check: bdf => Bdf().IsMatch(bdf) ? null : $"\"{bdf}\" is not a PCI address like 0000:00:01.0 (lower-case hex)"),
+        };
+    }
+
+    static QemuSettings ReadQemu(SpecMapping q)
+    {
+        var machine = q.Text("machine");
+        // The IOMMU is a separate field so a board can switch it without restating the machine.
+        if (machine is not null && machine.Contains("iommu=", StringComparison.Ordinal))
+            q.Report("machine", "set the IOMMU with qemu.iommu, not iommu= in the machine string");
+        return new QemuSettings
+        {
+            Binary = q.Text("binary"),
+            Machine = machine,
+            Cpu = q.Text("cpu"),
+            Smp = q.Integer("smp", min: 1),
+            MemoryMb = q.Integer("memory-mb", min: 64),
+            Iommu = q.Choice("iommu", Iommus),
+            Devices = q.TextList("devices", "device", duplicateReason: "listed twice"),
+        };
+    }
+
+    /// <summary>The type with the board's overrides laid over it, checked as a whole.</summary>
+    static BoardSpec? Build(BoardEntry entry, BoardTypeSpec type, List<SpecError> errors)
+    {
+        var s = entry.Overrides.Over(type.Settings);
+        var before = errors.Count;
+        void Problem(string field, string message) =>
+            errors.Add(new SpecError(entry.At, $"{entry.Path}.{field}", $"{message} (board {entry.Name}, type {type.Name})"));
+        string Origin(Func<BoardSettings, object?> field) =>
+            field(entry.Overrides) is not null ? "set on the board" : $"from board type {type.Name} at {type.At}";
+        const string where = "required field is missing; set it on the board type or the board";
+
+        if (s.Kind is null) Problem("kind", where);
+        if (s.Mode is null) Problem("mode", where);
+        if (s.LinuxCmdline is null) Problem("linux-cmdline", where);
+        if (s.Kind == BoardKind.Qemu && s.Qemu.Machine is null) Problem("qemu.machine", where);
+        if (s.Mode == BoardMode.Xen)
+        {
+            if (s.XenCmdline is null) Problem("xen-cmdline", "required in xen mode; set it on the board type or the board");
+            // Xen runs at EL2; without virtualization=on QEMU's virt machine has none.
+            if (s.Qemu.Machine is { } m && !m.Split(',').Contains("virtualization=on"))
+                Problem("qemu.machine", $"Xen needs EL2: add virtualization=on to \"{m}\" ({Origin(x => x.Qemu.Machine)})");
+            // Debian's Xen has no SMMUv3 driver: dom0 programs the SMMU itself and every NVMe DMA
+            // faults until the boot times out (xen-on-qemu README, gotchas).
+            if (s.Qemu.Iommu == IommuModel.SmmuV3)
+                Problem("qemu.iommu", $"smmuv3 hangs a Xen boot (Xen has no SMMUv3 driver); use it in native mode only ({Origin(x => x.Qemu.Iommu)})");
+        }
+        if (s.Mode == BoardMode.Native && s.XenCmdline is not null)
+            Problem("xen-cmdline", $"set, but mode is native and Xen is not booted; remove it ({Origin(x => x.XenCmdline)})");
+
+        if (errors.Count > before || s.Kind != BoardKind.Qemu) return null;
+        var defaults = new QemuSpec { Machine = "" };
+        return new BoardSpec
+        {
+            Name = entry.Name,
+            TypeName = type.Name,
+            Kind = s.Kind.Value,
+            Mode = s.Mode!.Value,
+            Qemu = new QemuSpec
+            {
+                Binary = s.Qemu.Binary ?? defaults.Binary,
+                Machine = s.Qemu.Machine!,
+                Cpu = s.Qemu.Cpu ?? defaults.Cpu,
+                Smp = s.Qemu.Smp ?? defaults.Smp,
+                MemoryMb = s.Qemu.MemoryMb ?? defaults.MemoryMb,
+                Iommu = s.Qemu.Iommu ?? defaults.Iommu,
+                Devices = s.Qemu.Devices ?? defaults.Devices,
+            },
+            XenCmdline = s.XenCmdline,
+            LinuxCmdline = s.LinuxCmdline!,
+            ExpectedPci = s.ExpectedPci ?? [],
+            Tags = entry.Tags,
+            SourcePath = entry.At.Source,
+            Line = entry.At.Line,
+        };
+    }
+}

@@ -1,0 +1,77 @@
+using System.ComponentModel;
+using Farm.Reports;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Farm.Cli;
+
+/// <summary>
+/// <c>farm report [--out DIR] [--latest N | --run ID...]</c>: lists runs from the store and
+/// renders their allure-results/ into one HTML report at <c>&lt;out&gt;/report/index.html</c>.
+/// </summary>
+public sealed class ReportCommand : AsyncCommand<ReportCommand.Settings>
+{
+    public sealed class Settings : CommandSettings
+    {
+        [CommandOption("--out <DIR>")]
+        [Description("The directory runs were written to (default: artifacts/).")]
+        public string Out { get; init; } = "artifacts";
+
+        [CommandOption("--store <PATH>")]
+        [Description("Run store (default: <out>/farm.db).")]
+        public string? Store { get; init; }
+
+        [CommandOption("--latest <N>")]
+        [Description("Report the N most recent runs (default 10).")]
+        public int Latest { get; init; } = 10;
+
+        [CommandOption("--run <ID>")]
+        [Description("Report these runs (repeatable) instead of the latest.")]
+        public string[] Runs { get; init; } = [];
+
+        [CommandOption("--no-html")]
+        [Description("Only list the runs; do not render the Allure HTML report.")]
+        public bool NoHtml { get; init; }
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
+    {
+        var store = await RunSinks.OpenStoreAsync(s.Out, s.Store, ct);
+        var runs = new List<RunRecord>();
+        if (s.Runs.Length > 0)
+            foreach (var id in s.Runs)
+                runs.Add(await store.GetAsync(id, ct) ?? throw new ConfigurationException($"run {id} is not in {store.Path}"));
+        else
+            runs.AddRange(await store.LatestAsync(s.Latest, ct));
+        if (runs.Count == 0) throw new ConfigurationException($"no runs recorded in {store.Path} (run `farm run <job.yaml> --out {s.Out}` first)");
+
+        var table = new Table().AddColumns("run", "job", "board", "verdict", "seconds", "xen", "checks (pass/fail/xfail/n-a)", "message");
+        foreach (var r in runs)
+        {
+            int Count(Farm.Checks.CheckVerdict v) => r.Checks.Count(c => c.Verdict == v);
+            table.AddRow(Markup.Escape(r.RunId), Markup.Escape(r.Job), Markup.Escape(r.Board), VerdictMarkup(r.Verdict),
+                r.Duration.TotalSeconds.ToString("0.0"), Markup.Escape(r.Provenance.XenVersion ?? "-"),
+                r.Checks.Count == 0 ? "-" : $"{Count(Farm.Checks.CheckVerdict.Pass)}/{Count(Farm.Checks.CheckVerdict.Fail)}/{Count(Farm.Checks.CheckVerdict.XFail)}/{Count(Farm.Checks.CheckVerdict.NotApplicable)}",
+                Markup.Escape(FirstLine(r.Message)));
+        }
+        AnsiConsole.Write(table);
+
+        if (!s.NoHtml)
+        {
+            var dirs = runs.Where(r => r.RunDirectory is not null).Select(r => Path.Combine(r.RunDirectory!, AllureResults.DirectoryName)).ToList();
+            var index = await AllureRenderer.RenderAsync(dirs, Path.Combine(s.Out, "report"), "Farm runs", ct);
+            AnsiConsole.MarkupLineInterpolated($"report: {index}");
+        }
+        return runs.Select(r => r.Verdict).Aggregate(Verdict.Pass, (a, b) => a.Worst(b)).ExitCode();
+    }
+
+    static string FirstLine(string? s) => s is null ? "" : s.Split('\n')[0];
+
+    internal static string VerdictMarkup(Verdict v) => v switch
+    {
+        Verdict.Pass => "[green]pass[/]",
+        Verdict.Fail => "[red]fail[/]",
+        Verdict.Error => "[red]error[/]",
+        _ => "[yellow]incomplete[/]",
+    };
+}

@@ -1,0 +1,42 @@
+using Farm.Boards.Qemu;
+using Farm.Boards.Spec;
+using Farm.Jobs.Spec;
+
+namespace Farm.Jobs;
+
+/// <summary>
+/// Turns a job file and a lab into a <see cref="RunRequest"/>. Everything is validated here,
+/// before any run directory exists: a bad file is a <see cref="ConfigurationException"/> (exit 2)
+/// that names the file, line and field.
+/// </summary>
+public static class RunRequests
+{
+    public static RunRequest Resolve(string jobPath, string? boardOverride, string labPath, string outDirectory)
+    {
+        var job = JobFile.Load(jobPath);
+        var lab = LabFile.Load(labPath);
+        var board = boardOverride is null ? lab.Resolve(job) : lab.Resolve(job with { BoardName = boardOverride, Tags = [] });
+        return Create(job, board, RepoRoot(jobPath), outDirectory);
+    }
+
+    public static RunRequest Create(JobSpec job, BoardSpec board, string repoRoot, string outDirectory)
+    {
+        if (board.Kind != BoardKind.Qemu || board.Qemu is null)
+            throw new ConfigurationException(
+                $"{board.SourcePath}:{board.Line}: board \"{board.Name}\" is kind {board.Kind.ToString().ToLowerInvariant()}; this Farm drives QEMU boards only");
+        var q = board.Qemu;
+        var config = new QemuBoardConfig(board.Name, board.Mode, q.Binary, q.Machine, q.Cpu, q.Smp, q.MemoryMb,
+            q.Iommu == IommuModel.SmmuV3 ? "smmuv3" : "none", q.Devices, board.XenCmdline, board.LinuxCmdline);
+        return new RunRequest(job.Name, config, job.ArtifactDirectory(repoRoot), job.StageTimeouts,
+            board.Mode == BoardMode.Xen ? job.Expect.XenBanner : null, job.Expect.Dom0Prompt, job.Commands, job.Checks,
+            outDirectory, Path.GetFullPath(job.SourcePath));
+    }
+
+    /// <summary>The checkout a job file lives in (where <c>.cache/artifacts</c> is), else the working directory.</summary>
+    public static string RepoRoot(string near)
+    {
+        for (var d = new DirectoryInfo(Path.GetDirectoryName(Path.GetFullPath(near))!); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "Farm.sln"))) return d.FullName;
+        return Directory.GetCurrentDirectory();
+    }
+}

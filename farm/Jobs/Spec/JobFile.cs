@@ -1,0 +1,125 @@
+using System.Text.RegularExpressions;
+
+namespace Farm.Jobs.Spec;
+
+/// <summary>
+/// Loads job files (<c>jobs/*.yaml</c>). Everything is checked before anything runs, and a
+/// file with mistakes throws one <see cref="ConfigurationException"/> listing all of them
+/// (<c>file:line:column: field.path: what is wrong</c>), one per line.
+/// </summary>
+public static partial class JobFile
+{
+    static readonly string[] Keys = ["name", "description", "board", "tags", "artifacts", "timeouts", "expect", "commands", "checks", "metadata"];
+    static readonly string[] TimeoutKeys = ["deploy", "power-on", "xen-banner", "dom0-prompt", "ssh-ready", "commands", "checks", "power-off", "job"];
+    static readonly string[] ExpectKeys = ["xen-banner", "dom0-prompt"];
+
+    // Job and board names become run directory names and report keys.
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._-]*$", RegexOptions.CultureInvariant)]
+    internal static partial Regex Name();
+
+    internal const string NameRule = "use letters, digits, '.', '_' and '-'; it names run directories";
+
+    /// <summary>Reads and validates a job file; a missing file is a <see cref="ConfigurationException"/> naming the path.</summary>
+    public static JobSpec Load(string path) => Parse(ReadSource(path, "job file"), path);
+
+    /// <summary>Validates job YAML; <paramref name="sourceName"/> prefixes every error (usually the path).</summary>
+    public static JobSpec Parse(string yaml, string sourceName)
+    {
+        var reader = new SpecReader(sourceName);
+        var job = reader.Root(yaml, Keys) is { } root ? Read(root) : null;
+        if (reader.Errors.Count > 0 || job is null) throw SpecError.Combine(reader.Errors);
+        return job;
+    }
+
+    internal static string ReadSource(string path, string what)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new ConfigurationException($"{what} not found: {path}", [Path.GetFullPath(path)], e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigurationException($"cannot read {what} {path}: {e.Message}", null, e);
+        }
+    }
+
+    static JobSpec? Read(SpecMapping root)
+    {
+        var name = root.Text("name", required: true);
+        if (name is not null && !Name().IsMatch(name)) root.Report("name", $"\"{name}\" is not a valid name ({NameRule})");
+
+        var board = root.Text("board");
+        var tagList = root.TextList("tags", "tag", duplicateReason: "listed twice");
+        var tags = tagList ?? [];
+        if (board is null && !root.Has("tags"))
+            root.Missing("board", "a board name, or tags: [...] to match any board carrying all of them");
+        else if (board is null && tagList is { Count: 0 })
+            root.Report("tags", "an empty tag list would match every board; name a board or at least one tag");
+
+        var artifacts = root.Text("artifacts", required: true, "an artifact set name such as bookworm, or a directory");
+        var timeouts = ReadTimeouts(root.Mapping("timeouts", TimeoutKeys));
+        var expect = ReadExpect(root);
+        var commands = root.TextList("commands", "command",
+            duplicateReason: "evidence is stored per command line, so the second output would overwrite the first") ?? [];
+        var checks = root.TextList("checks", "check", duplicateReason: "it would run twice") ?? [];
+        var metadata = root.TextMap("metadata") ?? new Dictionary<string, string>();
+
+        if (name is null || artifacts is null || expect is null || timeouts is null) return null;
+        return new JobSpec
+        {
+            Name = name,
+            Description = root.Text("description") ?? "",
+            BoardName = board,
+            Tags = tags,
+            Artifacts = artifacts,
+            StageTimeouts = timeouts,
+            Expect = expect,
+            Commands = commands,
+            Checks = checks,
+            Metadata = metadata,
+            SourcePath = root.Reader.Source,
+            Positions = new Dictionary<string, SpecPosition>(root.Reader.Positions),
+        };
+    }
+
+    static StageTimeouts? ReadTimeouts(SpecMapping? map)
+    {
+        if (map is null) return StageTimeouts.Default;
+        var d = StageTimeouts.Default;
+        var t = new StageTimeouts
+        {
+            Deploy = map.Duration("deploy") ?? d.Deploy,
+            PowerOn = map.Duration("power-on") ?? d.PowerOn,
+            XenBanner = map.Duration("xen-banner") ?? d.XenBanner,
+            Dom0Prompt = map.Duration("dom0-prompt") ?? d.Dom0Prompt,
+            SshReady = map.Duration("ssh-ready") ?? d.SshReady,
+            Commands = map.Duration("commands") ?? d.Commands,
+            Checks = map.Duration("checks") ?? d.Checks,
+            PowerOff = map.Duration("power-off") ?? d.PowerOff,
+            Job = map.Duration("job") ?? d.Job,
+        };
+        // LAVA refuses an action timeout above the job timeout: the job would be killed first,
+        // and the report would blame the wrong stage.
+        foreach (var (key, timeout) in t.Stages)
+            if (map.Has(key) && timeout > t.Job)
+                map.Report(key, $"{Duration.Format(timeout)} is longer than the whole job ({Duration.Format(t.Job)}, timeouts.job)");
+        return t;
+    }
+
+    static ConsoleExpectations? ReadExpect(SpecMapping root)
+    {
+        const string hint = "a regex for the shell prompt, e.g. 'root@farm:~# '";
+        if (root.Mapping("expect", ExpectKeys) is not { } map)
+        {
+            if (!root.Has("expect")) root.Reader.Report(root.At, "expect.dom0-prompt", $"required field is missing ({hint})");
+            return null;
+        }
+        var banner = map.Pattern("xen-banner");
+        var prompt = map.Pattern("dom0-prompt", required: true, hint);
+        return prompt is null ? null : new ConsoleExpectations { XenBanner = banner, Dom0Prompt = prompt };
+    }
+}

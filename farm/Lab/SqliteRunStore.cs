@@ -1,0 +1,174 @@
+using System.Globalization;
+using System.Text.Json;
+using Farm.Checks;
+using Farm.Reports;
+using Microsoft.Data.Sqlite;
+
+namespace Farm.Lab;
+
+/// <summary>
+/// The embedded run store (<c>&lt;out&gt;/farm.db</c>): a row per run, written as "incomplete"
+/// when the run starts and replaced by the outcome when it ends, with stages, checks and
+/// metrics in their own tables so dashboards can query them. WAL mode: readers (the web UI,
+/// <c>farm report</c>) never block a run that is recording.
+/// </summary>
+public sealed class SqliteRunStore : IRunStore
+{
+    readonly string _connectionString;
+
+    SqliteRunStore(string connectionString) => _connectionString = connectionString;
+
+    public string Path { get; private init; } = "";
+
+    /// <summary>Opens (creating and migrating) the database at <paramref name="path"/>.</summary>
+    public static async Task<SqliteRunStore> OpenAsync(string path, CancellationToken ct)
+    {
+        var full = System.IO.Path.GetFullPath(path);
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(full)!);
+        var cs = new SqliteConnectionStringBuilder { DataSource = full, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = true, DefaultTimeout = 30 }.ToString();
+        var store = new SqliteRunStore(cs) { Path = full };
+        try
+        {
+            await using var c = await store.ConnectAsync(ct).ConfigureAwait(false);
+            await Migrations.ApplyAsync(c, ct).ConfigureAwait(false);
+        }
+        catch (SqliteException e)
+        {
+            throw new ConfigurationException($"run store {full}: cannot open: {e.Message}", [full], e);
+        }
+        return store;
+    }
+
+    async Task<SqliteConnection> ConnectAsync(CancellationToken ct)
+    {
+        var c = new SqliteConnection(_connectionString);
+        await c.OpenAsync(ct).ConfigureAwait(false);
+        await using var pragma = c.CreateCommand();
+        // WAL + synchronous=NORMAL: a commit survives Farm crashing (what the started row is for);
+        // only an OS crash may lose the last commit, and that is not worth an fsync on every run's critical path.
+        pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;";
+        await pragma.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        return c;
+    }
+
+    public Task StartedAsync(RunRecord pending, CancellationToken ct) => SaveAsync(pending, ct);
+
+    public Task FinishedAsync(RunRecord final, CancellationToken ct) => SaveAsync(final, ct);
+
+    /// <summary>Inserts or replaces the run and its children in one transaction.</summary>
+    public async Task SaveAsync(RunRecord r, CancellationToken ct)
+    {
+        await using var c = await ConnectAsync(ct).ConfigureAwait(false);
+        await using var tx = (SqliteTransaction)await c.BeginTransactionAsync(ct).ConfigureAwait(false);
+
+        await ExecAsync(c, tx, """
+            INSERT INTO runs (run_id, job, board, verdict, failure_class, message, started_at, duration_s, run_dir,
+                              xen_version, linux_version, qemu_version, record_json)
+            VALUES ($id, $job, $board, $verdict, $fc, $msg, $start, $dur, $dir, $xen, $linux, $qemu, $json)
+            ON CONFLICT(run_id) DO UPDATE SET verdict=excluded.verdict, failure_class=excluded.failure_class,
+                message=excluded.message, duration_s=excluded.duration_s, xen_version=excluded.xen_version,
+                linux_version=excluded.linux_version, qemu_version=excluded.qemu_version, record_json=excluded.record_json
+            """, ct,
+            ("$id", r.RunId), ("$job", r.Job), ("$board", r.Board), ("$verdict", r.Verdict.ToWire()), ("$fc", r.FailureClass),
+            ("$msg", r.Message), ("$start", r.Start.UtcDateTime.ToString("O", CultureInfo.InvariantCulture)), ("$dur", r.Duration.TotalSeconds),
+            ("$dir", r.RunDirectory), ("$xen", r.Provenance.XenVersion), ("$linux", r.Provenance.LinuxVersion),
+            ("$qemu", r.Provenance.QemuVersion), ("$json", JsonSerializer.Serialize(r, RunJsonSink.Options))).ConfigureAwait(false);
+
+        foreach (var table in new[] { "stages", "checks", "metrics" })
+            await ExecAsync(c, tx, $"DELETE FROM {table} WHERE run_id = $id", ct, ("$id", r.RunId)).ConfigureAwait(false);
+        for (int i = 0; i < r.Stages.Count; i++)
+        {
+            var s = r.Stages[i];
+            await ExecAsync(c, tx, """
+                INSERT INTO stages (run_id, seq, name, status, started_at, duration_s, timeout_s, failure_class, message)
+                VALUES ($id, $seq, $name, $status, $start, $dur, $timeout, $fc, $msg)
+                """, ct, ("$id", r.RunId), ("$seq", i), ("$name", s.Name), ("$status", s.Status.ToString().ToLowerInvariant()),
+                ("$start", s.Start.UtcDateTime.ToString("O", CultureInfo.InvariantCulture)), ("$dur", s.Duration.TotalSeconds),
+                ("$timeout", s.Timeout.TotalSeconds), ("$fc", s.FailureClass), ("$msg", s.Message)).ConfigureAwait(false);
+        }
+        foreach (var k in r.Checks.DistinctBy(k => k.Id))
+            await ExecAsync(c, tx, """
+                INSERT INTO checks (run_id, check_id, grp, verdict, expected, summary, source, evidence)
+                VALUES ($id, $check, $grp, $verdict, $expected, $summary, $source, $evidence)
+                """, ct, ("$id", r.RunId), ("$check", k.Id), ("$grp", k.Group), ("$verdict", JUnitReport.Wire(k.Verdict)),
+                ("$expected", JUnitReport.Wire(k.Expected)), ("$summary", k.Summary), ("$source", k.Source),
+                ("$evidence", string.Join('\n', k.Evidence))).ConfigureAwait(false);
+        foreach (var (name, value) in r.Metrics)
+            await ExecAsync(c, tx, "INSERT INTO metrics (run_id, name, value) VALUES ($id, $name, $value)", ct,
+                ("$id", r.RunId), ("$name", name), ("$value", value)).ConfigureAwait(false);
+
+        await tx.CommitAsync(ct).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyList<RunRecord>> LatestAsync(int count, CancellationToken ct) =>
+        await QueryAsync("SELECT record_json FROM runs ORDER BY started_at DESC, run_id DESC LIMIT $n", ct, ("$n", count)).ConfigureAwait(false);
+
+    public async Task<RunRecord?> GetAsync(string runId, CancellationToken ct) =>
+        (await QueryAsync("SELECT record_json FROM runs WHERE run_id = $id", ct, ("$id", runId)).ConfigureAwait(false)).FirstOrDefault();
+
+    async Task<List<RunRecord>> QueryAsync(string sql, CancellationToken ct, params (string Name, object? Value)[] args)
+    {
+        await using var c = await ConnectAsync(ct).ConfigureAwait(false);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        foreach (var (n, v) in args) cmd.Parameters.AddWithValue(n, v ?? DBNull.Value);
+        var list = new List<RunRecord>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            if (JsonSerializer.Deserialize<RunRecord>(reader.GetString(0), RunJsonSink.Options) is { } r) list.Add(r);
+        return list;
+    }
+
+    static async Task ExecAsync(SqliteConnection c, SqliteTransaction? tx, string sql, CancellationToken ct, params (string Name, object? Value)[] args)
+    {
+        await using var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = sql;
+        foreach (var (n, v) in args) cmd.Parameters.AddWithValue(n, v ?? DBNull.Value);
+        await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Schema versions, applied in order; <c>PRAGMA user_version</c> says how far a database is.</summary>
+    static class Migrations
+    {
+        static readonly string[] Steps =
+        [
+            """
+            CREATE TABLE runs (
+                run_id TEXT PRIMARY KEY, job TEXT NOT NULL, board TEXT NOT NULL, verdict TEXT NOT NULL,
+                failure_class TEXT, message TEXT, started_at TEXT NOT NULL, duration_s REAL NOT NULL, run_dir TEXT,
+                xen_version TEXT, linux_version TEXT, qemu_version TEXT, record_json TEXT NOT NULL);
+            CREATE INDEX runs_started ON runs (started_at);
+            CREATE INDEX runs_board ON runs (board, started_at);
+            CREATE TABLE stages (
+                run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE, seq INTEGER NOT NULL, name TEXT NOT NULL,
+                status TEXT NOT NULL, started_at TEXT NOT NULL, duration_s REAL NOT NULL, timeout_s REAL NOT NULL,
+                failure_class TEXT, message TEXT, PRIMARY KEY (run_id, seq));
+            CREATE TABLE checks (
+                run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE, check_id TEXT NOT NULL, grp TEXT NOT NULL,
+                verdict TEXT NOT NULL, expected TEXT NOT NULL, summary TEXT NOT NULL, source TEXT NOT NULL, evidence TEXT NOT NULL,
+                PRIMARY KEY (run_id, check_id));
+            CREATE TABLE metrics (
+                run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE, name TEXT NOT NULL, value REAL NOT NULL,
+                PRIMARY KEY (run_id, name));
+            CREATE INDEX metrics_name ON metrics (name);
+            """,
+        ];
+
+        public static async Task ApplyAsync(SqliteConnection c, CancellationToken ct)
+        {
+            await using var get = c.CreateCommand();
+            get.CommandText = "PRAGMA user_version";
+            var version = Convert.ToInt32(await get.ExecuteScalarAsync(ct).ConfigureAwait(false), CultureInfo.InvariantCulture);
+            if (version > Steps.Length)
+                throw new ConfigurationException($"run store schema version {version} is newer than this Farm ({Steps.Length}); upgrade Farm");
+            for (int v = version; v < Steps.Length; v++)
+            {
+                await using var tx = (SqliteTransaction)await c.BeginTransactionAsync(ct).ConfigureAwait(false);
+                await ExecAsync(c, tx, Steps[v], ct).ConfigureAwait(false);
+                await ExecAsync(c, tx, $"PRAGMA user_version = {v + 1}", ct).ConfigureAwait(false);
+                await tx.CommitAsync(ct).ConfigureAwait(false);
+            }
+        }
+    }
+}

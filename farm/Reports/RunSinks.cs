@@ -1,0 +1,17 @@
+using Farm.Jobs;
+using Farm.Lab;
+
+namespace Farm.Reports;
+
+/// <summary>Everything a run is recorded to: run.json, junit.xml, allure-results/ and the run store.</summary>
+public static class RunSinks
+{
+    public const string DefaultStoreFile = "farm.db";
+
+    /// <summary>The store: <paramref name="store"/> when given (a SQLite file path), else <c>&lt;out&gt;/farm.db</c>.</summary>
+    public static Task<SqliteRunStore> OpenStoreAsync(string outDirectory, string? store, CancellationToken ct) =>
+        SqliteRunStore.OpenAsync(store ?? Path.Combine(outDirectory, DefaultStoreFile), ct);
+
+    public static async Task<IReadOnlyList<IRunSink>> OpenAsync(string outDirectory, string? store, CancellationToken ct) =>
+        [new RunJsonSink(), new JUnitReport(), new AllureResults(), await OpenStoreAsync(outDirectory, store, ct).ConfigureAwait(false)];
+}
