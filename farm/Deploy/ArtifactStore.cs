@@ -46,8 +46,7 @@ public static class ArtifactStore
                 throw new ConfigurationException($"artifact missing: {path} ({BuildHint})");
             if (!expected.TryGetValue(name, out var want))
                 throw new ConfigurationException($"artifact {name} has no sha256 in {manifestPath} ({BuildHint})");
-            await using var f = File.OpenRead(path);
-            var got = Convert.ToHexStringLower(await SHA256.HashDataAsync(f, ct).ConfigureAwait(false));
+            var got = await VerifiedHash.GetAsync(path, ct).ConfigureAwait(false);
             if (got != want)
                 throw new ConfigurationException($"artifact {path} is corrupted: sha256 {got}, MANIFEST says {want} ({BuildHint})");
             return (name, got);
@@ -61,5 +60,42 @@ public static class ArtifactStore
             Path.Combine(directory, "initrd.cpio.gz"),
             sha,
             manifest);
+    }
+}
+
+/// <summary>
+/// sha256 of an artifact, remembered in a <c>.verified</c> file beside it keyed by size and
+/// modification time (as git's index and make do), so every run still checks every artifact
+/// against its MANIFEST without re-reading tens of megabytes; any change to a file re-hashes it.
+/// </summary>
+static class VerifiedHash
+{
+    public static async Task<string> GetAsync(string path, CancellationToken ct)
+    {
+        var info = new FileInfo(path);
+        var stamp = $"{info.Length} {info.LastWriteTimeUtc.Ticks}";
+        var cache = Path.Combine(info.DirectoryName!, $".{info.Name}.verified");
+        try
+        {
+            if (File.Exists(cache) && (await File.ReadAllTextAsync(cache, ct).ConfigureAwait(false)).Split(' ') is [var len, var ticks, var hash]
+                && $"{len} {ticks}" == stamp && hash.Length == 64)
+                return hash;
+        }
+        catch (IOException)
+        {
+            // An unreadable cache is only a cache: hash the file.
+        }
+        string got;
+        await using (var f = File.OpenRead(path))
+            got = Convert.ToHexStringLower(await SHA256.HashDataAsync(f, ct).ConfigureAwait(false));
+        try
+        {
+            await File.WriteAllTextAsync(cache, $"{stamp} {got}", ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A read-only artifact directory works, just without the shortcut.
+        }
+        return got;
     }
 }
