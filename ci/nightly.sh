@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 bash ci/setup.sh || exit 2
 FARM=.cache/farm/farm
 OUT=${FARM_OUT:-artifacts}
-JOBS=(${FARM_NIGHTLY_JOBS:-jobs/xen-smoke.yaml})
+# The matrix: Debian Xen 4.17 + dom0, and the same Linux natively as the baseline.
+JOBS=(${FARM_NIGHTLY_JOBS:-jobs/native-smoke.yaml jobs/xen-smoke.yaml})
 worst=0
 rank() { case $1 in 0) echo 0 ;; 1) echo 1 ;; 3) echo 2 ;; *) echo 3 ;; esac; }
 for job in "${JOBS[@]}"; do

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Farm.Checks;
 using Farm.Reports;
 
 namespace Farm.Scenarios;
@@ -25,7 +26,7 @@ public class CliScenarios
         var runDir = Directory.GetDirectories(out_).Single();
         var r = await RunJsonSink.ReadAsync(Path.Combine(runDir, "run.json"), CancellationToken.None);
         Assert.That(r.Verdict, Is.EqualTo(Verdict.Pass));
-        Assert.That(r.Stages.Select(s => s.Name), Is.EqualTo(new[] { "deploy", "power-on", "xen-banner", "dom0-prompt", "ssh-ready", "commands", "power-off" }));
+        Assert.That(r.Stages.Select(s => s.Name), Is.EqualTo(new[] { "deploy", "power-on", "xen-banner", "dom0-prompt", "ssh-ready", "commands", "checks", "power-off" }));
         var evidence = Path.Combine(runDir, "qemu-xen", "evidence");
         Assert.That(File.ReadAllText(Path.Combine(evidence, "xl-info.txt")), Does.Contain("xen_version"));
         Assert.That(File.ReadAllText(Path.Combine(evidence, "xl-dmesg.txt")), Does.Contain("Xen version 4.17"));
@@ -39,6 +40,52 @@ public class CliScenarios
         var (rc, report, err) = await RunFarmAsync(["report", "--out", out_, "--latest", "1"]);
         Assert.That(rc, Is.EqualTo(0), report + err);
         Assert.That(File.Exists(Path.Combine(out_, "report", "index.html")), report + err);
+    }
+
+    /// <summary>
+    /// The vPCI matrix on two real targets: (a) the native-Linux baseline with ITS and SMMUv3,
+    /// (b) Debian's Xen 4.17 + dom0. Debian's Xen has no PCI support, so its PCI features must
+    /// xfail with the line that proves it, and nothing may pass where its capability is missing.
+    /// </summary>
+    [Test]
+    public async Task VpciMatrixOnNativeBaselineAndDebianXen()
+    {
+        var out_ = ScenarioArtifacts.NewRunDirectory();
+        foreach (var job in new[] { "jobs/native-smoke.yaml", "jobs/xen-smoke.yaml" })
+        {
+            var (code, stdout, stderr) = await RunFarmAsync(["run", Repo(job), "--lab", Repo("boards"), "--out", out_]);
+            Assert.That(code, Is.EqualTo(0), stdout + stderr);
+        }
+        var runs = new List<RunRecord>();
+        foreach (var dir in Directory.GetDirectories(out_))
+            runs.Add(await RunJsonSink.ReadAsync(Path.Combine(dir, "run.json"), CancellationToken.None));
+        var native = runs.Single(r => r.Job == "native-smoke").Checks.ToDictionary(c => c.Id);
+        var xen = runs.Single(r => r.Job == "xen-smoke").Checks.ToDictionary(c => c.Id);
+        Assert.That(native.Count, Is.GreaterThanOrEqualTo(25));
+
+        // (a) the baseline proves the positive paths: ECAM, BARs, MSI-X on the ITS, SMMU groups, NVMe DMA.
+        foreach (var id in new[] { "ecam.host-bridge-registered", "ecam.window-reserved-in-iomem", "bar.claimed-in-iomem", "bar.lspci-matches-kernel",
+                                   "irq.msi-domain-on-its", "irq.devices-use-msix", "iommu.devices-grouped", "dma.nvme-write-read-sha256", "dma.nvme-interrupts-rise-during-io" })
+            Assert.That(native[id].Verdict, Is.EqualTo(CheckVerdict.Pass), $"native {id}: {native[id].Summary}");
+
+        // (b) Debian Xen: PCI features xfail with evidence; dom0 still works on INTx; the refusal is clean.
+        Assert.That(xen["ecam.xen-traps-dom0-config-space"].Verdict, Is.EqualTo(CheckVerdict.XFail));
+        Assert.That(xen["ecam.xen-traps-dom0-config-space"].Evidence.Single(), Does.Contain("Failed to add - passthrough or MSI/MSI-X might fail!"));
+        Assert.That(xen["iommu.devices-grouped"].Evidence.Single(), Is.EqualTo("(XEN) I/O virtualisation disabled"));
+        Assert.That(xen["irq.devices-use-msix"].Verdict, Is.EqualTo(CheckVerdict.XFail));
+        Assert.That(xen["irq.intx-routed"].Verdict, Is.EqualTo(CheckVerdict.Pass));
+        Assert.That(xen["dma.nvme-write-read-sha256"].Verdict, Is.EqualTo(CheckVerdict.Pass));
+        Assert.That(xen["negative.unassignable-refused-clearly"].Evidence, Has.Some.Contain("failed to quarantine"));
+        Assert.That(runs.SelectMany(r => r.Checks).Where(c => c.Verdict is CheckVerdict.XFail or CheckVerdict.NotApplicable),
+            Has.All.Property("Evidence").Not.Empty, "every xfail/n-a cell shows its evidence");
+        Assert.That(runs.SelectMany(r => r.Checks).Where(c => c.Unexpected), Is.Empty);
+
+        var (rc, report, err) = await RunFarmAsync(["report", "--out", out_, "--no-html"]);
+        Assert.That(rc, Is.EqualTo(0), report + err);
+        var matrix = await File.ReadAllTextAsync(Path.Combine(out_, "matrix.md"));
+        TestContext.Out.WriteLine(matrix);
+        Assert.That(matrix, Does.Contain("native-smoke@qemu-native (native)").And.Contain("xen-smoke@qemu-xen (Xen 4.17"));
+        Assert.That(matrix, Does.Contain("| `irq.devices-use-msix` | pass | xfail [").And.Contain("pci_msi_setup_msi_irqs"));
     }
 
     [Test]

@@ -56,6 +56,19 @@ public sealed class ReportCommand : AsyncCommand<ReportCommand.Settings>
         }
         AnsiConsole.Write(table);
 
+        if (CheckMatrix.CheckIds(runs).Count > 0)
+        {
+            var ordered = runs.OrderBy(r => r.Provenance.XenVersion is null ? 0 : 1).ThenBy(r => r.Start).ToList();
+            var matrix = new Table().AddColumn("check");
+            foreach (var r in ordered) matrix.AddColumn(Markup.Escape(CheckMatrix.Column(r)));
+            foreach (var id in CheckMatrix.CheckIds(ordered))
+                matrix.AddRow([Markup.Escape(id), .. ordered.Select(r => r.Checks.FirstOrDefault(c => c.Id == id) is { } c ? CellMarkup(c) : "-")]);
+            AnsiConsole.Write(matrix);
+            var path = Path.Combine(s.Out, CheckMatrix.FileName);
+            await AtomicFile.WriteTextAsync(path, CheckMatrix.Markdown(ordered), ct);
+            AnsiConsole.MarkupLineInterpolated($"matrix (with the evidence line of every xfail/n-a/fail): {path}");
+        }
+
         if (!s.NoHtml)
         {
             var dirs = runs.Where(r => r.RunDirectory is not null).Select(r => Path.Combine(r.RunDirectory!, AllureResults.DirectoryName)).ToList();
@@ -64,6 +77,14 @@ public sealed class ReportCommand : AsyncCommand<ReportCommand.Settings>
         }
         return runs.Select(r => r.Verdict).Aggregate(Verdict.Pass, (a, b) => a.Worst(b)).ExitCode();
     }
+
+    static string CellMarkup(Farm.Checks.CheckResult c) => (c.Verdict, c.Unexpected) switch
+    {
+        (_, true) => $"[red]{JUnitReport.Wire(c.Verdict)} (expected {JUnitReport.Wire(c.Expected)})[/]",
+        (Farm.Checks.CheckVerdict.Pass, _) => "[green]pass[/]",
+        (Farm.Checks.CheckVerdict.XFail, _) => "[yellow]xfail[/]",
+        _ => "[grey]" + Markup.Escape(JUnitReport.Wire(c.Verdict)) + "[/]",
+    };
 
     static string FirstLine(string? s) => s is null ? "" : s.Split('\n')[0];
 

@@ -98,6 +98,8 @@ public sealed partial class JobRunner(TimeProvider time, IReadOnlyList<IRunSink>
         {
             stages.Add(new SshReadyStage(board, key, t.SshReady));
             stages.Add(new CommandsStage(r.Commands, t.Commands));
+            if (r.Checks.Count > 0)
+                stages.Add(new ChecksStage(r.Board.Name, Farm.Checks.CheckSuite.Resolve(r.Checks), r.ExpectedPci ?? [], t.Checks));
         }
         stages.Add(new PowerOffStage(board, t.PowerOff));
         return stages;

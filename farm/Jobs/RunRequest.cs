@@ -42,4 +42,5 @@ public sealed record RunRequest(
     IReadOnlyList<string> Commands,
     IReadOnlyList<string> Checks,
     string OutDirectory,
-    string? JobFile = null);
+    string? JobFile = null,
+    IReadOnlyList<string>? ExpectedPci = null);

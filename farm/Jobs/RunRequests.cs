@@ -24,12 +24,20 @@ public static class RunRequests
         if (board.Kind != BoardKind.Qemu || board.Qemu is null)
             throw new ConfigurationException(
                 $"{board.SourcePath}:{board.Line}: board \"{board.Name}\" is kind {board.Kind.ToString().ToLowerInvariant()}; this Farm drives QEMU boards only");
+        try
+        {
+            Farm.Checks.CheckSuite.Resolve(job.Checks);
+        }
+        catch (ConfigurationException e)
+        {
+            throw new ConfigurationException($"{job.PositionOf("checks")}: checks: {e.Message}", e.Evidence, e);
+        }
         var q = board.Qemu;
         var config = new QemuBoardConfig(board.Name, board.Mode, q.Binary, q.Machine, q.Cpu, q.Smp, q.MemoryMb,
             q.Iommu == IommuModel.SmmuV3 ? "smmuv3" : "none", q.Devices, board.XenCmdline, board.LinuxCmdline);
         return new RunRequest(job.Name, config, job.ArtifactDirectory(repoRoot), job.StageTimeouts,
             board.Mode == BoardMode.Xen ? job.Expect.XenBanner : null, job.Expect.Dom0Prompt, job.Commands, job.Checks,
-            outDirectory, Path.GetFullPath(job.SourcePath));
+            outDirectory, Path.GetFullPath(job.SourcePath), board.ExpectedPci);
     }
 
     /// <summary>The checkout a job file lives in (where <c>.cache/artifacts</c> is), else the working directory.</summary>

@@ -60,6 +60,7 @@ public sealed class RunJsonSink : IRunSink
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, UseStringEnumConverter = true,
     Converters = [typeof(RunJsonSink.SecondsConverter)])]
 [JsonSerializable(typeof(RunRecord))]
+[JsonSerializable(typeof(IReadOnlyList<CheckResult>))]
 internal sealed partial class RunJsonContext : JsonSerializerContext;
 
 /// <summary>Write to a temporary file beside the target, then rename over it.</summary>

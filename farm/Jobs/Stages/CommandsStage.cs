@@ -24,19 +24,24 @@ public sealed partial class CommandsStage(IReadOnlyList<string> commands, TimeSp
             await File.WriteAllTextAsync(Path.Combine(ctx.EvidenceDirectory, slug + ".txt"), r.StdOut, ct).ConfigureAwait(false);
             if (r.StdErr.Length > 0)
                 await File.WriteAllTextAsync(Path.Combine(ctx.EvidenceDirectory, slug + ".stderr"), r.StdErr, ct).ConfigureAwait(false);
-            ctx.CommandOutputs[command] = r.StdOut;
+            // Checks judge what the target said on both streams (xl reports errors on stderr).
+            ctx.CommandOutputs[command] = r.StdErr.Length == 0 ? r.StdOut : r.StdOut + r.StdErr;
             index.Add(new { command, file = slug + ".txt", exitCode = r.ExitCode, durationSeconds = r.Duration.TotalSeconds });
             ctx.Metrics[$"command.{slug}.seconds"] = r.Duration.TotalSeconds;
         }
         await File.WriteAllTextAsync(Path.Combine(ctx.EvidenceDirectory, "commands.json"),
-            JsonSerializer.Serialize(index, new JsonSerializerOptions { WriteIndented = true }), Encoding.UTF8, ct).ConfigureAwait(false);
+            JsonSerializer.Serialize(index, new JsonSerializerOptions { WriteIndented = true }), new UTF8Encoding(false), ct).ConfigureAwait(false);
     }
 
     /// <summary>"cat /proc/interrupts" → "cat-proc-interrupts"; "lspci -vvv" → "lspci-vvv".</summary>
     public static string Slug(string command)
     {
         var s = NonWord().Replace(command.Trim(), "-").Trim('-').ToLowerInvariant();
-        return s.Length == 0 ? "command" : s.Length > 80 ? s[..80] : s;
+        if (s.Length == 0) return "command";
+        if (s.Length <= 80) return s;
+        // Long probes share prefixes: keep them apart with a hash of the whole command.
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(command)))[..8];
+        return s[..71].TrimEnd('-') + "-" + hash;
     }
 
     [GeneratedRegex("[^A-Za-z0-9_.]+")]

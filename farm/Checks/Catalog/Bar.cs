@@ -1,0 +1,144 @@
+using Farm.Checks.Parsers;
+
+namespace Farm.Checks.Catalog;
+
+/// <summary>Every BAR the kernel sized got an address.</summary>
+public sealed class BarAllAssigned : Check
+{
+    public override string Id => "bar.all-probed-bars-assigned";
+    public override string Group => "bar";
+    public override string Title => "every sized BAR is assigned";
+    public override string Source => "linux drivers/pci/probe.c __pci_read_base (\"BAR %d %pR\"); drivers/pci/setup-res.c (\"%s %pR: assigned\", older \"BAR %d: assigned %pR\")";
+
+    public override Finding Evaluate(Target t)
+    {
+        if (t.Dmesg.ProbedBars.Count == 0) return Finding.Fail("the kernel sized no BARs", t.Dmesg.Devices.Select(d => d.Line));
+        var assigned = t.Dmesg.AssignedBars.Select(b => (b.Bdf, b.Index)).ToHashSet();
+        var missing = t.Dmesg.ProbedBars.Where(b => !assigned.Contains((b.Bdf, b.Index))).ToList();
+        return missing.Count == 0
+            ? Finding.Pass($"{assigned.Count} BARs assigned", t.Dmesg.AssignedBars.Select(b => b.Line))
+            : Finding.Fail($"{missing.Count} BARs sized but never assigned", missing.Select(b => b.Line));
+    }
+}
+
+/// <summary>No "can't assign" or "failed to assign" for any BAR.</summary>
+public sealed class BarNoAssignmentFailures : Check
+{
+    public override string Id => "bar.no-assignment-failures";
+    public override string Group => "bar";
+    public override string Title => "no BAR assignment failures";
+    public override string Source => "linux drivers/pci/setup-res.c: \"%s %pR: can't assign; no space\", \"%s %pR: failed to assign\"";
+
+    public override Finding Evaluate(Target t) => t.Dmesg.BarFailures.Count == 0
+        ? Finding.Pass("no 'can't assign' / 'failed to assign' lines", t.Dmesg.AssignedBars.Take(3).Select(b => b.Line))
+        : Finding.Fail("BARs could not be placed", t.Dmesg.BarFailures);
+}
+
+/// <summary>Every assigned BAR lies inside one of the host bridge's windows.</summary>
+public sealed class BarInsideRootWindows : Check
+{
+    public override string Id => "bar.inside-root-windows";
+    public override string Group => "bar";
+    public override string Title => "assigned BARs inside the bridge windows";
+    public override string Source => "linux drivers/pci/probe.c pci_register_host_bridge: \"root bus resource %pR%s\"";
+
+    public override Finding Evaluate(Target t)
+    {
+        if (t.Dmesg.Windows.Count == 0) return Finding.Fail("no 'root bus resource' windows in dmesg");
+        var outside = t.Dmesg.AssignedBars.Where(b => !t.Dmesg.Windows.Any(w => w.Kind == b.Kind && w.Range.Contains(b.Range))).ToList();
+        return outside.Count == 0
+            ? Finding.Pass("all assigned BARs inside a root bus window", [.. t.Dmesg.Windows.Select(w => w.Line), .. t.Dmesg.AssignedBars.Select(b => b.Line)])
+            : Finding.Fail("BARs outside every bridge window", [.. outside.Select(b => b.Line), .. t.Dmesg.Windows.Select(w => w.Line)]);
+    }
+}
+
+/// <summary>No two assigned BARs decode the same addresses.</summary>
+public sealed class BarNoOverlaps : Check
+{
+    public override string Id => "bar.no-overlaps";
+    public override string Group => "bar";
+    public override string Title => "assigned BARs do not overlap";
+    public override string Source => "linux drivers/pci/setup-res.c (assigned ranges); PCI Local Bus spec: decoders must not overlap";
+
+    public override Finding Evaluate(Target t)
+    {
+        var bars = t.Dmesg.AssignedBars;
+        for (int i = 0; i < bars.Count; i++)
+            for (int j = i + 1; j < bars.Count; j++)
+                if (bars[i].Kind == bars[j].Kind && bars[i].Range.Overlaps(bars[j].Range))
+                    return Finding.Fail("two BARs decode the same addresses", bars[i].Line, bars[j].Line);
+        return Finding.Pass($"{bars.Count} assigned BARs, pairwise disjoint", bars.Select(b => b.Line));
+    }
+}
+
+/// <summary>Each assigned memory BAR is claimed in /proc/iomem by its device, nested under a bridge window.</summary>
+public sealed class BarClaimedInIomem : Check
+{
+    public override string Id => "bar.claimed-in-iomem";
+    public override string Group => "bar";
+    public override string Title => "memory BARs claimed in /proc/iomem without overlap";
+    public override string Source => "linux kernel/resource.c r_show (\"%0*llx-%0*llx : %s\"); drivers/pci/setup-res.c pci_claim_resource";
+
+    public override Finding Evaluate(Target t)
+    {
+        if (t.Iomem.Count == 0) return Finding.NotApplicable("the job did not collect cat /proc/iomem");
+        var evidence = new List<string>();
+        foreach (var b in t.Dmesg.AssignedBars.Where(b => b.Kind == "mem"))
+        {
+            var e = t.Iomem.FirstOrDefault(i => i.Range == b.Range && i.Name == b.Bdf);
+            if (e is null) return Finding.Fail($"{b.Bdf} BAR {b.Index} {b.Range} is not claimed in /proc/iomem", b.Line);
+            var clash = t.Iomem.FirstOrDefault(i => i.Depth == e.Depth && i != e && i.Range.Overlaps(e.Range));
+            if (clash is not null) return Finding.Fail($"{b.Bdf} BAR {b.Index} overlaps another range", e.Line, clash.Line);
+            evidence.Add(e.Line);
+        }
+        return evidence.Count > 0 ? Finding.Pass($"{evidence.Count} memory BARs claimed", evidence) : Finding.Fail("no memory BARs assigned");
+    }
+}
+
+/// <summary>lspci shows the same address and size for each region as the kernel assigned.</summary>
+public sealed class BarLspciMatchesKernel : Check
+{
+    public override string Id => "bar.lspci-matches-kernel";
+    public override string Group => "bar";
+    public override string Title => "lspci regions equal the kernel's BAR assignments";
+    public override string Source => "pciutils lspci.c show_bases: \"Region %d: Memory at %08x (%s, %s) [size=%s]\"";
+
+    public override Finding Evaluate(Target t)
+    {
+        if (t.Lspci.Count == 0) return Finding.NotApplicable("the job did not collect lspci -vvv");
+        var evidence = new List<string>();
+        foreach (var b in t.Dmesg.AssignedBars.Where(b => b.Kind == "mem"))
+        {
+            var region = t.Lspci.FirstOrDefault(d => d.Bdf == b.Bdf)?.Regions.FirstOrDefault(r => r.Index == b.Index);
+            if (region is null) return Finding.Fail($"lspci shows no region {b.Index} for {b.Bdf}", b.Line);
+            if (region.Range != b.Range) return Finding.Fail($"{b.Bdf} region {b.Index}: lspci {region.Range}, kernel {b.Range}", region.Line, b.Line);
+            evidence.Add(region.Line.Trim());
+        }
+        return evidence.Count > 0 ? Finding.Pass($"{evidence.Count} regions agree", evidence) : Finding.Fail("no memory BARs to compare");
+    }
+}
+
+/// <summary>A vPCI domU sees its BARs relocated into the guest MMIO windows, never at host addresses.</summary>
+public sealed class BarDomURelocated : Check
+{
+    public const ulong GuestMem = 0x23000000, GuestMemSize = 0x10000000, GuestPrefetch = 0x100000000, GuestPrefetchSize = 0x100000000;
+
+    public override string Id => "bar.domu-relocated-into-guest-window";
+    public override string Group => "bar";
+    public override string Title => "domU BARs inside GUEST_VPCI_MEM / GUEST_VPCI_PREFETCH_MEM";
+    public override string Source => "xen/include/public/arch-arm.h GUEST_VPCI_MEM_ADDR 0x23000000 (+0x10000000), GUEST_VPCI_PREFETCH_MEM_ADDR 0x100000000 (+0x100000000)";
+    public override IReadOnlyList<Need> Needs => [Need.Linux, Need.Xen, Need.XenPci, Need.DomUPci];
+
+    public override Finding Evaluate(Target t)
+    {
+        var guest = t.Bundle.Commands.FirstOrDefault(c => c.Key.StartsWith("domU:", StringComparison.Ordinal) && c.Key.Contains("lspci", StringComparison.Ordinal)).Value;
+        if (guest is null) return Finding.NotApplicable("the job did not run lspci in the domU");
+        var mem = new AddressRange(GuestMem, GuestMem + GuestMemSize - 1);
+        var pref = new AddressRange(GuestPrefetch, GuestPrefetch + GuestPrefetchSize - 1);
+        var regions = LspciParser.Parse(guest).SelectMany(d => d.Regions).Where(r => r.Kind == "mem" && r.Range is not null).ToList();
+        var outside = regions.Where(r => !mem.Contains(r.Range!.Value) && !pref.Contains(r.Range!.Value)).ToList();
+        if (regions.Count == 0) return Finding.Fail("the domU sees no memory BARs");
+        return outside.Count == 0 ? Finding.Pass("every domU BAR is in a guest vPCI window", regions.Select(r => r.Line))
+            : Finding.Fail("domU BARs outside the guest vPCI windows (identity-mapped?)", outside.Select(r => r.Line));
+    }
+}

@@ -1,0 +1,82 @@
+using System.Text.RegularExpressions;
+
+namespace Farm.Checks.Catalog;
+
+/// <summary>The IOMMU is translating: every PCI endpoint is in an IOMMU group.</summary>
+public sealed class IommuDevicesGrouped : Check
+{
+    public override string Id => "iommu.devices-grouped";
+    public override string Group => "dma-iommu";
+    public override string Title => "every PCI endpoint behind the IOMMU";
+    public override string Source => "linux drivers/iommu/iommu.c iommu_group_add_device: dev_info(dev, \"Adding to iommu group %d\\n\", group->id)";
+    public override IReadOnlyList<Need> Needs => [Need.Linux, Need.Iommu];
+
+    public override Finding Evaluate(Target t)
+    {
+        var endpoints = t.Dmesg.Devices.Where(d => !d.Class.StartsWith("0600", StringComparison.Ordinal)).ToList();
+        if (endpoints.Count == 0) return Finding.NotApplicable("no PCI endpoints enumerated");
+        var grouped = t.Dmesg.IommuGroups.Select(g => g.Bdf).ToHashSet();
+        var missing = endpoints.Where(d => !grouped.Contains(d.Bdf)).ToList();
+        return missing.Count == 0 ? Finding.Pass($"{endpoints.Count} endpoints in IOMMU groups", t.Dmesg.IommuGroups.Select(g => g.Line))
+            : Finding.Fail("endpoints doing DMA outside any IOMMU group", missing.Select(d => d.Line));
+    }
+}
+
+/// <summary>No SMMU translation faults, in Linux or in Xen.</summary>
+public sealed class DmaNoIommuFaults : Check
+{
+    public override string Id => "dma.no-iommu-faults";
+    public override string Group => "dma-iommu";
+    public override string Title => "no SMMU faults";
+    public override string Source => "linux drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c (\"event 0x%02x received:\"); xen/drivers/passthrough/arm/smmu.c (\"Unhandled context fault\")";
+    // Without an IOMMU there is nothing to fault: that is not a pass.
+    public override IReadOnlyList<Need> Needs => [Need.Linux, Need.Iommu];
+
+    public override Finding Evaluate(Target t)
+    {
+        var faults = t.Dmesg.SmmuFaults.Concat(t.Xen.SmmuFaults).ToList();
+        return faults.Count == 0 ? Finding.Pass("no SMMU event/context-fault lines", t[Need.Iommu].Evidence) : Finding.Fail("the SMMU reported faults", faults);
+    }
+}
+
+/// <summary>Data written to the NVMe by DMA reads back identical.</summary>
+public sealed partial class DmaNvmeRoundTrip : Check
+{
+    public override string Id => "dma.nvme-write-read-sha256";
+    public override string Group => "dma-iommu";
+    public override string Title => "NVMe write/read round trip (sha256)";
+    public override string Source => "farm probe 'FARM-PROBE nvme-dma' (jobs/*.yaml): dd to /dev/nvme0n1, drop caches, dd back, sha256sum both";
+    public override IReadOnlyList<Need> Needs => [Need.Linux, Need.Nvme, Need.NvmeDmaProbe];
+
+    public override Finding Evaluate(Target t)
+    {
+        var sums = t.NvmeDma!.Select(l => Sum().Match(l)).Where(m => m.Success).ToList();
+        if (sums.Count < 2) return Finding.Fail("the probe printed no pair of sha256 sums (the transfer did not complete)", t.NvmeDma!);
+        return sums[0].Groups[1].Value == sums[1].Groups[1].Value
+            ? Finding.Pass("16 MiB read back identical", sums[0].Value, sums[1].Value)
+            : Finding.Fail("data read back differs from what was written", sums[0].Value, sums[1].Value);
+    }
+
+    [GeneratedRegex(@"^([0-9a-f]{64})\s+\S+")]
+    private static partial Regex Sum();
+}
+
+/// <summary>NVMe I/O raised the NVMe's interrupt counts: completions are signalled, not polled.</summary>
+public sealed partial class DmaNvmeInterruptsRise : Check
+{
+    public override string Id => "dma.nvme-interrupts-rise-during-io";
+    public override string Group => "dma-iommu";
+    public override string Title => "NVMe interrupt counts rise during I/O";
+    public override string Source => "farm probe 'FARM-PROBE nvme-dma': grep nvme0q /proc/interrupts before and after (kernel/irq/proc.c)";
+    public override IReadOnlyList<Need> Needs => [Need.Linux, Need.Nvme, Need.NvmeDmaProbe];
+
+    public override Finding Evaluate(Target t)
+    {
+        var rows = Parsers.ProcParsers.Interrupts("CPU0 CPU1 CPU2 CPU3 CPU4 CPU5 CPU6 CPU7\n" + string.Join('\n', t.NvmeDma!.Where(l => l.Contains("nvme", StringComparison.Ordinal) && l.Contains(':'))));
+        var byId = rows.GroupBy(r => r.Id).Where(g => g.Count() >= 2).ToList();
+        if (byId.Count == 0) return Finding.Fail("the probe did not show NVMe interrupt rows before and after", t.NvmeDma!);
+        long before = byId.Sum(g => g.First().Total), after = byId.Sum(g => g.Last().Total);
+        return after > before ? Finding.Pass($"NVMe interrupts {before} -> {after}", byId.SelectMany(g => new[] { g.First().Line, g.Last().Line }))
+            : Finding.Fail($"NVMe interrupts did not rise ({before} -> {after})", byId.SelectMany(g => new[] { g.First().Line, g.Last().Line }));
+    }
+}

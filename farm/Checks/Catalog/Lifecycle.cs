@@ -1,0 +1,90 @@
+using System.Text.RegularExpressions;
+
+namespace Farm.Checks.Catalog;
+
+/// <summary>The devices the board file promises are there, as lspci sees them.</summary>
+public sealed class LifecycleExpectedDevicesPresent : Check
+{
+    public override string Id => "lifecycle.expected-devices-present";
+    public override string Group => "lifecycle";
+    public override string Title => "board's expected PCI devices present";
+    public override string Source => "pciutils lspci.c show_device header (\"%04x:%02x:%02x.%d %s: %s\")";
+
+    public override Finding Evaluate(Target t)
+    {
+        if (t.ExpectedPci.Count == 0) return Finding.NotApplicable("the board lists no expected-pci devices");
+        if (t.Lspci.Count == 0) return Finding.NotApplicable("the job did not collect lspci -vvv");
+        var seen = t.Lspci.GroupBy(d => d.Bdf).ToDictionary(g => g.Key, g => g.First().Header);
+        var missing = t.ExpectedPci.Where(b => !seen.ContainsKey(b)).ToList();
+        return missing.Count == 0 ? Finding.Pass("all expected devices present", t.ExpectedPci.Select(b => seen[b]))
+            : Finding.Fail($"missing: {string.Join(", ", missing)}", seen.Values);
+    }
+}
+
+/// <summary>The NVMe and the NIC have their drivers bound (dom0 or native owns them and they work).</summary>
+public sealed class LifecycleDriversBound : Check
+{
+    public override string Id => "lifecycle.drivers-bound";
+    public override string Group => "lifecycle";
+    public override string Title => "nvme and e1000e drivers bound";
+    public override string Source => "pciutils lspci.c: \"Kernel driver in use: %s\"; linux drivers/nvme/host/pci.c (\"pci function %s\")";
+
+    public override Finding Evaluate(Target t)
+    {
+        if (t.Lspci.Count == 0) return Finding.NotApplicable("the job did not collect lspci -vvv");
+        var devices = new[] { (t.Nvme, "nvme"), (t.E1000e, "e1000e") }.Where(d => d.Item1 is not null).ToList();
+        if (devices.Count == 0) return Finding.NotApplicable("neither an NVMe nor an e1000e on this target");
+        var unbound = devices.Where(d => d.Item1!.Driver != d.Item2).ToList();
+        return unbound.Count == 0 ? Finding.Pass("drivers bound: " + string.Join(", ", devices.Select(d => $"{d.Item1!.Bdf}={d.Item2}")), devices.Select(d => d.Item1!.Header))
+            : Finding.Fail("devices without their driver", unbound.Select(d => $"{d.Item1!.Header}: driver {d.Item1.Driver ?? "(none)"}"));
+    }
+}
+
+/// <summary>The kernel did not oops or panic.</summary>
+public sealed class LifecycleNoKernelOops : Check
+{
+    public override string Id => "lifecycle.no-kernel-oops";
+    public override string Group => "lifecycle";
+    public override string Title => "no kernel oops or panic";
+    public override string Source => "linux arch/arm64/mm/fault.c (\"Unable to handle kernel %s at virtual address\"), arch/arm64/kernel/traps.c (\"Internal error: \"), kernel/panic.c (\"Kernel panic - not syncing\")";
+
+    public override Finding Evaluate(Target t) => t.Dmesg.Oopses.Count == 0
+        ? Finding.Pass("no oops/panic lines", t[Need.Linux].Evidence) : Finding.Fail("the kernel oopsed", t.Dmesg.Oopses);
+}
+
+/// <summary>Xen accepted its whole command line and did not panic.</summary>
+public sealed class LifecycleXenHealthy : Check
+{
+    public override string Id => "lifecycle.xen-parameters-valid";
+    public override string Group => "lifecycle";
+    public override string Title => "Xen accepted every command-line parameter";
+    public override string Source => "xen/common/kernel.c parse_params: \"parameter \\\"%s\\\" has invalid value \\\"%s\\\", rc=%d!\"; xen/drivers/char/console.c (\"Panic on CPU %d\")";
+    public override IReadOnlyList<Need> Needs => [Need.Xen];
+
+    public override Finding Evaluate(Target t)
+    {
+        var bad = t.Xen.InvalidParameters.Concat(t.Xen.Panics).ToList();
+        return bad.Count == 0 ? Finding.Pass("no invalid parameters, no panic", t.Xen.VersionLine, t.Xen.CommandLine is null ? null : "(XEN) Command line: " + t.Xen.CommandLine)
+            : Finding.Fail("Xen rejected parameters or panicked", bad);
+    }
+}
+
+/// <summary>assign → deassign leaves the device reusable: both succeed and it is not left assignable.</summary>
+public sealed partial class LifecycleAssignDeassign : Check
+{
+    public override string Id => "lifecycle.assign-deassign-reusable";
+    public override string Group => "lifecycle";
+    public override string Title => "pci-assignable-add / -remove round trip";
+    public override string Source => "tools/libs/light/libxl_pci.c libxl__device_pci_assignable_add/_remove; probe 'FARM-PROBE pci-assign' prints rc= and remove-rc=";
+    public override IReadOnlyList<Need> Needs => [Need.Xen, Need.XenPci, Need.PciAssignProbe];
+
+    public override Finding Evaluate(Target t)
+    {
+        var p = t.PciAssign!;
+        var rc = p.FirstOrDefault(l => l.StartsWith("rc=", StringComparison.Ordinal));
+        var rrc = p.FirstOrDefault(l => l.StartsWith("remove-rc=", StringComparison.Ordinal));
+        if (rc is null || rrc is null) return Finding.Fail("the probe did not finish", p);
+        return rc == "rc=0" && rrc == "remove-rc=0" ? Finding.Pass("assignable-add and -remove both succeeded", p)
+            : Finding.Fail("assign/deassign failed", p);
+    }
+}

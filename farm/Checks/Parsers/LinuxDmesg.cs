@@ -1,0 +1,150 @@
+using System.Text.RegularExpressions;
+
+namespace Farm.Checks.Parsers;
+
+/// <summary>A host bridge Linux registered: <c>pci-host-generic 4010000000.pcie: ECAM at [mem 0x4010000000-0x401fffffff] for [bus 00-ff]</c>.</summary>
+public sealed record EcamBridge(string Device, AddressRange Ecam, int BusStart, int BusEnd, string Line);
+
+/// <summary><c>pci_bus 0000:00: root bus resource [mem 0x10000000-0x3efeffff]</c>.</summary>
+public sealed record BusWindow(string Bus, string Kind, AddressRange Range, string Line);
+
+/// <summary>A BAR as probed (<c>pci 0000:00:01.0: BAR 0 [mem 0x00000000-0x00003fff 64bit]</c>) or as assigned.</summary>
+public sealed record PciBar(string Bdf, int Index, string Kind, AddressRange Range, bool Is64, bool Prefetchable, bool Assigned, string Line);
+
+public sealed record PciDeviceLine(string Bdf, string VendorDevice, string Class, string Line);
+
+/// <summary>What Linux's boot log says about PCI, interrupts and IOMMUs.</summary>
+public sealed record LinuxDmesg(
+    IReadOnlyList<string> Lines,
+    IReadOnlyList<EcamBridge> Bridges,
+    IReadOnlyList<BusWindow> Windows,
+    IReadOnlyList<PciDeviceLine> Devices,
+    IReadOnlyList<PciBar> Bars,
+    IReadOnlyList<string> BarFailures,
+    IReadOnlyList<string> XenAddFailures,
+    IReadOnlyList<(string Bdf, int Group, string Line)> IommuGroups,
+    IReadOnlyList<string> SmmuLines,
+    IReadOnlyList<string> SmmuFaults,
+    IReadOnlyList<string> ItsLines,
+    IReadOnlyList<string> MsiDomainLines,
+    IReadOnlyList<string> Warnings,
+    IReadOnlyList<string> Oopses,
+    string? Version)
+{
+    /// <summary>Assigned BARs, the last word per (device, index): what the device decodes now.</summary>
+    public IReadOnlyList<PciBar> AssignedBars =>
+        Bars.Where(b => b.Assigned).GroupBy(b => (b.Bdf, b.Index)).Select(g => g.Last()).ToList();
+
+    /// <summary>Probed BARs (size known, address not yet), first sighting per (device, index).</summary>
+    public IReadOnlyList<PciBar> ProbedBars =>
+        Bars.Where(b => !b.Assigned).GroupBy(b => (b.Bdf, b.Index)).Select(g => g.First()).ToList();
+}
+
+/// <summary>
+/// Linux <c>dmesg</c> (or a serial transcript of a Linux boot). Strings from
+/// drivers/pci/ecam.c ("ECAM at %pR for %pR"), drivers/pci/probe.c ("root bus resource %pR",
+/// "[%04x:%04x] type %02x class %#08x", "BAR %d %pR" — 6.x prints "BAR 0 [mem ...]", older
+/// kernels "reg 0x10: [mem ...]"), drivers/pci/setup-res.c ("%s %pR: assigned" in 6.x,
+/// "BAR %d: assigned %pR" before; "can't assign; no space", "failed to assign"),
+/// drivers/xen/pci.c ("Failed to add - passthrough or MSI/MSI-X might fail!"),
+/// drivers/iommu/iommu.c ("Adding to iommu group %d"), drivers/iommu/arm/arm-smmu-v3
+/// ("event 0x%02x received"), drivers/irqchip/irq-gic-v3-its.c ("ITS [mem ...]", "ITS@0x...").
+/// </summary>
+public static partial class LinuxDmesgParser
+{
+    public static LinuxDmesg Parse(string? text)
+    {
+        var lines = LogText.Lines(text);
+        var bridges = new List<EcamBridge>();
+        var windows = new List<BusWindow>();
+        var devices = new List<PciDeviceLine>();
+        var bars = new List<PciBar>();
+        var barFailures = new List<string>();
+        var xenAdd = new List<string>();
+        var groups = new List<(string, int, string)>();
+        var smmu = new List<string>();
+        var faults = new List<string>();
+        var its = new List<string>();
+        var msi = new List<string>();
+        var warnings = new List<string>();
+        var oopses = new List<string>();
+        string? version = null;
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var line in lines)
+        {
+            var msg = LogText.Message(line);
+            if (msg.Length == 0) continue;
+            // A console that carries the boot log and a replay of dmesg shows each stamped line twice: count it once.
+            if (msg.Length != line.Length && !seen.Add(line.TrimStart())) continue;
+            if (version is null && LinuxVersion().Match(msg) is { Success: true } v) version = v.Groups[1].Value;
+            if (Ecam().Match(msg) is { Success: true } e
+                && LogText.TryHex(e.Groups["s"].Value, out var es) && LogText.TryHex(e.Groups["e"].Value, out var ee)
+                && LogText.TryHex(e.Groups["b0"].Value, out var b0) && LogText.TryHex(e.Groups["b1"].Value, out var b1) && b0 <= 0xff && b1 <= 0xff)
+                bridges.Add(new EcamBridge(e.Groups["dev"].Value, new AddressRange(es, ee), (int)b0, (int)b1, line));
+            else if (RootResource().Match(msg) is { Success: true } w
+                && LogText.TryHex(w.Groups["s"].Value, out var ws) && LogText.TryHex(w.Groups["e"].Value, out var we))
+                windows.Add(new BusWindow(w.Groups["bus"].Value, w.Groups["kind"].Value.Trim(), new AddressRange(ws, we), line));
+            else if (DeviceHeader().Match(msg) is { Success: true } d)
+                devices.Add(new PciDeviceLine(d.Groups["bdf"].Value, d.Groups["id"].Value, d.Groups["class"].Value, line));
+            else if (Bar().Match(msg) is { Success: true } b && TryBar(b, line, out var bar))
+                bars.Add(bar);
+            if (msg.Contains("can't assign", StringComparison.Ordinal) || msg.Contains("failed to assign", StringComparison.Ordinal)) barFailures.Add(line);
+            if (msg.Contains("Failed to add - passthrough or MSI/MSI-X might fail!", StringComparison.Ordinal)) xenAdd.Add(line);
+            if (IommuGroup().Match(msg) is { Success: true } g && LogText.TryInt(g.Groups["g"].Value, out var gn)) groups.Add((g.Groups["bdf"].Value, gn, line));
+            if (msg.StartsWith("arm-smmu", StringComparison.Ordinal)) smmu.Add(line);
+            if (SmmuFault().IsMatch(msg)) faults.Add(line);
+            if (msg.StartsWith("ITS", StringComparison.Ordinal) || msg.Contains("its@", StringComparison.Ordinal)) its.Add(line);
+            if (msg.StartsWith("PCI/MSI:", StringComparison.Ordinal) && msg.Contains("domain created", StringComparison.Ordinal)) msi.Add(line);
+            if (msg.StartsWith("WARNING: ", StringComparison.Ordinal)) warnings.Add(line);
+            if (Oops().IsMatch(msg)) oopses.Add(line);
+        }
+        return new LinuxDmesg(lines, bridges, windows, devices, bars, barFailures, xenAdd, groups, smmu, faults, its, msi, warnings, oopses, version);
+    }
+
+    static bool TryBar(Match b, string line, out PciBar bar)
+    {
+        bar = null!;
+        if (!LogText.TryInt(b.Groups["idx"].Value, out var idx) && !TryRegIndex(b.Groups["reg"].Value, out idx)) return false;
+        if (!LogText.TryHex(b.Groups["s"].Value, out var s) || !LogText.TryHex(b.Groups["e"].Value, out var e) || e < s) return false;
+        var flags = b.Groups["flags"].Value;
+        bool assigned = b.Groups["assigned"].Success || b.Groups["assigned_old"].Success;
+        bar = new PciBar(b.Groups["bdf"].Value, idx, b.Groups["kind"].Value.Trim(), new AddressRange(s, e),
+            flags.Contains("64bit", StringComparison.Ordinal), flags.Contains("pref", StringComparison.Ordinal), assigned, line);
+        return true;
+    }
+
+    // Older kernels: "reg 0x10: [mem ...]" -> BAR (0x10-0x10)/4.
+    static bool TryRegIndex(string reg, out int idx)
+    {
+        idx = -1;
+        if (!LogText.TryHex(reg, out var r) || r < 0x10 || r > 0x24) return false;
+        idx = (int)(r - 0x10) / 4;
+        return true;
+    }
+
+    [GeneratedRegex(@"Linux version (\S+)")]
+    private static partial Regex LinuxVersion();
+
+    [GeneratedRegex(@"^(?:pci-host-generic|pci-host-ecam-generic|[\w-]+) (?<dev>\S+): ECAM at \[mem 0x(?<s>[0-9a-f]+)-0x(?<e>[0-9a-f]+)\] for \[bus (?<b0>[0-9a-f]{2})-(?<b1>[0-9a-f]{2})\]")]
+    private static partial Regex Ecam();
+
+    [GeneratedRegex(@"^pci_bus (?<bus>[0-9a-f]{4}:[0-9a-f]{2}): root bus resource \[(?<kind>mem|io ) 0x(?<s>[0-9a-f]+)-0x(?<e>[0-9a-f]+)")]
+    private static partial Regex RootResource();
+
+    [GeneratedRegex(@"^pci (?<bdf>[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]): \[(?<id>[0-9a-f]{4}:[0-9a-f]{4})\] type [0-9a-f]{2} class 0x(?<class>[0-9a-f]{6})")]
+    private static partial Regex DeviceHeader();
+
+    // 6.x: "BAR 0 [mem 0x...-0x... 64bit pref]" and "BAR 0 [mem ...]: assigned"; before: "reg 0x10: [mem ...]" and "BAR 0: assigned [mem ...]".
+    [GeneratedRegex(@"^pci (?<bdf>[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]): (?:BAR (?<idx>\d+)(?<assigned_old>: assigned)? |reg 0x(?<reg>[0-9a-f]+): )\[(?<kind>mem|io ) 0x(?<s>[0-9a-f]+)-0x(?<e>[0-9a-f]+)(?<flags>[^\]]*)\](?<assigned>: assigned)?")]
+    private static partial Regex Bar();
+
+    [GeneratedRegex(@"^\S+ (?<bdf>[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]): Adding to iommu group (?<g>\d+)")]
+    private static partial Regex IommuGroup();
+
+    [GeneratedRegex(@"arm-smmu(-v3)? \S+: (event 0x[0-9a-f]+ received|Unhandled context fault)")]
+    private static partial Regex SmmuFault();
+
+    [GeneratedRegex(@"^(Unable to handle kernel|Internal error: |Kernel panic - )")]
+    private static partial Regex Oops();
+}

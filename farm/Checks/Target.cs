@@ -1,0 +1,125 @@
+using Farm.Checks.Parsers;
+
+namespace Farm.Checks;
+
+/// <summary>What a check may need from a target before its verdict means anything.</summary>
+public enum Need
+{
+    /// <summary>Linux booted and its log is in the evidence.</summary>
+    Linux,
+    /// <summary>The target runs Xen (dom0 is where the evidence comes from).</summary>
+    Xen,
+    /// <summary>Linux on bare metal: the baseline.</summary>
+    Native,
+    /// <summary>Xen built with PCI support (HAS_PCI/HAS_VPCI, PCI_PASSTHROUGH) and using it.</summary>
+    XenPci,
+    /// <summary>A domU with devices passed through by vPCI (not in upstream Xen on Arm).</summary>
+    DomUPci,
+    /// <summary>An IOMMU (SMMU) translating device DMA.</summary>
+    Iommu,
+    /// <summary>A GICv3 ITS, which Arm needs for MSI/MSI-X.</summary>
+    Its,
+    /// <summary>PCI MSI/MSI-X usable by the kernel.</summary>
+    Msi,
+    Nvme,
+    E1000e,
+    /// <summary>The NVMe DMA probe ran (a FARM-PROBE nvme-dma command in the job).</summary>
+    NvmeDmaProbe,
+    /// <summary>The assignability probe ran (a FARM-PROBE pci-assign command in the job).</summary>
+    PciAssignProbe,
+}
+
+/// <summary>Whether a target has something, and the line of evidence that says so.</summary>
+public sealed record Capability(bool Present, string Evidence);
+
+/// <summary>
+/// One target's evidence, parsed once, with its capabilities: what checks evaluate. Built from an
+/// <see cref="EvidenceBundle"/> (console transcript + command outputs); never throws on garbage.
+/// </summary>
+public sealed class Target
+{
+    public const string NvmeDmaMarker = "FARM-PROBE nvme-dma";
+    public const string PciAssignMarker = "FARM-PROBE pci-assign";
+
+    public Target(EvidenceBundle bundle, IReadOnlyList<string>? expectedPci = null)
+    {
+        Bundle = bundle;
+        ExpectedPci = expectedPci ?? [];
+        var dmesg = bundle.Output("dmesg");
+        Dmesg = LinuxDmesgParser.Parse(string.IsNullOrEmpty(dmesg) ? bundle.ConsoleLog : dmesg);
+        Xen = XenLogParser.Parse(bundle.Output("xl dmesg") is { Length: > 0 } xd ? xd : bundle.ConsoleLog);
+        XlInfo = XenLogParser.XlInfo(bundle.Output("xl info"));
+        Lspci = LspciParser.Parse(bundle.Output("lspci -vvv"));
+        Interrupts = ProcParsers.Interrupts(bundle.Output("cat /proc/interrupts"));
+        Iomem = ProcParsers.Iomem(bundle.Output("cat /proc/iomem"));
+        NvmeDma = Probe(NvmeDmaMarker);
+        PciAssign = Probe(PciAssignMarker);
+        Capabilities = Detect();
+    }
+
+    public EvidenceBundle Bundle { get; }
+    public string Name => Bundle.Target;
+    public IReadOnlyList<string> ExpectedPci { get; }
+    public LinuxDmesg Dmesg { get; }
+    public XenLog Xen { get; }
+    public IReadOnlyDictionary<string, string> XlInfo { get; }
+    public IReadOnlyList<LspciDevice> Lspci { get; }
+    public IReadOnlyList<InterruptRow> Interrupts { get; }
+    public IReadOnlyList<IomemEntry> Iomem { get; }
+    public IReadOnlyList<string>? NvmeDma { get; }
+    public IReadOnlyList<string>? PciAssign { get; }
+    public IReadOnlyDictionary<Need, Capability> Capabilities { get; }
+
+    public Capability this[Need need] => Capabilities[need];
+
+    public LspciDevice? Nvme => Lspci.FirstOrDefault(d => d.ClassName.StartsWith("Non-Volatile memory controller", StringComparison.Ordinal));
+
+    public LspciDevice? E1000e => Lspci.FirstOrDefault(d => d.Driver == "e1000e" || d.Name.Contains("82574", StringComparison.Ordinal));
+
+    IReadOnlyList<string>? Probe(string marker) =>
+        Bundle.Commands.Values.Where(o => o.Contains(marker, StringComparison.Ordinal))
+            .Select(o => (IReadOnlyList<string>)LogText.Lines(o).SkipWhile(l => !l.Contains(marker, StringComparison.Ordinal)).ToList())
+            .FirstOrDefault();
+
+    Dictionary<Need, Capability> Detect()
+    {
+        var c = new Dictionary<Need, Capability>();
+        var linuxLine = Dmesg.Lines.FirstOrDefault(l => l.Contains("Linux version", StringComparison.Ordinal));
+        c[Need.Linux] = linuxLine is not null ? new(true, linuxLine) : new(false, "no 'Linux version' line in dmesg or the console");
+
+        var xenLine = Xen.VersionLine ?? (XlInfo.TryGetValue("xen_version", out var xv) ? $"xl info: xen_version : {xv}" : null);
+        c[Need.Xen] = xenLine is not null ? new(true, xenLine) : new(false, "no '(XEN) Xen version' line and no xl info: not a Xen target");
+        c[Need.Native] = xenLine is null && linuxLine is not null ? new(true, linuxLine) : new(false, xenLine ?? "no Linux boot log");
+
+        // dom0 Linux registers every PCI device with Xen (drivers/xen/pci.c, PHYSDEVOP_pci_device_add);
+        // a Xen without HAS_PCI refuses and Linux says so for each device.
+        if (xenLine is null) c[Need.XenPci] = new(false, "not a Xen target");
+        else if (Dmesg.XenAddFailures.FirstOrDefault() is { } refused) c[Need.XenPci] = new(false, refused);
+        else if (Xen.PciLines.FirstOrDefault(l => l.Contains("vPCI", StringComparison.Ordinal) || l.Contains("pci-passthrough", StringComparison.Ordinal)) is { } pci)
+            c[Need.XenPci] = new(true, pci);
+        else c[Need.XenPci] = new(false, "no vPCI/PCI passthrough line in xl dmesg (Xen built without HAS_PCI/HAS_VPCI, or pci-passthrough=on not given)");
+
+        // Upstream Xen on Arm gives vPCI to the hardware domain only; a domU with pci=[...] needs out-of-tree patches.
+        c[Need.DomUPci] = !c[Need.XenPci].Present
+            ? new(false, c[Need.XenPci].Evidence)
+            : Bundle.Commands.Keys.FirstOrDefault(k => k.StartsWith("domU:", StringComparison.Ordinal)) is { } domu
+                ? new(true, domu) : new(false, "no domU evidence in this job (upstream Xen on Arm: vPCI for the hardware domain only)");
+
+        if (xenLine is not null)
+            c[Need.Iommu] = Xen.IommuEnabled == true ? new(true, Xen.IommuLine!) : new(false, Xen.IommuLine ?? "no '(XEN) I/O virtualisation' line");
+        else
+            c[Need.Iommu] = Dmesg.SmmuLines.FirstOrDefault() is { } s ? new(true, s)
+                : Dmesg.IommuGroups.FirstOrDefault() is { Line: { } g } ? new(true, g) : new(false, "no arm-smmu line and no iommu group in dmesg");
+
+        c[Need.Its] = Dmesg.ItsLines.FirstOrDefault() is { } its ? new(true, its)
+            : new(false, Xen.ItsLines.FirstOrDefault() ?? "no ITS line in dmesg: MSI on Arm needs a GICv3 ITS (Xen: HAS_ITS)");
+        c[Need.Msi] = Dmesg.MsiDomainLines.FirstOrDefault() is { } msi ? new(true, msi)
+            : new(false, Dmesg.Warnings.FirstOrDefault(w => w.Contains("msi", StringComparison.OrdinalIgnoreCase)) ?? "no 'PCI/MSI: ... domain created' line in dmesg");
+
+        c[Need.Nvme] = Nvme is { } n ? new(true, n.Header) : new(false, "no NVMe controller in lspci -vvv");
+        c[Need.E1000e] = E1000e is { } e ? new(true, e.Header) : new(false, "no e1000e (82574L) in lspci -vvv");
+        c[Need.NvmeDmaProbe] = NvmeDma is { } p ? new(true, p[0]) : new(false, $"the job ran no '{NvmeDmaMarker}' command");
+        c[Need.PciAssignProbe] = PciAssign is { } a ? new(true, a[0]) : new(false, $"the job ran no '{PciAssignMarker}' command");
+        return c;
+    }
+}

@@ -1,0 +1,32 @@
+using System.Text.Json;
+using Farm.Checks;
+
+namespace Farm.Jobs.Stages;
+
+/// <summary>
+/// Judges the evidence (console transcript + command outputs) with the job's vPCI checks. Every
+/// result is recorded (run.json, JUnit, Allure, the store, <c>evidence/checks.json</c>); a check
+/// that fails where it was expected to pass makes the run <c>fail</c>, with the failing checks'
+/// evidence lines. xfail and n/a are expected outcomes, not failures.
+/// </summary>
+public sealed class ChecksStage(string target, IReadOnlyList<Check> checks, IReadOnlyList<string> expectedPci, TimeSpan timeout) : Stage("checks", timeout)
+{
+    public override async Task RunAsync(RunContext ctx, CancellationToken ct)
+    {
+        var console = string.Join('\n', ctx.Console?.Tail(int.MaxValue) ?? []);
+        var bundle = new EvidenceBundle(target, console, new Dictionary<string, string>(ctx.CommandOutputs));
+        var results = CheckRunner.Run(new Target(bundle, expectedPci), checks);
+        ctx.Checks.AddRange(results);
+        foreach (var v in Enum.GetValues<CheckVerdict>())
+            ctx.Metrics[$"checks.{v.ToString().ToLowerInvariant()}"] = results.Count(r => r.Verdict == v);
+        Directory.CreateDirectory(ctx.EvidenceDirectory);
+        await File.WriteAllTextAsync(Path.Combine(ctx.EvidenceDirectory, "checks.json"),
+            JsonSerializer.Serialize(results, Reports.RunJsonSink.Options), ct).ConfigureAwait(false);
+
+        var failed = results.Where(r => r.Verdict == CheckVerdict.Fail && r.Unexpected).ToList();
+        if (failed.Count > 0)
+            throw new CheckFailedException(
+                $"{failed.Count} of {results.Count} checks failed: {string.Join(", ", failed.Select(f => f.Id))}",
+                failed.SelectMany(f => (IEnumerable<string>)[$"{f.Id}: {f.Summary}", .. f.Evidence.Take(5)]).ToList());
+    }
+}

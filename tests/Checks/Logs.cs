@@ -1,0 +1,25 @@
+namespace Farm.Tests.Checks;
+
+/// <summary>Captured serial logs (../shared/xen-on-qemu/logs) and synthesized ones (tests/Golden/logs).</summary>
+static class Logs
+{
+    static string Root => Spec.Checkout.Root;
+
+    public static string SharedDirectory => Path.GetFullPath(Path.Combine(Root, "..", "shared", "xen-on-qemu", "logs"));
+
+    public static string Shared(string name)
+    {
+        var path = Path.Combine(SharedDirectory, name);
+        if (!File.Exists(path)) Assert.Ignore($"captured log {path} is not here (../shared is provided beside the checkout in CI)");
+        return File.ReadAllText(path);
+    }
+
+    public static string Golden(string name) => File.ReadAllText(Path.Combine(Root, "tests", "Golden", "logs", name));
+
+    /// <summary>Every log available, for fuzzing: captured ones when present, synthesized ones always.</summary>
+    public static IReadOnlyList<string> All() =>
+    [
+        .. Directory.Exists(SharedDirectory) ? Directory.GetFiles(SharedDirectory, "*.log").Select(File.ReadAllText) : [],
+        .. Directory.GetFiles(Path.Combine(Root, "tests", "Golden", "logs")).Select(File.ReadAllText),
+    ];
+}
