@@ -20,6 +20,7 @@ public sealed class SupervisedProcess : IAsyncDisposable
     readonly List<string> _output = [];
     readonly object _gate = new();
     readonly StreamWriter? _log;
+    TaskCompletionSource _outputChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     SupervisedProcess(Process process, StreamWriter? log)
     {
@@ -89,6 +90,42 @@ public sealed class SupervisedProcess : IAsyncDisposable
             _output.Add(line);
             if (_output.Count > 500) _output.RemoveRange(0, 100);
             _log?.WriteLine(line);
+            var old = _outputChanged;
+            _outputChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            old.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// Waits until the program prints a line matching <paramref name="ready"/> (a daemon's "listening"
+    /// message) and returns it; a program that exits first is an infrastructure fault with its output.
+    /// </summary>
+    public async Task<string> WaitForOutputAsync(Func<string, bool> ready, CancellationToken ct)
+    {
+        using var exited = CancellationTokenSource.CreateLinkedTokenSource(ct, ExitedToken());
+        int seen = 0;
+        while (true)
+        {
+            Task changed;
+            lock (_gate)
+            {
+                // Lines trimmed from the front of the buffer shift indices; rescanning a few is harmless.
+                for (int i = Math.Min(seen, _output.Count); i < _output.Count; i++)
+                    if (ready(_output[i])) return _output[i];
+                seen = _output.Count;
+                changed = _outputChanged.Task;
+            }
+            try
+            {
+                await changed.WaitAsync(exited.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                await _process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+                lock (_gate)
+                    foreach (var l in _output) if (ready(l)) return l;
+                throw new InfrastructureException($"{Name} exited with code {_process.ExitCode} before it was ready", OutputTail());
+            }
         }
     }
 
