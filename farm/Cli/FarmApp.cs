@@ -27,6 +27,8 @@ public static class FarmApp
             c.PropagateExceptions();
             c.AddCommand<RunCommand>("run").WithDescription("Run a job file on a board; writes <out>/<run-id>/.")
                 .WithExample("run", "jobs/xen-smoke.yaml", "--out", "artifacts");
+            c.AddCommand<CaptureCommand>("capture").WithDescription("Record serial consoles to transcripts until they close (or Ctrl-C).")
+                .WithExample("capture", "/dev/ttyUSB0", "--out", "artifacts/capture");
             c.AddCommand<BoardsCommand>("boards").WithDescription("List the boards of the lab.");
             c.AddCommand<ReportCommand>("report").WithDescription("List recorded runs and render their Allure HTML report.")
                 .WithExample("report", "--out", "artifacts", "--latest", "5");

@@ -33,8 +33,14 @@ public sealed class ConsoleTranscript : IAsyncDisposable
         var raw = rawPath is null ? DrainAsync(broker) : Task.Run(async () =>
         {
             await using var f = new FileStream(rawPath, FileMode.Append, FileAccess.Write, FileShare.Read, 1 << 16, useAsync: true);
-            await foreach (var chunk in broker.Raw.ReadAllAsync().ConfigureAwait(false))
-                await f.WriteAsync(chunk).ConfigureAwait(false);
+            // Flush whenever the broker has nothing more queued: a crash loses no more than the
+            // chunk in hand, and readers of the file (tail -f, ci/bench) see bytes as they come.
+            while (await broker.Raw.WaitToReadAsync().ConfigureAwait(false))
+            {
+                while (broker.Raw.TryRead(out var chunk))
+                    await f.WriteAsync(chunk).ConfigureAwait(false);
+                await f.FlushAsync().ConfigureAwait(false);
+            }
         });
         return new ConsoleTranscript(lines, raw);
     }
