@@ -5,6 +5,7 @@ namespace Farm.Boards;
 /// <summary>
 /// A board is composed, not inherited: QEMU and a physical bench fill the same slots.
 /// <paramref name="Lifetime"/> ends whatever the board started (processes, transcripts).
+/// <paramref name="Snapshots"/> is set when the board can resume a saved boot (QEMU).
 /// </summary>
 public sealed record Board(
     string Name,
@@ -12,4 +13,5 @@ public sealed record Board(
     IConsole Console,
     IDeployer Deployer,
     SshEndpoint? Ssh,
-    IAsyncDisposable Lifetime);
+    IAsyncDisposable Lifetime,
+    IBootSnapshots? Snapshots = null);

@@ -36,6 +36,7 @@ public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             $"[grey]{DateTime.Now:HH:mm:ss}[/]   {StatusMarkup(r.Status)} {Markup.Escape(r.Name)} [grey]{r.Duration.TotalSeconds:0.000}s[/]{(r.Message is null ? "" : "  " + Markup.Escape(r.Message))}");
         var record = await runner.RunAsync(request, ct);
         console.MarkupLine($"run {Markup.Escape(record.RunId)}: [bold]{ReportCommand.VerdictMarkup(record.Verdict)}[/] in {record.Duration.TotalSeconds:0.00}s -> {Markup.Escape(record.RunDirectory ?? "")}");
+        if (record.Provenance.Snapshot is { } snap) console.MarkupLine($"[grey]snapshot: {Markup.Escape(snap)}[/]");
         if (record.Message is not null && record.Verdict != Verdict.Pass) console.WriteLine(record.Message);
         return record.Verdict.ExitCode();
     }

@@ -52,3 +52,31 @@ public sealed record ArtifactSet(
     string Initrd,
     IReadOnlyDictionary<string, string> Sha256,
     IReadOnlyDictionary<string, string> Manifest);
+
+/// <summary>
+/// A board that can keep a booted state and start from it later (QEMU: migration to a file).
+/// After deploy, <see cref="Resume"/> says whether this power-on resumes a saved state or boots cold.
+/// </summary>
+public interface IBootSnapshots
+{
+    /// <summary>The saved state the next power-on resumes, or null: cold boot. Set by deploy.</summary>
+    ResumePoint? Resume { get; }
+
+    /// <summary>The key of the state this deploy boots (hash of everything that determines it); set by deploy.</summary>
+    string? Key { get; }
+
+    /// <summary>Completes when a resumed machine runs again; fails as infrastructure if the state does not load.</summary>
+    Task WaitResumedAsync(CancellationToken ct);
+
+    /// <summary>Saves the running state under <see cref="Key"/>; returns why not if the board cannot (e.g. a non-migratable device).</summary>
+    Task<SnapshotOutcome> SaveAsync(SnapshotContents contents, CancellationToken ct);
+}
+
+/// <summary>What a run needs from a saved boot: the key the target accepts and the log of the boot it skipped.</summary>
+public sealed record ResumePoint(string Key, string SshPrivateKeyPem, IReadOnlyList<string> BootLog, string SavedByRun, DateTimeOffset SavedAt);
+
+/// <summary>What is stored beside a machine state.</summary>
+public sealed record SnapshotContents(string SshPrivateKeyPem, IReadOnlyList<string> BootLog, string RunId);
+
+/// <summary>Saved (with its size) or not (with the reason).</summary>
+public sealed record SnapshotOutcome(bool Saved, string Detail, long Bytes = 0);

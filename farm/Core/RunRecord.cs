@@ -27,7 +27,8 @@ public sealed record Provenance(
     IReadOnlyDictionary<string, string> Packages,
     string? QemuVersion = null,
     string? XenVersion = null,
-    string? LinuxVersion = null);
+    string? LinuxVersion = null,
+    string? Snapshot = null);
 
 /// <summary>Everything recorded about one run; serialised to run.json, junit.xml, allure-results and the store.</summary>
 public sealed record RunRecord(

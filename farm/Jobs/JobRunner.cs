@@ -63,21 +63,23 @@ public sealed partial class JobRunner(TimeProvider time, IReadOnlyList<IRunSink>
 
     async Task<PipelineResult> RunStagesAsync(RunRequest request, RunContext ctx, CancellationToken ct)
     {
-        await using var qemu = new QemuBoard(request.Board, ctx.RunDirectory, time);
+        var snapshots = request.Boot == BootMode.Snapshot ? new SnapshotStore(request.SnapshotDirectory ?? Path.Combine(request.OutDirectory, ".snapshots")) : null;
+        await using var qemu = new QemuBoard(request.Board, ctx.RunDirectory, time, snapshots);
         BoardCreated?.Invoke(qemu);
-        var board = new Board(request.Board.Name, qemu.Power, qemu.Console, qemu.Deployer, qemu.Ssh, qemu);
+        var board = new Board(request.Board.Name, qemu.Power, qemu.Console, qemu.Deployer, qemu.Ssh, qemu, qemu.Snapshots);
         // A key only when the plan logs in: generating one loads OpenSSL, which a boot-only run need not pay for.
         using var key = request.Commands.Count > 0 || request.Checks.Count > 0 ? new SshKey() : null;
         var pipeline = new StagePipeline(time);
         pipeline.StageStarted += s => StageStarted?.Invoke(s);
         pipeline.StageFinished += (s, r) => StageFinished?.Invoke(s, r);
         var result = await pipeline.RunAsync(Plan(request, board, key), ctx, request.Timeouts.Job, ct).ConfigureAwait(false);
+        if (!ReferenceEquals(ctx.SshKey, key)) ctx.SshKey?.Dispose();   // the resumed snapshot's key
 
         if (qemu.Machine?.Version is { } qv) ctx.Facts["qemu-version"] = qv;
-        foreach (var line in qemu.Machine?.Console?.Lines ?? [])
+        foreach (var line in ctx.FullConsole())
         {
-            if (!ctx.Facts.ContainsKey("xen-version") && XenVersion().Match(line.Text) is { Success: true } x) ctx.Facts["xen-version"] = x.Groups[1].Value;
-            if (!ctx.Facts.ContainsKey("linux-version") && LinuxVersion().Match(line.Text) is { Success: true } l) ctx.Facts["linux-version"] = l.Groups[1].Value;
+            if (!ctx.Facts.ContainsKey("xen-version") && XenVersion().Match(line) is { Success: true } x) ctx.Facts["xen-version"] = x.Groups[1].Value;
+            if (!ctx.Facts.ContainsKey("linux-version") && LinuxVersion().Match(line) is { Success: true } l) ctx.Facts["linux-version"] = l.Groups[1].Value;
         }
         return result;
     }
@@ -92,8 +94,10 @@ public sealed partial class JobRunner(TimeProvider time, IReadOnlyList<IRunSink>
             new DeployStage(board, r.ArtifactDirectory, xen, key, t.Deploy),
             new PowerOnStage(board, t.PowerOn),
         };
-        if (xen && r.XenBanner is not null) stages.Add(new ExpectStage("xen-banner", t.XenBanner, r.XenBanner, fact: "xen-version"));
+        if (board.Snapshots is not null) stages.Add(new ResumeStage(board, t.Resume));
+        if (xen && r.XenBanner is not null) stages.Add(new ExpectStage("xen-banner", t.XenBanner, r.XenBanner, fact: "xen-version", bootOnly: true));
         stages.Add(new ExpectStage("dom0-prompt", t.Dom0Prompt, r.Dom0Prompt, partialLine: true));
+        if (board.Snapshots is not null) stages.Add(new SaveSnapshotStage(board, t.Snapshot));
         if (key is not null)
         {
             stages.Add(new SshReadyStage(board, key, t.SshReady));
@@ -110,7 +114,7 @@ public sealed partial class JobRunner(TimeProvider time, IReadOnlyList<IRunSink>
         var sha = ctx.Facts.Where(f => f.Key.StartsWith("sha256:")).ToDictionary(f => f.Key["sha256:".Length..], f => f.Value);
         var packages = ctx.Facts.Where(f => f.Key.StartsWith("manifest:")).ToDictionary(f => f.Key["manifest:".Length..], f => f.Value);
         return new Provenance(sha, packages, ctx.Facts.GetValueOrDefault("qemu-version"),
-            ctx.Facts.GetValueOrDefault("xen-version"), ctx.Facts.GetValueOrDefault("linux-version"));
+            ctx.Facts.GetValueOrDefault("xen-version"), ctx.Facts.GetValueOrDefault("linux-version"), ctx.Facts.GetValueOrDefault("snapshot"));
     }
 
     static string Sanitize(string s) => NonWord().Replace(s, "-").ToLower(CultureInfo.InvariantCulture);

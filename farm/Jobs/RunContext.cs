@@ -36,5 +36,14 @@ public sealed class RunContext(string runId, string runDirectory, TimeProvider t
     /// <summary>Versions and hashes discovered while running (QEMU, Xen, Linux, artifacts).</summary>
     public ConcurrentDictionary<string, string> Facts { get; } = new();
 
+    /// <summary>Set when this run resumes a saved boot instead of booting: its key and the log of the boot.</summary>
+    public ResumePoint? Resume { get; set; }
+
+    /// <summary>The key the target accepts: the run's own, or the one saved with the resumed boot.</summary>
+    public Farm.Ssh.SshKey? SshKey { get; set; }
+
+    /// <summary>Everything the board printed for this run: the resumed boot's log (if any), then the live console.</summary>
+    public IReadOnlyList<string> FullConsole() => [.. Resume?.BootLog ?? [], .. Console?.Tail(int.MaxValue) ?? []];
+
     public IReadOnlyList<string> ConsoleTail(int count = 30) => Console?.Tail(count) ?? [];
 }

@@ -17,6 +17,8 @@ public sealed record StageTimeouts
     public TimeSpan Commands { get; init; } = TimeSpan.FromSeconds(300);
     public TimeSpan Checks { get; init; } = TimeSpan.FromSeconds(60);
     public TimeSpan PowerOff { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan Resume { get; init; } = TimeSpan.FromSeconds(60);
+    public TimeSpan Snapshot { get; init; } = TimeSpan.FromSeconds(120);
 
     /// <summary>The whole job, whatever the stages say.</summary>
     public TimeSpan Job { get; init; } = TimeSpan.FromMinutes(30);
@@ -26,8 +28,8 @@ public sealed record StageTimeouts
     /// <summary>The per-stage timeouts by their job-file key, in pipeline order (not <see cref="Job"/>).</summary>
     public IReadOnlyList<(string Key, TimeSpan Timeout)> Stages =>
     [
-        ("deploy", Deploy), ("power-on", PowerOn), ("xen-banner", XenBanner), ("dom0-prompt", Dom0Prompt),
-        ("ssh-ready", SshReady), ("commands", Commands), ("checks", Checks), ("power-off", PowerOff),
+        ("deploy", Deploy), ("power-on", PowerOn), ("resume", Resume), ("xen-banner", XenBanner), ("dom0-prompt", Dom0Prompt),
+        ("snapshot", Snapshot), ("ssh-ready", SshReady), ("commands", Commands), ("checks", Checks), ("power-off", PowerOff),
     ];
 }
 
@@ -43,4 +45,13 @@ public sealed record RunRequest(
     IReadOnlyList<string> Checks,
     string OutDirectory,
     string? JobFile = null,
-    IReadOnlyList<string>? ExpectedPci = null);
+    IReadOnlyList<string>? ExpectedPci = null,
+    BootMode Boot = BootMode.Cold,
+    string? SnapshotDirectory = null);
+
+/// <summary>
+/// How a job gets its board to a ready dom0. <c>cold</c>: power on and boot (checks see this boot's
+/// log). <c>snapshot</c>: resume a saved boot of the same artifacts, command line and board when one
+/// exists (checks see that boot's saved log), else boot cold and save one.
+/// </summary>
+public enum BootMode { Cold, Snapshot }

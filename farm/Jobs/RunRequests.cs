@@ -34,10 +34,11 @@ public static class RunRequests
         }
         var q = board.Qemu;
         var config = new QemuBoardConfig(board.Name, board.Mode, q.Binary, q.Machine, q.Cpu, q.Smp, q.MemoryMb,
-            q.Iommu == IommuModel.SmmuV3 ? "smmuv3" : "none", q.Devices, board.XenCmdline, board.LinuxCmdline);
+            q.Iommu == IommuModel.SmmuV3 ? "smmuv3" : "none", q.Devices, board.XenCmdline, board.LinuxCmdline, q.ShareArtifacts);
         return new RunRequest(job.Name, config, job.ArtifactDirectory(repoRoot), job.StageTimeouts,
             board.Mode == BoardMode.Xen ? job.Expect.XenBanner : null, job.Expect.Dom0Prompt, job.Commands, job.Checks,
-            outDirectory, Path.GetFullPath(job.SourcePath), board.ExpectedPci);
+            outDirectory, Path.GetFullPath(job.SourcePath), board.ExpectedPci, job.Boot,
+            job.Boot == BootMode.Snapshot ? Path.Combine(repoRoot, ".cache", "snapshots") : null);
     }
 
     /// <summary>The checkout a job file lives in (where <c>.cache/artifacts</c> is), else the working directory.</summary>

@@ -13,6 +13,9 @@ public abstract class Stage(string name, TimeSpan timeout)
 
     public virtual bool AlwaysRun => false;
 
+    /// <summary>False when this run does not need the stage (e.g. the Xen banner of a resumed boot): recorded as skipped.</summary>
+    public virtual bool ShouldRun(RunContext ctx) => true;
+
     public abstract Task RunAsync(RunContext ctx, CancellationToken ct);
 
     public override string ToString() => $"{Name} ({Timeout.TotalSeconds:0.###}s)";

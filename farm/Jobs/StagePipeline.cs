@@ -26,7 +26,7 @@ public sealed class StagePipeline(TimeProvider time)
         foreach (var stage in stages)
         {
             bool skip = failure is not null || run.IsCancellationRequested;
-            if (skip && !stage.AlwaysRun)
+            if ((skip && !stage.AlwaysRun) || !stage.ShouldRun(ctx))
             {
                 records.Add(new StageRecord(stage.Name, StageStatus.Skipped, time.GetUtcNow(), TimeSpan.Zero, stage.Timeout));
                 continue;

@@ -82,6 +82,7 @@ public sealed class JUnitReport : IRunSink
                 Property("run-id", run.RunId),
                 Property("xen-version", run.Provenance.XenVersion),
                 Property("linux-version", run.Provenance.LinuxVersion),
+                Property("snapshot", run.Provenance.Snapshot),
                 Property("qemu-version", run.Provenance.QemuVersion)),
             cases);
         return new XDocument(new XDeclaration("1.0", "utf-8", null), new XElement("testsuites", suite));

@@ -12,7 +12,27 @@ namespace Farm.Ssh;
 public sealed class SshKey : IDisposable
 {
     const string Type = "ecdsa-sha2-nistp256";
-    readonly ECDsa _key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+    readonly ECDsa _key;
+
+    public SshKey() => _key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+
+    SshKey(ECDsa key) => _key = key;
+
+    /// <summary>A key saved earlier (a boot snapshot keeps the key its dom0 accepts).</summary>
+    public static SshKey FromPem(string pem)
+    {
+        var key = ECDsa.Create();
+        try
+        {
+            key.ImportFromPem(pem);
+        }
+        catch (Exception e) when (e is ArgumentException or CryptographicException)
+        {
+            key.Dispose();
+            throw new ConfigurationException($"not an EC private key in PEM form: {e.Message}", null, e);
+        }
+        return new SshKey(key);
+    }
 
     /// <summary>SEC1 PEM ("BEGIN EC PRIVATE KEY"), which SSH.NET's PrivateKeyFile reads.</summary>
     public string PrivateKeyPem => _key.ExportECPrivateKeyPem();

@@ -42,6 +42,24 @@ public class StagePipelineTests
         Assert.That(r.Stages.Select(s => s.Name), Is.EqualTo(new[] { "power-on", "dom0-prompt", "power-off" }));
     }
 
+    [Test]
+    public async Task StageThatTheRunDoesNotNeedIsRecordedSkippedAndNotRun()
+    {
+        bool ran = false;
+        var banner = new Farm.Jobs.Stages.ExpectStage("xen-banner", TimeSpan.FromSeconds(1), new("never printed"), bootOnly: true);
+        var probe = new DelegateStage("after", TimeSpan.FromSeconds(1), (_, _) => { ran = true; return Task.CompletedTask; });
+        _ctx.Resume = new ResumePoint("k", "PEM", ["(XEN) Xen version 4.17.7"], "r0", _time.GetUtcNow());
+        var r = await new StagePipeline(_time).RunAsync([Ok("power-on"), banner, probe], _ctx, JobTimeout, default);
+        Assert.That(r.Verdict, Is.EqualTo(Verdict.Pass));
+        Assert.That(r.Stages.Select(s => (s.Name, s.Status)), Is.EqualTo(new[]
+        {
+            ("power-on", StageStatus.Passed), ("xen-banner", StageStatus.Skipped), ("after", StageStatus.Passed),
+        }));
+        Assert.That(ran, Is.True);
+        Assert.That(_ctx.FullConsole(), Is.EqualTo(new[] { "(XEN) Xen version 4.17.7", "(XEN) Xen version 4.17.7", "dom0 is silent" }),
+            "checks see the resumed boot's log, then the live console");
+    }
+
     [TestCase(typeof(CheckFailedException), Verdict.Fail, StageStatus.Failed, "check")]
     [TestCase(typeof(InfrastructureException), Verdict.Incomplete, StageStatus.Incomplete, "infrastructure")]
     [TestCase(typeof(ConfigurationException), Verdict.Error, StageStatus.Error, "configuration")]

@@ -89,6 +89,16 @@ public class JobFileTests
     }
 
     [Test]
+    public void BootIsColdUnlessTheJobAsksForSnapshots()
+    {
+        Assert.That(JobFile.Parse(Valid, Source).Boot, Is.EqualTo(BootMode.Cold));
+        Assert.That(JobFile.Parse(Replace("artifacts: bookworm", "artifacts: bookworm\nboot: snapshot"), Source).Boot, Is.EqualTo(BootMode.Snapshot));
+        Assert.That(JobFile.Load(Checkout.File("jobs/xen-rerun.yaml")).Boot, Is.EqualTo(BootMode.Snapshot));
+        Assert.That(Mistakes(Replace("artifacts: bookworm", "artifacts: bookworm\nboot: snapshots")),
+            Is.EqualTo(new[] { "jobs/x.yaml:4:7: boot: unknown value \"snapshots\" (did you mean \"snapshot\"?); expected one of: cold, snapshot" }));
+    }
+
+    [Test]
     public void RelativeArtifactPathsAreRelativeToTheJobFile()
     {
         var job = JobFile.Parse(Replace("artifacts: bookworm", "artifacts: ../artifacts"), "/lab/jobs/x.yaml");

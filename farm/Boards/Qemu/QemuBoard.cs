@@ -1,6 +1,8 @@
 using System.Net;
-using Farm.Boards.Spec;
 using System.Net.Sockets;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Farm.Boards.Spec;
 using Farm.Serial;
 using Farm.Ssh;
 
@@ -18,7 +20,8 @@ public sealed record QemuBoardConfig(
     string Iommu,
     IReadOnlyList<string> Devices,
     string? XenCmdline,
-    string LinuxCmdline);
+    string LinuxCmdline,
+    bool ShareArtifacts = true);
 
 
 /// <summary>
@@ -26,21 +29,28 @@ public sealed record QemuBoardConfig(
 /// start/stop read back through QMP), console (the serial chardev), deploy (direct kernel boot),
 /// and SSH through a host port forwarded to a management NIC on virtio-mmio — not on PCI, so the
 /// NVMe and e1000e under test stay free for passthrough.
+/// With a <see cref="SnapshotStore"/>, it also resumes saved boots: deploy hashes everything that
+/// determines the booted machine into a key; on a hit, power-on starts QEMU with
+/// <c>-incoming</c> from the saved state instead of booting.
 /// </summary>
-public sealed class QemuBoard : IAsyncDisposable
+public sealed partial class QemuBoard : IAsyncDisposable, IBootSnapshots
 {
+    const string SnapshotFormat = "farm-qemu-snapshot-1";
     readonly QemuBoardConfig _config;
     readonly string _boardDirectory;
     readonly TimeProvider _time;
+    readonly SnapshotStore? _snapshots;
     QemuMachine? _machine;
     ConsoleTranscript? _transcript;
     IReadOnlyList<string>? _launchArgs;
+    IReadOnlyList<string> _snapshotInputs = [];
 
-    public QemuBoard(QemuBoardConfig config, string boardDirectory, TimeProvider? time = null)
+    public QemuBoard(QemuBoardConfig config, string boardDirectory, TimeProvider? time = null, SnapshotStore? snapshots = null)
     {
         _config = config;
         _boardDirectory = boardDirectory;
         _time = time ?? TimeProvider.System;
+        _snapshots = snapshots;
         Ssh = new SshEndpoint("127.0.0.1", FreeTcpPort(), "root");
         Power = new QemuPowerSwitch(this);
         Console = new QemuConsole(this);
@@ -58,6 +68,16 @@ public sealed class QemuBoard : IAsyncDisposable
     public SshEndpoint Ssh { get; }
 
     public QemuMachine? Machine => _machine;
+
+    /// <summary>This board's snapshot capability, when it was given a store.</summary>
+    public IBootSnapshots? Snapshots => _snapshots is null ? null : this;
+
+    public ResumePoint? Resume { get; private set; }
+
+    public string? Key { get; private set; }
+
+    /// <summary>Why this deploy boots cold although snapshots are on (no snapshot yet, which inputs changed).</summary>
+    public string? ColdBootReason { get; private set; }
 
     static int FreeTcpPort()
     {
@@ -105,11 +125,117 @@ public sealed class QemuBoard : IAsyncDisposable
                     throw new ConfigurationException($"board {_config.Name}: unknown QEMU device '{device}' (known: nvme, e1000e)");
             }
         }
-        args.AddRange([
-            "-netdev", $"user,id=mgmt,restrict=on,hostfwd=tcp:{Ssh.Host}:{Ssh.Port}-:22", "-device", "virtio-net-device,netdev=mgmt",
-            "-fsdev", $"local,id=art,path={a.Directory},security_model=none,readonly=on", "-device", "virtio-9p-device,fsdev=art,mount_tag=artifacts",
-        ]);
+        args.AddRange(["-netdev", $"user,id=mgmt,restrict=on,hostfwd=tcp:{Ssh.Host}:{Ssh.Port}-:22", "-device", "virtio-net-device,netdev=mgmt"]);
+        // A mounted 9p share blocks migration: boards meant for snapshots go without it.
+        if (_config.ShareArtifacts)
+            args.AddRange(["-fsdev", $"local,id=art,path={a.Directory},security_model=none,readonly=on", "-device", "virtio-9p-device,fsdev=art,mount_tag=artifacts"]);
         _launchArgs = args;
+        if (_snapshots is not null) FindSnapshot(a);
+    }
+
+    /// <summary>
+    /// The snapshot key: QEMU's argv with this run's own values (SSH port, run directory, artifact
+    /// path, SSH key) written as placeholders, the QEMU binary's identity and every artifact's sha256.
+    /// On a hit the argv takes the snapshot's SSH key (its bytes are in the saved RAM) and <c>-incoming</c>.
+    /// </summary>
+    void FindSnapshot(ArtifactSet a)
+    {
+        var binary = SupervisedProcess.Resolve(_config.Binary, "install QEMU: sudo ci/setup.sh, or set qemu.binary in the board file");
+        var bin = new FileInfo(binary);
+        var argv = _launchArgs!.Select(x => SshKeyArg().Replace(x, "farm.sshkey={run-key}")
+            .Replace(_boardDirectory, "{board-dir}").Replace(a.Directory, "{artifacts}").Replace($":{Ssh.Port}-", ":{ssh-port}-"));
+        _snapshotInputs =
+        [
+            $"format={SnapshotFormat}",
+            $"qemu={bin.FullName} {bin.Length} {bin.LastWriteTimeUtc:O}",
+            $"argv={string.Join(' ', argv)}",
+            .. a.Sha256.OrderBy(x => x.Key, StringComparer.Ordinal).Select(x => $"sha256:{x.Key}={x.Value}"),
+        ];
+        Key = SnapshotStore.KeyOf(_snapshotInputs);
+        Resume = _snapshots!.Find(_config.Name, Key);
+        if (Resume is null)
+        {
+            ColdBootReason = _snapshots.Explain(_config.Name, _snapshotInputs);
+            return;
+        }
+        using var key = SshKey.FromPem(Resume.SshPrivateKeyPem);
+        var state = _snapshots.StatePath(_config.Name, Key);
+        _launchArgs = [.. _launchArgs!.Select(x => SshKeyArg().Replace(x, key.KernelParameter)), "-incoming", $"exec:cat {ShellQuote(state)}"];
+    }
+
+    static string ShellQuote(string s) => "'" + s.Replace("'", "'\\''") + "'";
+
+    [GeneratedRegex(@"farm\.sshkey=[^\s,]+")]
+    private static partial Regex SshKeyArg();
+
+    public async Task WaitResumedAsync(CancellationToken ct)
+    {
+        var machine = _machine ?? throw new InfrastructureException($"board {_config.Name}: resume before power-on");
+        while (true)
+        {
+            string status;
+            try
+            {
+                status = await machine.Qmp!.QueryStatusAsync(ct).ConfigureAwait(false);
+            }
+            catch (InfrastructureException) when (machine.Process is { HasExited: true })
+            {
+                status = "exited";
+            }
+            if (status == "running") return;
+            if (status is not ("inmigrate" or "prelaunch"))
+                throw new InfrastructureException(
+                    $"board {_config.Name}: QEMU did not resume snapshot {Key} (status {status}); delete {Path.GetDirectoryName(_snapshots!.StatePath(_config.Name, Key!))} to force a cold boot",
+                    machine.Process?.OutputTail());
+            await Task.Delay(TimeSpan.FromMilliseconds(10), _time, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Migrates the running machine to a file (QEMU pauses it meanwhile, then it continues). QEMU's
+    /// refusal (a non-migratable device such as NVMe on QEMU 7.2, a mounted 9p share) is returned as the reason.
+    /// </summary>
+    public async Task<SnapshotOutcome> SaveAsync(SnapshotContents contents, CancellationToken ct)
+    {
+        var machine = _machine ?? throw new InfrastructureException($"board {_config.Name}: snapshot while off");
+        if (_snapshots is null || Key is null) return new SnapshotOutcome(false, "snapshots are off for this board");
+        var qmp = machine.Qmp!;
+        var tmp = _snapshots.BeginSave(_config.Name, Key);
+        try
+        {
+            // Unthrottled: the stream goes to a local file, and the guest is paused until it is written.
+            await qmp.TryExecuteAsync("migrate-set-parameters", new JsonObject { ["max-bandwidth"] = 1L << 40 }, ct).ConfigureAwait(false);
+            var (_, refused) = await qmp.TryExecuteAsync("migrate",
+                new JsonObject { ["uri"] = $"exec:cat > {ShellQuote(Path.Combine(tmp, "state"))}" }, ct).ConfigureAwait(false);
+            if (refused is not null)
+            {
+                SnapshotStore.Abandon(tmp);
+                return new SnapshotOutcome(false, $"QEMU cannot save this machine: {refused}");
+            }
+            string? failed = null;
+            while (true)
+            {
+                var m = await qmp.ExecuteAsync("query-migrate", null, ct).ConfigureAwait(false);
+                var status = m?["status"]?.ToString();
+                if (status == "completed") break;
+                if (status is "failed" or "cancelled") { failed = m?["error-desc"]?.ToString() ?? status; break; }
+                await Task.Delay(TimeSpan.FromMilliseconds(20), _time, ct).ConfigureAwait(false);
+            }
+            if (await qmp.QueryStatusAsync(ct).ConfigureAwait(false) != "running")
+                await qmp.ExecuteAsync("cont", null, ct).ConfigureAwait(false);
+            if (failed is not null)
+            {
+                SnapshotStore.Abandon(tmp);
+                return new SnapshotOutcome(false, $"migration failed: {failed}");
+            }
+            var bytes = await _snapshots.CommitAsync(tmp, _config.Name, Key, _snapshotInputs, contents, _time.GetUtcNow(), ct).ConfigureAwait(false);
+            return new SnapshotOutcome(true, $"saved {Key} ({bytes / 1e6:0.0} MB)", bytes);
+        }
+        catch
+        {
+            SnapshotStore.Abandon(tmp);
+            throw;
+        }
     }
 
     /// <summary>64 MiB sparse disk, sector 0 = a signature the guest reads back through the NVMe.</summary>

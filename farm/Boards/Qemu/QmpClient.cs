@@ -63,6 +63,14 @@ public sealed class QmpClient : IAsyncDisposable
 
     public async Task<JsonNode?> ExecuteAsync(string command, JsonObject? arguments, CancellationToken ct)
     {
+        var (result, error) = await TryExecuteAsync(command, arguments, ct).ConfigureAwait(false);
+        return error is null ? result : throw new InfrastructureException($"QMP '{command}' failed: {error}");
+    }
+
+    /// <summary>Like <see cref="ExecuteAsync"/>, but QEMU's refusal comes back as its error text
+    /// (e.g. a migration blocker) instead of an exception; a broken connection still throws.</summary>
+    public async Task<(JsonNode? Return, string? Error)> TryExecuteAsync(string command, JsonObject? arguments, CancellationToken ct)
+    {
         var request = new JsonObject { ["execute"] = command };
         if (arguments is not null) request["arguments"] = arguments;
         await _one.WaitAsync(ct).ConfigureAwait(false);
@@ -80,9 +88,7 @@ public sealed class QmpClient : IAsyncDisposable
             {
                 throw new InfrastructureException($"QMP connection closed during '{command}'", null, e);
             }
-            if (reply["error"] is { } err)
-                throw new InfrastructureException($"QMP '{command}' failed: {err["desc"]}");
-            return reply["return"];
+            return reply["error"] is { } err ? (null, err["desc"]?.ToString() ?? err.ToJsonString()) : (reply["return"], null);
         }
         catch (Exception e) when (e is IOException or SocketException)
         {

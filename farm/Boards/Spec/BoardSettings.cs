@@ -16,6 +16,7 @@ public sealed record QemuSettings
     public int? MemoryMb { get; init; }
     public IommuModel? Iommu { get; init; }
     public IReadOnlyList<string>? Devices { get; init; }
+    public bool? ShareArtifacts { get; init; }
 
     public static QemuSettings Empty { get; } = new();
 
@@ -29,6 +30,7 @@ public sealed record QemuSettings
         MemoryMb = MemoryMb ?? lower.MemoryMb,
         Iommu = Iommu ?? lower.Iommu,
         Devices = Devices ?? lower.Devices,
+        ShareArtifacts = ShareArtifacts ?? lower.ShareArtifacts,
     };
 }
 

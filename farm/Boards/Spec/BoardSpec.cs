@@ -30,6 +30,10 @@ public sealed record QemuSpec
 
     /// <summary>PCI devices under test, as QEMU device names (<c>nvme</c>, <c>e1000e</c>).</summary>
     public IReadOnlyList<string> Devices { get; init; } = [];
+
+    /// <summary>Whether the artifact directory is shared with the guest over 9p (<c>share: artifacts | none</c>);
+    /// a mounted share blocks QEMU snapshots.</summary>
+    public bool ShareArtifacts { get; init; } = true;
 }
 
 /// <summary>

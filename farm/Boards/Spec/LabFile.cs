@@ -17,10 +17,11 @@ public static partial class LabFile
     static readonly string[] FileKeys = ["board-types", "boards"];
     static readonly string[] SettingKeys = ["kind", "mode", "qemu", "xen-cmdline", "linux-cmdline", "expected-pci"];
     static readonly string[] BoardKeys = ["name", "type", "tags", .. SettingKeys];
-    static readonly string[] QemuKeys = ["binary", "machine", "cpu", "smp", "memory-mb", "iommu", "devices"];
+    static readonly string[] QemuKeys = ["binary", "machine", "cpu", "smp", "memory-mb", "iommu", "devices", "share"];
 
     static readonly Dictionary<string, BoardKind> Kinds = new() { ["qemu"] = BoardKind.Qemu, ["uboot"] = BoardKind.UBoot };
     static readonly Dictionary<string, BoardMode> Modes = new() { ["xen"] = BoardMode.Xen, ["native"] = BoardMode.Native };
+    static readonly Dictionary<string, bool> Shares = new() { ["artifacts"] = true, ["none"] = false };
     static readonly Dictionary<string, IommuModel> Iommus = new() { ["none"] = IommuModel.None, ["smmuv3"] = IommuModel.SmmuV3 };
 
     [GeneratedRegex(@"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$", RegexOptions.CultureInvariant)]
@@ -185,6 +186,7 @@ public static partial class LabFile
             MemoryMb = q.Integer("memory-mb", min: 64),
             Iommu = q.Choice("iommu", Iommus),
             Devices = q.TextList("devices", "device", duplicateReason: "listed twice"),
+            ShareArtifacts = q.Choice("share", Shares),
         };
     }
 
@@ -234,6 +236,7 @@ public static partial class LabFile
                 MemoryMb = s.Qemu.MemoryMb ?? defaults.MemoryMb,
                 Iommu = s.Qemu.Iommu ?? defaults.Iommu,
                 Devices = s.Qemu.Devices ?? defaults.Devices,
+                ShareArtifacts = s.Qemu.ShareArtifacts ?? defaults.ShareArtifacts,
             },
             XenCmdline = s.XenCmdline,
             LinuxCmdline = s.LinuxCmdline!,

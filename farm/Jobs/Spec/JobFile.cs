@@ -9,8 +9,8 @@ namespace Farm.Jobs.Spec;
 /// </summary>
 public static partial class JobFile
 {
-    static readonly string[] Keys = ["name", "description", "board", "tags", "artifacts", "timeouts", "expect", "commands", "checks", "metadata"];
-    static readonly string[] TimeoutKeys = ["deploy", "power-on", "xen-banner", "dom0-prompt", "ssh-ready", "commands", "checks", "power-off", "job"];
+    static readonly string[] Keys = ["name", "description", "board", "tags", "artifacts", "boot", "timeouts", "expect", "commands", "checks", "metadata"];
+    static readonly string[] TimeoutKeys = ["deploy", "power-on", "resume", "xen-banner", "dom0-prompt", "snapshot", "ssh-ready", "commands", "checks", "power-off", "job"];
     static readonly string[] ExpectKeys = ["xen-banner", "dom0-prompt"];
 
     // Job and board names become run directory names and report keys.
@@ -47,6 +47,8 @@ public static partial class JobFile
         }
     }
 
+    static readonly Dictionary<string, BootMode> BootModes = new() { ["cold"] = BootMode.Cold, ["snapshot"] = BootMode.Snapshot };
+
     static JobSpec? Read(SpecMapping root)
     {
         var name = root.Text("name", required: true);
@@ -61,6 +63,7 @@ public static partial class JobFile
             root.Report("tags", "an empty tag list would match every board; name a board or at least one tag");
 
         var artifacts = root.Text("artifacts", required: true, "an artifact set name such as bookworm, or a directory");
+        var boot = root.Choice("boot", BootModes) ?? BootMode.Cold;
         var timeouts = ReadTimeouts(root.Mapping("timeouts", TimeoutKeys));
         var expect = ReadExpect(root);
         var commands = root.TextList("commands", "command",
@@ -76,6 +79,7 @@ public static partial class JobFile
             BoardName = board,
             Tags = tags,
             Artifacts = artifacts,
+            Boot = boot,
             StageTimeouts = timeouts,
             Expect = expect,
             Commands = commands,
@@ -94,6 +98,8 @@ public static partial class JobFile
         {
             Deploy = map.Duration("deploy") ?? d.Deploy,
             PowerOn = map.Duration("power-on") ?? d.PowerOn,
+            Resume = map.Duration("resume") ?? d.Resume,
+            Snapshot = map.Duration("snapshot") ?? d.Snapshot,
             XenBanner = map.Duration("xen-banner") ?? d.XenBanner,
             Dom0Prompt = map.Duration("dom0-prompt") ?? d.Dom0Prompt,
             SshReady = map.Duration("ssh-ready") ?? d.SshReady,

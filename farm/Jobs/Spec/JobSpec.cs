@@ -21,6 +21,9 @@ public sealed record JobSpec
     /// <summary>An artifact set name or a path, as written; see <see cref="ArtifactDirectory"/>.</summary>
     public required string Artifacts { get; init; }
 
+    /// <summary>Cold boot, or resume a saved boot of the same inputs when there is one (<c>boot: snapshot</c>).</summary>
+    public BootMode Boot { get; init; } = BootMode.Cold;
+
     public StageTimeouts StageTimeouts { get; init; } = StageTimeouts.Default;
     public required ConsoleExpectations Expect { get; init; }
 

@@ -15,6 +15,63 @@ public sealed class DeployStage(Board board, string artifactDirectory, bool need
         foreach (var (name, sha) in set.Sha256) ctx.Facts[$"sha256:{name}"] = sha;
         foreach (var (k, v) in set.Manifest) ctx.Facts[$"manifest:{k}"] = v;
         await board.Deployer.DeployAsync(new DeployRequest(set, key is null ? [] : [key.KernelParameter]), ct).ConfigureAwait(false);
+        ctx.SshKey = key;
+        if (board.Snapshots is not { } snapshots) return;
+        if (snapshots.Resume is { } resume)
+        {
+            ctx.Resume = resume;
+            ctx.SshKey = SshKey.FromPem(resume.SshPrivateKeyPem);
+            ctx.Facts["snapshot"] = $"resumed {resume.Key}, saved by run {resume.SavedByRun} at {resume.SavedAt:u}";
+            // The boot this run stands on, beside its own console, so the evidence is all on disk.
+            await File.WriteAllLinesAsync(Path.Combine(ctx.RunDirectory, "console.boot.log"), resume.BootLog, ct).ConfigureAwait(false);
+        }
+        else
+        {
+            ctx.Facts["snapshot"] = $"cold boot: {(snapshots as Boards.Qemu.QemuBoard)?.ColdBootReason ?? "no snapshot"}";
+        }
+    }
+}
+
+/// <summary>
+/// For a resumed boot: waits until QEMU has loaded the saved state and runs, then presses Enter
+/// so the console shell prints a fresh prompt for the dom0-prompt stage.
+/// </summary>
+public sealed class ResumeStage(Board board, TimeSpan timeout) : Stage("resume", timeout)
+{
+    public override bool ShouldRun(RunContext ctx) => ctx.Resume is not null;
+
+    public override async Task RunAsync(RunContext ctx, CancellationToken ct)
+    {
+        await board.Snapshots!.WaitResumedAsync(ct).ConfigureAwait(false);
+        ctx.Metrics["boot.resume.seconds"] = ctx.Time.GetElapsedTime(ctx.PoweredOnAt).TotalSeconds;
+        await board.Console.WriteAsync("\n", ct).ConfigureAwait(false);
+    }
+}
+
+/// <summary>
+/// After a cold boot reached the dom0 prompt: saves the machine for later runs, with the run's SSH
+/// key and the boot log. A board QEMU cannot save is not a failure: the reason is recorded.
+/// </summary>
+public sealed class SaveSnapshotStage(Board board, TimeSpan timeout) : Stage("snapshot", timeout)
+{
+    public override bool ShouldRun(RunContext ctx) => board.Snapshots is not null && ctx.Resume is null;
+
+    public override async Task RunAsync(RunContext ctx, CancellationToken ct)
+    {
+        if (ctx.SshKey is null)
+        {
+            ctx.Facts["snapshot"] += "; not saved: the job logs in to nothing, and a snapshot without its SSH key is of no use";
+            return;
+        }
+        var boot = board.Console.Tail(int.MaxValue);
+        long t0 = ctx.Time.GetTimestamp();
+        var outcome = await board.Snapshots!.SaveAsync(new SnapshotContents(ctx.SshKey.PrivateKeyPem, boot, ctx.RunId), ct).ConfigureAwait(false);
+        ctx.Facts["snapshot"] += outcome.Saved ? $"; {outcome.Detail}" : $"; not saved: {outcome.Detail}";
+        if (outcome.Saved)
+        {
+            ctx.Metrics["snapshot.save.seconds"] = ctx.Time.GetElapsedTime(t0).TotalSeconds;
+            ctx.Metrics["snapshot.bytes"] = outcome.Bytes;
+        }
     }
 }
 
@@ -37,9 +94,12 @@ public sealed class PowerOnStage(Board board, TimeSpan timeout) : Stage("power-o
 /// Waits for a console pattern (Xen banner, dom0 prompt). The first capture group, if any, is
 /// recorded as a fact (e.g. the Xen version) and the time since power-on as a boot metric.
 /// </summary>
-public sealed class ExpectStage(string name, TimeSpan timeout, Regex pattern, bool partialLine = false, string? fact = null)
+public sealed class ExpectStage(string name, TimeSpan timeout, Regex pattern, bool partialLine = false, string? fact = null, bool bootOnly = false)
     : Stage(name, timeout)
 {
+    /// <summary>A boot-only pattern (the Xen banner) is not printed again by a resumed machine.</summary>
+    public override bool ShouldRun(RunContext ctx) => !bootOnly || ctx.Resume is null;
+
     public override async Task RunAsync(RunContext ctx, CancellationToken ct)
     {
         var cursor = ctx.Cursor ?? throw new InfrastructureException($"stage '{Name}': no console attached");
@@ -55,7 +115,7 @@ public sealed class SshReadyStage(Board board, SshKey key, TimeSpan timeout) : S
     public override async Task RunAsync(RunContext ctx, CancellationToken ct)
     {
         var ep = board.Ssh ?? throw new ConfigurationException($"board {board.Name} has no SSH endpoint but the job runs commands");
-        var ssh = await SshCommandRunner.ConnectAsync(ep, key, ctx.Time, ct).ConfigureAwait(false);
+        var ssh = await SshCommandRunner.ConnectAsync(ep, ctx.SshKey ?? key, ctx.Time, ct).ConfigureAwait(false);
         ctx.Shell = ssh;
         ctx.Facts["ssh-host-key"] = ssh.HostKeyFingerprint;
         ctx.Metrics["boot.ssh-ready.seconds"] = ctx.Time.GetElapsedTime(ctx.PoweredOnAt).TotalSeconds;

@@ -13,7 +13,8 @@ public sealed class ChecksStage(string target, IReadOnlyList<Check> checks, IRea
 {
     public override async Task RunAsync(RunContext ctx, CancellationToken ct)
     {
-        var console = string.Join('\n', ctx.Console?.Tail(int.MaxValue) ?? []);
+        // A resumed run judges the log of the boot its snapshot holds, then its own console.
+        var console = string.Join('\n', ctx.FullConsole());
         var bundle = new EvidenceBundle(target, console, new Dictionary<string, string>(ctx.CommandOutputs));
         var results = CheckRunner.Run(new Target(bundle, expectedPci), checks);
         ctx.Checks.AddRange(results);
