@@ -73,9 +73,11 @@ printf '\nconsole broker: %d consoles at 115200 baud for %d s (%s, %s cores)\n' 
 printf '  %-30s %6.3f s CPU  %7.4f %% of a core per console\n' "bare (cat per tty)" "$bare_cpu" "$bare_pct"
 printf '  %-30s %6.3f s CPU  %7.4f %% of a core per console\n' "farm capture (broker+transcripts)" "$farm_cpu" "$farm_pct"
 printf '  ratio farm/bare: %.2f; consoles with lost or changed bytes: %d of %d\n' "$(echo "$farm_cpu / $bare_cpu" | bc -l)" "$bad" "$N"
+num() { printf '%.6f' "$1"; }   # bc prints .5, which JSON does not allow
 cat > artifacts/bench/consoles.json <<JSON
 {"name": "console-cpu", "consoles": $N, "seconds": $SECS, "bytesPerSecond": $RATE,
- "bare": {"cpuSeconds": $bare_cpu, "percentPerConsole": $bare_pct},
- "farm": {"cpuSeconds": $farm_cpu, "percentPerConsole": $farm_pct, "consolesWithLoss": $bad}}
+ "bare": {"cpuSeconds": $(num "$bare_cpu"), "percentPerConsole": $(num "$bare_pct")},
+ "farm": {"cpuSeconds": $(num "$farm_cpu"), "percentPerConsole": $(num "$farm_pct"), "consolesWithLoss": $bad},
+ "ratio": $(num "$(echo "$farm_cpu / $bare_cpu" | bc -l)")}
 JSON
 [ $bad = 0 ]

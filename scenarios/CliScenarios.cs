@@ -51,14 +51,17 @@ public class CliScenarios
     public async Task VpciMatrixOnNativeBaselineAndDebianXen()
     {
         var out_ = ScenarioArtifacts.NewRunDirectory();
-        foreach (var job in new[] { "jobs/native-smoke.yaml", "jobs/xen-smoke.yaml" })
-        {
-            var (code, stdout, stderr) = await RunFarmAsync(["run", Repo(job), "--lab", Repo("boards"), "--out", out_]);
-            Assert.That(code, Is.EqualTo(0), stdout + stderr);
-        }
+        // Both targets at once: each gets its own QEMU, ports and run directory, and judges alike.
+        var (code, stdout, stderr) = await RunFarmAsync(["run", Repo("jobs/native-smoke.yaml"), Repo("jobs/xen-smoke.yaml"),
+            "--parallel", "2", "--lab", Repo("boards"), "--out", out_]);
+        Assert.That(code, Is.EqualTo(0), stdout + stderr);
         var runs = new List<RunRecord>();
-        foreach (var dir in Directory.GetDirectories(out_))
+        foreach (var dir in Directory.GetDirectories(out_).Where(d => File.Exists(Path.Combine(d, "run.json"))))
             runs.Add(await RunJsonSink.ReadAsync(Path.Combine(dir, "run.json"), CancellationToken.None));
+        Assert.That(runs.Select(r => r.Job), Is.EquivalentTo(new[] { "native-smoke", "xen-smoke" }));
+        var spans = runs.Select(r => (r.Start, End: r.Start + r.Duration)).OrderBy(x => x.Start).ToList();
+        Assert.That(spans[1].Start, Is.LessThan(spans[0].End), "the two boards ran at the same time");
+        Assert.That(runs.Select(r => File.ReadAllText(Path.Combine(r.RunDirectory!, r.Board, "qemu.cmdline"))).Distinct().Count(), Is.EqualTo(2));
         var native = runs.Single(r => r.Job == "native-smoke").Checks.ToDictionary(c => c.Id);
         var xen = runs.Single(r => r.Job == "xen-smoke").Checks.ToDictionary(c => c.Id);
         Assert.That(native.Count, Is.GreaterThanOrEqualTo(25));

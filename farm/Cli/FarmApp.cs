@@ -29,6 +29,8 @@ public static class FarmApp
                 .WithExample("run", "jobs/xen-smoke.yaml", "--out", "artifacts");
             c.AddCommand<CaptureCommand>("capture").WithDescription("Record serial consoles to transcripts until they close (or Ctrl-C).")
                 .WithExample("capture", "/dev/ttyUSB0", "--out", "artifacts/capture");
+            c.AddCommand<ImportMetricsCommand>("import-metrics").WithDescription("Record measurements (ci/bench JSON) as a run, for trends.")
+                .WithExample("import-metrics", "artifacts/bench/bench.json");
             c.AddCommand<BoardsCommand>("boards").WithDescription("List the boards of the lab.");
             c.AddCommand<ReportCommand>("report").WithDescription("List recorded runs and render their Allure HTML report.")
                 .WithExample("report", "--out", "artifacts", "--latest", "5");

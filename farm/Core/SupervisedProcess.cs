@@ -49,7 +49,8 @@ public sealed class SupervisedProcess : IAsyncDisposable
         throw new ConfigurationException($"'{program}' not found on PATH ({hint})");
     }
 
-    public static SupervisedProcess Start(string program, IReadOnlyList<string> args, string? logPath = null)
+    /// <param name="niceness">Run the program at this nice(1) level (QEMU runs at 5, below Farm's console readers).</param>
+    public static SupervisedProcess Start(string program, IReadOnlyList<string> args, string? logPath = null, int niceness = 0)
     {
         var psi = new ProcessStartInfo("/bin/sh")
         {
@@ -61,6 +62,7 @@ public sealed class SupervisedProcess : IAsyncDisposable
         psi.ArgumentList.Add("-c");
         psi.ArgumentList.Add(Guard);
         psi.ArgumentList.Add("farm-guard");
+        if (niceness != 0) foreach (var a in new[] { "nice", "-n", niceness.ToString(System.Globalization.CultureInfo.InvariantCulture) }) psi.ArgumentList.Add(a);
         psi.ArgumentList.Add(program);
         foreach (var a in args) psi.ArgumentList.Add(a);
         var log = logPath is null ? null : new StreamWriter(logPath, append: true) { AutoFlush = true };

@@ -27,6 +27,10 @@ public sealed class QemuMachine : IAsyncDisposable
         _time = time ?? TimeProvider.System;
     }
 
+    /// <summary>nice(1) level of QEMU (default 5; <c>FARM_QEMU_NICE=0</c> runs it at Farm's priority).</summary>
+    public static int QemuNiceness { get; } =
+        int.TryParse(Environment.GetEnvironmentVariable("FARM_QEMU_NICE"), out var n) && n is >= 0 and <= 19 ? n : 5;
+
     public ConsoleBroker? Console { get; private set; }
 
     public QmpClient? Qmp { get; private set; }
@@ -54,7 +58,9 @@ public sealed class QemuMachine : IAsyncDisposable
         ];
         Directory.CreateDirectory(_runDirectory);
         await File.WriteAllLinesAsync(Path.Combine(_runDirectory, "qemu.cmdline"), [binary, .. CommandLine], ct).ConfigureAwait(false);
-        _process = SupervisedProcess.Start(binary, CommandLine, Path.Combine(_runDirectory, "qemu.log"));
+        // Niced: when boards outnumber cores, the guest waits, never Farm's console reader (a reader
+        // that falls behind fills the serial socket and stalls the guest, which then times out).
+        _process = SupervisedProcess.Start(binary, CommandLine, Path.Combine(_runDirectory, "qemu.log"), niceness: QemuNiceness);
 
         using var alive = CancellationTokenSource.CreateLinkedTokenSource(ct, _process.ExitedToken());
         Socket serial, qmp;
