@@ -5,7 +5,8 @@ namespace Farm.Boards;
 /// <summary>
 /// A board is composed, not inherited: QEMU and a physical bench fill the same slots.
 /// <paramref name="Lifetime"/> ends whatever the board started (processes, transcripts).
-/// <paramref name="Snapshots"/> is set when the board can resume a saved boot (QEMU).
+/// <paramref name="Snapshots"/> is set when the board can resume a saved boot (QEMU);
+/// <paramref name="Bootloader"/> when a boot loader must be driven after power-on (U-Boot).
 /// </summary>
 public sealed record Board(
     string Name,
@@ -14,4 +15,5 @@ public sealed record Board(
     IDeployer Deployer,
     SshEndpoint? Ssh,
     IAsyncDisposable Lifetime,
-    IBootSnapshots? Snapshots = null);
+    IBootSnapshots? Snapshots = null,
+    IBootloader? Bootloader = null);

@@ -53,6 +53,12 @@ public sealed record ArtifactSet(
     IReadOnlyDictionary<string, string> Sha256,
     IReadOnlyDictionary<string, string> Manifest);
 
+/// <summary>A boot loader driven over the console after power-on (U-Boot: stop autoboot, load over TFTP, boot).</summary>
+public interface IBootloader
+{
+    Task BootAsync(IConsole console, Farm.Serial.ConsoleCursor cursor, CancellationToken ct);
+}
+
 /// <summary>
 /// A board that can keep a booted state and start from it later (QEMU: migration to a file).
 /// After deploy, <see cref="Resume"/> says whether this power-on resumes a saved state or boots cold.

@@ -66,7 +66,7 @@ public sealed partial class JobRunner(TimeProvider time, IReadOnlyList<IRunSink>
         var snapshots = request.Boot == BootMode.Snapshot ? new SnapshotStore(request.SnapshotDirectory ?? Path.Combine(request.OutDirectory, ".snapshots")) : null;
         await using var qemu = new QemuBoard(request.Board, ctx.RunDirectory, time, snapshots);
         BoardCreated?.Invoke(qemu);
-        var board = new Board(request.Board.Name, qemu.Power, qemu.Console, qemu.Deployer, qemu.Ssh, qemu, qemu.Snapshots);
+        var board = new Board(request.Board.Name, qemu.Power, qemu.Console, qemu.Deployer, qemu.Ssh, qemu, qemu.Snapshots, qemu.Bootloader);
         // A key only when the plan logs in: generating one loads OpenSSL, which a boot-only run need not pay for.
         using var key = request.Commands.Count > 0 || request.Checks.Count > 0 ? new SshKey() : null;
         var pipeline = new StagePipeline(time);
@@ -95,6 +95,7 @@ public sealed partial class JobRunner(TimeProvider time, IReadOnlyList<IRunSink>
             new PowerOnStage(board, t.PowerOn),
         };
         if (board.Snapshots is not null) stages.Add(new ResumeStage(board, t.Resume));
+        if (board.Bootloader is not null) stages.Add(new BootloaderStage(board, t.Bootloader));
         if (xen && r.XenBanner is not null) stages.Add(new ExpectStage("xen-banner", t.XenBanner, r.XenBanner, fact: "xen-version", bootOnly: true));
         stages.Add(new ExpectStage("dom0-prompt", t.Dom0Prompt, r.Dom0Prompt, partialLine: true));
         if (board.Snapshots is not null) stages.Add(new SaveSnapshotStage(board, t.Snapshot));

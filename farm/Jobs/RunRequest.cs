@@ -18,6 +18,7 @@ public sealed record StageTimeouts
     public TimeSpan Checks { get; init; } = TimeSpan.FromSeconds(60);
     public TimeSpan PowerOff { get; init; } = TimeSpan.FromSeconds(30);
     public TimeSpan Resume { get; init; } = TimeSpan.FromSeconds(60);
+    public TimeSpan Bootloader { get; init; } = TimeSpan.FromSeconds(120);
     public TimeSpan Snapshot { get; init; } = TimeSpan.FromSeconds(120);
 
     /// <summary>The whole job, whatever the stages say.</summary>
@@ -28,7 +29,7 @@ public sealed record StageTimeouts
     /// <summary>The per-stage timeouts by their job-file key, in pipeline order (not <see cref="Job"/>).</summary>
     public IReadOnlyList<(string Key, TimeSpan Timeout)> Stages =>
     [
-        ("deploy", Deploy), ("power-on", PowerOn), ("resume", Resume), ("xen-banner", XenBanner), ("dom0-prompt", Dom0Prompt),
+        ("deploy", Deploy), ("power-on", PowerOn), ("resume", Resume), ("bootloader", Bootloader), ("xen-banner", XenBanner), ("dom0-prompt", Dom0Prompt),
         ("snapshot", Snapshot), ("ssh-ready", SshReady), ("commands", Commands), ("checks", Checks), ("power-off", PowerOff),
     ];
 }

@@ -34,7 +34,8 @@ public static class RunRequests
         }
         var q = board.Qemu;
         var config = new QemuBoardConfig(board.Name, board.Mode, q.Binary, q.Machine, q.Cpu, q.Smp, q.MemoryMb,
-            q.Iommu == IommuModel.SmmuV3 ? "smmuv3" : "none", q.Devices, board.XenCmdline, board.LinuxCmdline, q.ShareArtifacts);
+            q.Iommu == IommuModel.SmmuV3 ? "smmuv3" : "none", q.Devices, board.XenCmdline, board.LinuxCmdline, q.ShareArtifacts,
+            q.Firmware == QemuFirmware.UBoot ? "u-boot" : "direct");
         return new RunRequest(job.Name, config, job.ArtifactDirectory(repoRoot), job.StageTimeouts,
             board.Mode == BoardMode.Xen ? job.Expect.XenBanner : null, job.Expect.Dom0Prompt, job.Commands, job.Checks,
             outDirectory, Path.GetFullPath(job.SourcePath), board.ExpectedPci, job.Boot,

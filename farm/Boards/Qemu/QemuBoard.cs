@@ -21,7 +21,9 @@ public sealed record QemuBoardConfig(
     IReadOnlyList<string> Devices,
     string? XenCmdline,
     string LinuxCmdline,
-    bool ShareArtifacts = true);
+    bool ShareArtifacts = true,
+    string Firmware = "direct",
+    string UBootBinary = "/usr/lib/u-boot/qemu_arm64/u-boot.bin");
 
 
 /// <summary>
@@ -44,6 +46,7 @@ public sealed partial class QemuBoard : IAsyncDisposable, IBootSnapshots
     ConsoleTranscript? _transcript;
     IReadOnlyList<string>? _launchArgs;
     IReadOnlyList<string> _snapshotInputs = [];
+    IReadOnlyList<string>? _uboot;
 
     public QemuBoard(QemuBoardConfig config, string boardDirectory, TimeProvider? time = null, SnapshotStore? snapshots = null)
     {
@@ -68,6 +71,25 @@ public sealed partial class QemuBoard : IAsyncDisposable, IBootSnapshots
     public SshEndpoint Ssh { get; }
 
     public QemuMachine? Machine => _machine;
+
+    /// <summary>U-Boot, when the board boots through it (<c>qemu.firmware: u-boot</c>); set by deploy.</summary>
+    public IBootloader? Bootloader => _config.Firmware == "u-boot" ? new UBootLoader(this) : null;
+
+    /// <summary>The run's TFTP root U-Boot loads from (u-boot firmware only); set by deploy.</summary>
+    public string? TftpDirectory { get; private set; }
+
+    /// <summary>The U-Boot commands deploy prepared (for the run's evidence and tests).</summary>
+    public IReadOnlyList<string> UBootCommands => _uboot ?? [];
+
+    sealed class UBootLoader(QemuBoard board) : IBootloader
+    {
+        public Task BootAsync(IConsole console, ConsoleCursor cursor, CancellationToken ct) =>
+            Farm.Deploy.UBootDriver.RunAsync(console, cursor,
+                board._uboot ?? throw new InfrastructureException($"board {board._config.Name}: bootloader before deploy"), UBootPrompt(), ct);
+    }
+
+    [GeneratedRegex("=> $")]
+    private static partial Regex UBootPrompt();
 
     /// <summary>This board's snapshot capability, when it was given a store.</summary>
     public IBootSnapshots? Snapshots => _snapshots is null ? null : this;
@@ -95,7 +117,25 @@ public sealed partial class QemuBoard : IAsyncDisposable, IBootSnapshots
             "-cpu", _config.Cpu, "-smp", _config.Smp.ToString(), "-m", _config.MemoryMb.ToString(), "-no-reboot",
         };
         var linux = string.Join(' ', new[] { _config.LinuxCmdline }.Concat(request.KernelArguments));
-        if (_config.Mode == BoardMode.Xen)
+        string? tftp = null;
+        if (_config.Firmware == "u-boot")
+        {
+            // As on a physical board: U-Boot from flash, images over TFTP from a per-run directory
+            // (QEMU's user network serves it at 10.0.2.2), then booti.
+            if (!File.Exists(_config.UBootBinary))
+                throw new ConfigurationException($"board {_config.Name}: U-Boot firmware {_config.UBootBinary} not found (install u-boot-qemu: ci/setup.sh)");
+            TftpDirectory = tftp = Path.Combine(_boardDirectory, "tftp");
+            Directory.CreateDirectory(tftp);
+            foreach (var f in new[] { a.Xen, a.Kernel, a.Initrd })
+                if (File.Exists(f) && !File.Exists(Path.Combine(tftp, Path.GetFileName(f))))
+                    File.CreateSymbolicLink(Path.Combine(tftp, Path.GetFileName(f)), f);
+            args.AddRange(["-bios", _config.UBootBinary]);
+            _uboot = Farm.Deploy.UBootScript.For(new Farm.Deploy.UBootBoot(_config.Mode == BoardMode.Xen, Path.GetFileName(a.Xen),
+                Path.GetFileName(a.Kernel), Path.GetFileName(a.Initrd), _config.XenCmdline, linux, "10.0.2.2", "10.0.2.15", Farm.Deploy.UBootLayout.QemuVirt,
+                // The management NIC is the first virtio-mmio device, which QEMU's virt machine puts in the last transport slot.
+                Interface: "virtio-net#31"));
+        }
+        else if (_config.Mode == BoardMode.Xen)
         {
             // guest-loader options are QemuOpts: a comma inside a value is written ",,".
             args.AddRange([
@@ -125,7 +165,7 @@ public sealed partial class QemuBoard : IAsyncDisposable, IBootSnapshots
                     throw new ConfigurationException($"board {_config.Name}: unknown QEMU device '{device}' (known: nvme, e1000e)");
             }
         }
-        args.AddRange(["-netdev", $"user,id=mgmt,restrict=on,hostfwd=tcp:{Ssh.Host}:{Ssh.Port}-:22", "-device", "virtio-net-device,netdev=mgmt"]);
+        args.AddRange(["-netdev", $"user,id=mgmt,restrict=on,hostfwd=tcp:{Ssh.Host}:{Ssh.Port}-:22{(tftp is null ? "" : $",tftp={tftp}")}", "-device", "virtio-net-device,netdev=mgmt"]);
         // A mounted 9p share blocks migration: boards meant for snapshots go without it.
         if (_config.ShareArtifacts)
             args.AddRange(["-fsdev", $"local,id=art,path={a.Directory},security_model=none,readonly=on", "-device", "virtio-9p-device,fsdev=art,mount_tag=artifacts"]);

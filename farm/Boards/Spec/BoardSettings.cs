@@ -17,6 +17,7 @@ public sealed record QemuSettings
     public IommuModel? Iommu { get; init; }
     public IReadOnlyList<string>? Devices { get; init; }
     public bool? ShareArtifacts { get; init; }
+    public QemuFirmware? Firmware { get; init; }
 
     public static QemuSettings Empty { get; } = new();
 
@@ -31,6 +32,7 @@ public sealed record QemuSettings
         Iommu = Iommu ?? lower.Iommu,
         Devices = Devices ?? lower.Devices,
         ShareArtifacts = ShareArtifacts ?? lower.ShareArtifacts,
+        Firmware = Firmware ?? lower.Firmware,
     };
 }
 

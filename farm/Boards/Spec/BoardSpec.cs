@@ -12,6 +12,9 @@ public enum BoardMode { Xen, Native }
 /// <summary>The emulated IOMMU QEMU gives the virt machine (<c>-machine ...,iommu=smmuv3</c>).</summary>
 public enum IommuModel { None, SmmuV3 }
 
+/// <summary>How QEMU starts the board: direct kernel boot, or U-Boot loading images over TFTP like a physical board.</summary>
+public enum QemuFirmware { Direct, UBoot }
+
 /// <summary>
 /// QEMU settings for one board, defaults already applied. The values map one-to-one onto
 /// <c>boot.sh</c>'s knobs (<c>CPU SMP MEM IOMMU NVME NIC</c>) and onto its command line.
@@ -34,6 +37,9 @@ public sealed record QemuSpec
     /// <summary>Whether the artifact directory is shared with the guest over 9p (<c>share: artifacts | none</c>);
     /// a mounted share blocks QEMU snapshots.</summary>
     public bool ShareArtifacts { get; init; } = true;
+
+    /// <summary><c>firmware: direct | u-boot</c>.</summary>
+    public QemuFirmware Firmware { get; init; } = QemuFirmware.Direct;
 }
 
 /// <summary>

@@ -17,10 +17,11 @@ public static partial class LabFile
     static readonly string[] FileKeys = ["board-types", "boards"];
     static readonly string[] SettingKeys = ["kind", "mode", "qemu", "xen-cmdline", "linux-cmdline", "expected-pci"];
     static readonly string[] BoardKeys = ["name", "type", "tags", .. SettingKeys];
-    static readonly string[] QemuKeys = ["binary", "machine", "cpu", "smp", "memory-mb", "iommu", "devices", "share"];
+    static readonly string[] QemuKeys = ["binary", "machine", "cpu", "smp", "memory-mb", "iommu", "devices", "share", "firmware"];
 
     static readonly Dictionary<string, BoardKind> Kinds = new() { ["qemu"] = BoardKind.Qemu, ["uboot"] = BoardKind.UBoot };
     static readonly Dictionary<string, BoardMode> Modes = new() { ["xen"] = BoardMode.Xen, ["native"] = BoardMode.Native };
+    static readonly Dictionary<string, QemuFirmware> Firmwares = new() { ["direct"] = QemuFirmware.Direct, ["u-boot"] = QemuFirmware.UBoot };
     static readonly Dictionary<string, bool> Shares = new() { ["artifacts"] = true, ["none"] = false };
     static readonly Dictionary<string, IommuModel> Iommus = new() { ["none"] = IommuModel.None, ["smmuv3"] = IommuModel.SmmuV3 };
 
@@ -187,6 +188,7 @@ public static partial class LabFile
             Iommu = q.Choice("iommu", Iommus),
             Devices = q.TextList("devices", "device", duplicateReason: "listed twice"),
             ShareArtifacts = q.Choice("share", Shares),
+            Firmware = q.Choice("firmware", Firmwares),
         };
     }
 
@@ -237,6 +239,7 @@ public static partial class LabFile
                 Iommu = s.Qemu.Iommu ?? defaults.Iommu,
                 Devices = s.Qemu.Devices ?? defaults.Devices,
                 ShareArtifacts = s.Qemu.ShareArtifacts ?? defaults.ShareArtifacts,
+                Firmware = s.Qemu.Firmware ?? defaults.Firmware,
             },
             XenCmdline = s.XenCmdline,
             LinuxCmdline = s.LinuxCmdline!,

@@ -10,7 +10,7 @@ namespace Farm.Jobs.Spec;
 public static partial class JobFile
 {
     static readonly string[] Keys = ["name", "description", "board", "tags", "artifacts", "boot", "timeouts", "expect", "commands", "checks", "metadata"];
-    static readonly string[] TimeoutKeys = ["deploy", "power-on", "resume", "xen-banner", "dom0-prompt", "snapshot", "ssh-ready", "commands", "checks", "power-off", "job"];
+    static readonly string[] TimeoutKeys = ["deploy", "power-on", "resume", "bootloader", "xen-banner", "dom0-prompt", "snapshot", "ssh-ready", "commands", "checks", "power-off", "job"];
     static readonly string[] ExpectKeys = ["xen-banner", "dom0-prompt"];
 
     // Job and board names become run directory names and report keys.
@@ -99,6 +99,7 @@ public static partial class JobFile
             Deploy = map.Duration("deploy") ?? d.Deploy,
             PowerOn = map.Duration("power-on") ?? d.PowerOn,
             Resume = map.Duration("resume") ?? d.Resume,
+            Bootloader = map.Duration("bootloader") ?? d.Bootloader,
             Snapshot = map.Duration("snapshot") ?? d.Snapshot,
             XenBanner = map.Duration("xen-banner") ?? d.XenBanner,
             Dom0Prompt = map.Duration("dom0-prompt") ?? d.Dom0Prompt,

@@ -32,6 +32,19 @@ public sealed class DeployStage(Board board, string artifactDirectory, bool need
     }
 }
 
+/// <summary>Drives the board's boot loader (U-Boot over the console) from power-on to "Starting kernel".</summary>
+public sealed class BootloaderStage(Board board, TimeSpan timeout) : Stage("bootloader", timeout)
+{
+    public override bool ShouldRun(RunContext ctx) => ctx.Resume is null;
+
+    public override async Task RunAsync(RunContext ctx, CancellationToken ct)
+    {
+        var cursor = ctx.Cursor ?? throw new InfrastructureException($"stage '{Name}': no console attached");
+        await board.Bootloader!.BootAsync(board.Console, cursor, ct).ConfigureAwait(false);
+        ctx.Metrics["boot.bootloader.seconds"] = ctx.Time.GetElapsedTime(ctx.PoweredOnAt).TotalSeconds;
+    }
+}
+
 /// <summary>
 /// For a resumed boot: waits until QEMU has loaded the saved state and runs, then presses Enter
 /// so the console shell prints a fresh prompt for the dom0-prompt stage.
