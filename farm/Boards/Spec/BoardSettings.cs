@@ -45,6 +45,7 @@ public sealed record BoardSettings
     public string? XenCmdline { get; init; }
     public string? LinuxCmdline { get; init; }
     public IReadOnlyList<string>? ExpectedPci { get; init; }
+    public UBootSpec? UBoot { get; init; }
 
     public static BoardSettings Empty { get; } = new();
 
@@ -57,6 +58,7 @@ public sealed record BoardSettings
         XenCmdline = XenCmdline ?? lower.XenCmdline,
         LinuxCmdline = LinuxCmdline ?? lower.LinuxCmdline,
         ExpectedPci = ExpectedPci ?? lower.ExpectedPci,
+        UBoot = UBoot ?? lower.UBoot,
     };
 }
 

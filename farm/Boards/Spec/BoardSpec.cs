@@ -2,8 +2,8 @@ using Farm.Jobs.Spec;
 
 namespace Farm.Boards.Spec;
 
-/// <summary>How a board is driven. Only QEMU exists today; the discriminator is here so physical
-/// boards (U-Boot over serial, PDU power) slot in without reshaping the files.</summary>
+/// <summary>How a board is driven: a QEMU instance Farm starts, or a physical board booted by
+/// U-Boot over its serial console, powered through a PDU/BMC/relay.</summary>
 public enum BoardKind { Qemu, UBoot }
 
 /// <summary>Whether the board boots Xen with Linux as dom0, or the same Linux on bare metal (the baseline).</summary>
@@ -65,6 +65,12 @@ public sealed record BoardSpec
 
     /// <summary>BDFs (<c>0000:00:01.0</c>) the checks expect to find on this board.</summary>
     public IReadOnlyList<string> ExpectedPci { get; init; } = [];
+
+    /// <summary>Set when <see cref="Kind"/> is <see cref="BoardKind.UBoot"/>: a physical board's power, UART, network and U-Boot.</summary>
+    public PowerSpec? Power { get; init; }
+    public SerialSpec? Serial { get; init; }
+    public NetworkSpec? Network { get; init; }
+    public UBootSpec? UBoot { get; init; }
 
     public IReadOnlyList<string> Tags { get; init; } = [];
     public string SourcePath { get; init; } = "";

@@ -15,8 +15,17 @@ public static partial class LabFile
     public const string DefaultDirectory = "boards";
 
     static readonly string[] FileKeys = ["board-types", "boards"];
-    static readonly string[] SettingKeys = ["kind", "mode", "qemu", "xen-cmdline", "linux-cmdline", "expected-pci"];
-    static readonly string[] BoardKeys = ["name", "type", "tags", .. SettingKeys];
+    static readonly string[] SettingKeys = ["kind", "mode", "qemu", "uboot", "xen-cmdline", "linux-cmdline", "expected-pci"];
+    static readonly string[] BoardKeys = ["name", "type", "tags", "power", "serial", "network", .. SettingKeys];
+    static readonly string[] UBootKeys = ["prompt", "interface", "xen-addr", "kernel-addr", "initrd-addr", "fdt-addr"];
+    static readonly string[] PowerKeys = ["backend", "host", "outlet", "url", "user", "password", "community", "on", "off", "status", "fingerprint", "system"];
+    static readonly string[] SerialKeys = ["device", "baud", "ser2net", "mode"];
+    static readonly string[] NetworkKeys = ["ip", "server-ip", "tftp-root", "ssh"];
+    static readonly Dictionary<string, PowerBackendKind> Backends = new()
+    {
+        ["command"] = PowerBackendKind.Command, ["snmp"] = PowerBackendKind.Snmp, ["tasmota"] = PowerBackendKind.Tasmota, ["redfish"] = PowerBackendKind.Redfish,
+    };
+    static readonly Dictionary<string, Farm.Serial.Ser2NetMode> SerialModes = new() { ["raw"] = Farm.Serial.Ser2NetMode.Raw, ["telnet"] = Farm.Serial.Ser2NetMode.Telnet };
     static readonly string[] QemuKeys = ["binary", "machine", "cpu", "smp", "memory-mb", "iommu", "devices", "share", "firmware"];
 
     static readonly Dictionary<string, BoardKind> Kinds = new() { ["qemu"] = BoardKind.Qemu, ["uboot"] = BoardKind.UBoot };
@@ -103,7 +112,8 @@ public static partial class LabFile
 
     /// <summary>A board as written, before its type is known (the type may be in a later file).</summary>
     sealed record BoardEntry(string Name, string TypeName, IReadOnlyList<string> Tags, BoardSettings Overrides,
-        string Path, SpecPosition At, SpecPosition NameAt, SpecPosition TypeAt);
+        string Path, SpecPosition At, SpecPosition NameAt, SpecPosition TypeAt,
+        PowerSpec? Power = null, SerialSpec? Serial = null, NetworkSpec? Network = null);
 
     static IEnumerable<BoardTypeSpec> ReadTypes(SpecMapping root)
     {
@@ -144,17 +154,18 @@ public static partial class LabFile
             var type = board.Text("type", required: true, "a key of board-types");
             var tags = board.TextList("tags", "tag", duplicateReason: "listed twice") ?? [];
             var overrides = ReadSettings(board);
+            var power = board.Mapping("power", PowerKeys) is { } p ? ReadPower(p) : null;
+            var serial = board.Mapping("serial", SerialKeys) is { } s ? ReadSerial(s) : null;
+            var network = board.Mapping("network", NetworkKeys) is { } n ? ReadNetwork(n) : null;
             if (name is null || type is null) continue;
             yield return new BoardEntry(name, type, tags, overrides, path, board.At,
-                board.Reader.At(board.Value("name")!), board.Reader.At(board.Value("type")!));
+                board.Reader.At(board.Value("name")!), board.Reader.At(board.Value("type")!), power, serial, network);
         }
     }
 
     static BoardSettings ReadSettings(SpecMapping m)
     {
         var kind = m.Choice("kind", Kinds);
-        if (kind == BoardKind.UBoot)
-            m.Report("kind", "uboot boards are not supported yet; only qemu");
         var xen = m.Text("xen-cmdline");
         // Verified on Xen 4.17: the board boots and powers off normally but the UART stays
         // silent, so every console stage would time out with nothing to show.
@@ -165,11 +176,119 @@ public static partial class LabFile
             Kind = kind,
             Mode = m.Choice("mode", Modes),
             Qemu = m.Mapping("qemu", QemuKeys) is { } q ? ReadQemu(q) : QemuSettings.Empty,
+            UBoot = m.Mapping("uboot", UBootKeys) is { } u ? ReadUBoot(u) : null,
             XenCmdline = xen,
             LinuxCmdline = m.Text("linux-cmdline"),
             ExpectedPci = m.TextList("expected-pci", "BDF", duplicateReason: "listed twice",
                 check: bdf => Bdf().IsMatch(bdf) ? null : $"\"{bdf}\" is not a PCI address like 0000:00:01.0 (lower-case hex)"),
         };
+    }
+
+    static UBootSpec ReadUBoot(SpecMapping u)
+    {
+        var d = new UBootSpec();
+        return new UBootSpec
+        {
+            Prompt = u.Text("prompt") ?? d.Prompt,
+            Interface = u.Text("interface"),
+            XenAddr = Address(u, "xen-addr") ?? d.XenAddr,
+            KernelAddr = Address(u, "kernel-addr") ?? d.KernelAddr,
+            InitrdAddr = Address(u, "initrd-addr") ?? d.InitrdAddr,
+            FdtAddr = Address(u, "fdt-addr") ?? d.FdtAddr,
+        };
+    }
+
+    static ulong? Address(SpecMapping m, string key)
+    {
+        if (m.Text(key) is not { } text) return null;
+        if (text.StartsWith("0x", StringComparison.Ordinal) &&
+            ulong.TryParse(text.AsSpan(2), System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out var a))
+            return a;
+        m.Report(key, $"\"{text}\" is not a hex address like 0x40400000");
+        return null;
+    }
+
+    /// <summary><c>host:port</c>; the port is required when <paramref name="defaultPort"/> is null.</summary>
+    static (string Host, int Port)? Endpoint(SpecMapping m, string key, int? defaultPort, bool required)
+    {
+        if (m.Text(key, required, "host:port") is not { } text) return null;
+        var i = text.LastIndexOf(':');
+        if (i < 0 && defaultPort is { } d && text.Length > 0) return (text, d);
+        if (i > 0 && int.TryParse(text.AsSpan(i + 1), out var port) && port is > 0 and < 65536) return (text[..i], port);
+        m.Report(key, $"\"{text}\" is not host:port");
+        return null;
+    }
+
+    static string? SecretRef(SpecMapping m, string key)
+    {
+        if (m.Text(key) is not { } text) return null;
+        if (text.StartsWith("env:", StringComparison.Ordinal) || text.StartsWith("file:", StringComparison.Ordinal)) return text;
+        m.Report(key, "write a reference, env:NAME or file:/path, never the secret itself (lab files get committed)");
+        return null;
+    }
+
+    static PowerSpec? ReadPower(SpecMapping p)
+    {
+        var backend = p.Choice("backend", Backends, required: true);
+        var spec = backend is not { } b ? null : new PowerSpec
+        {
+            Backend = b,
+            Host = p.Text("host"),
+            Outlet = p.Integer("outlet", min: 0),
+            Url = p.Text("url"),
+            User = p.Text("user"),
+            Password = SecretRef(p, "password"),
+            Community = SecretRef(p, "community"),
+            On = p.Text("on"),
+            Off = p.Text("off"),
+            Status = p.Text("status"),
+            Fingerprint = p.Text("fingerprint"),
+            System = p.Text("system"),
+        };
+        if (spec is null) return null;
+        string[] needed = spec.Backend switch
+        {
+            PowerBackendKind.Snmp => ["host", "outlet", "community"],
+            PowerBackendKind.Tasmota => ["url", "outlet"],
+            PowerBackendKind.Redfish => ["url", "user", "password"],
+            _ => ["on", "off", "status"],
+        };
+        foreach (var key in needed.Where(k => !p.Has(k)))
+            p.Missing(key, $"the {spec.Backend.ToString().ToLowerInvariant()} backend needs {string.Join(", ", needed)}");
+        if (spec.Backend == PowerBackendKind.Snmp && spec.Host is not null) Endpoint(p, "host", 161, required: false);
+        foreach (var url in new[] { "url" }.Where(p.Has))
+            if (!Uri.TryCreate(p.Text(url), UriKind.Absolute, out var u) || u.Scheme is not ("http" or "https"))
+                p.Report(url, "expected an http:// or https:// URL");
+        return spec;
+    }
+
+    static SerialSpec? ReadSerial(SpecMapping s)
+    {
+        var device = s.Text("device");
+        var ser2net = s.Has("ser2net") ? Endpoint(s, "ser2net", null, required: true) : null;
+        if ((device is null) == !s.Has("ser2net"))
+        {
+            s.Report(device is null ? "ser2net" : "device", "give exactly one of device (a local tty) or ser2net (host:port of a console server)");
+            return null;
+        }
+        return new SerialSpec
+        {
+            Device = device,
+            Baud = s.Integer("baud", min: 50) ?? 115200,
+            Ser2NetHost = ser2net?.Host,
+            Ser2NetPort = ser2net?.Port ?? 0,
+            Mode = s.Choice("mode", SerialModes) ?? Farm.Serial.Ser2NetMode.Raw,
+        };
+    }
+
+    static NetworkSpec? ReadNetwork(SpecMapping n)
+    {
+        var ip = n.Text("ip", required: true, "the address U-Boot takes");
+        var server = n.Text("server-ip", required: true, "the TFTP server's address as the board sees it");
+        var root = n.Text("tftp-root", required: true, "the directory the TFTP server serves; Farm writes each run's images under it");
+        var ssh = n.Has("ssh") ? Endpoint(n, "ssh", 22, required: false) : null;
+        if (ip is null || server is null || root is null) return null;
+        return new NetworkSpec { Ip = ip, ServerIp = server, TftpRoot = root, SshHost = ssh?.Host ?? ip, SshPort = ssh?.Port ?? 22 };
     }
 
     static QemuSettings ReadQemu(SpecMapping q)
@@ -221,7 +340,37 @@ public static partial class LabFile
         if (s.Mode == BoardMode.Native && s.XenCmdline is not null)
             Problem("xen-cmdline", $"set, but mode is native and Xen is not booted; remove it ({Origin(x => x.XenCmdline)})");
 
-        if (errors.Count > before || s.Kind != BoardKind.Qemu) return null;
+        if (s.Kind == BoardKind.UBoot)
+        {
+            if (entry.Power is null) Problem("power", "a uboot board needs power: {backend: ..., ...} (how Farm switches it)");
+            if (entry.Serial is null) Problem("serial", "a uboot board needs serial: {device: /dev/ttyUSB0} or {ser2net: host:port}");
+            if (entry.Network is null) Problem("network", "a uboot board needs network: {ip, server-ip, tftp-root}");
+            if (s.Qemu != QemuSettings.Empty) Problem("qemu", $"set, but kind is uboot: QEMU settings apply to kind qemu only ({Origin(x => x.Qemu == QemuSettings.Empty ? null : x.Qemu)})");
+        }
+        else if (s.Kind == BoardKind.Qemu)
+        {
+            foreach (var (field, value) in new (string, object?)[] { ("power", entry.Power), ("serial", entry.Serial), ("network", entry.Network) })
+                if (value is not null) Problem(field, "set, but kind is qemu: Farm powers, watches and reaches a QEMU board itself; use kind: uboot for a physical board");
+        }
+        if (errors.Count > before) return null;
+        if (s.Kind == BoardKind.UBoot)
+            return new BoardSpec
+            {
+                Name = entry.Name,
+                TypeName = type.Name,
+                Kind = BoardKind.UBoot,
+                Mode = s.Mode!.Value,
+                XenCmdline = s.XenCmdline,
+                LinuxCmdline = s.LinuxCmdline!,
+                ExpectedPci = s.ExpectedPci ?? [],
+                Tags = entry.Tags,
+                SourcePath = entry.At.Source,
+                Line = entry.At.Line,
+                Power = entry.Power,
+                Serial = entry.Serial,
+                Network = entry.Network,
+                UBoot = s.UBoot ?? new UBootSpec(),
+            };
         var defaults = new QemuSpec { Machine = "" };
         return new BoardSpec
         {

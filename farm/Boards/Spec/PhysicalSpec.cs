@@ -1,0 +1,72 @@
+using Farm.Serial;
+
+namespace Farm.Boards.Spec;
+
+/// <summary>The power backends a lab file can name (<c>power.backend</c>).</summary>
+public enum PowerBackendKind { Command, Snmp, Tasmota, Redfish }
+
+/// <summary>
+/// How Farm switches one physical board, as written on the board (<c>power:</c>). Secrets
+/// (<c>password</c>, <c>community</c>) are <c>env:NAME</c> or <c>file:/path</c> references.
+/// </summary>
+public sealed record PowerSpec
+{
+    public required PowerBackendKind Backend { get; init; }
+    public string? Host { get; init; }
+    public int? Outlet { get; init; }
+    public string? Url { get; init; }
+    public string? User { get; init; }
+    public string? Password { get; init; }
+    public string? Community { get; init; }
+    public string? On { get; init; }
+    public string? Off { get; init; }
+    public string? Status { get; init; }
+    public string? Fingerprint { get; init; }
+    public string? System { get; init; }
+
+    /// <summary>Where the power is, for listings: <c>snmp 10.0.0.5:161 outlet 3</c>.</summary>
+    public string Summary => Backend switch
+    {
+        PowerBackendKind.Snmp => $"snmp {Host} outlet {Outlet}",
+        PowerBackendKind.Tasmota => $"tasmota {Url} relay {Outlet}",
+        PowerBackendKind.Redfish => $"redfish {Url}",
+        _ => $"command {On}",
+    };
+}
+
+/// <summary>A board's UART: a local tty (<c>device</c>) or a console server port (<c>ser2net: host:port</c>).</summary>
+public sealed record SerialSpec
+{
+    public string? Device { get; init; }
+    public int Baud { get; init; } = 115200;
+    public string? Ser2NetHost { get; init; }
+    public int Ser2NetPort { get; init; }
+    public Ser2NetMode Mode { get; init; } = Ser2NetMode.Raw;
+
+    public string Summary => Device is not null ? $"{Device} @{Baud}" : $"ser2net {Ser2NetHost}:{Ser2NetPort} ({Mode.ToString().ToLowerInvariant()})";
+}
+
+/// <summary>
+/// A board's network as U-Boot and Farm see it: U-Boot's address and the TFTP server's, the
+/// directory the TFTP server serves (Farm writes each run's images under it), and how Farm
+/// reaches the booted system's sshd.
+/// </summary>
+public sealed record NetworkSpec
+{
+    public required string Ip { get; init; }
+    public required string ServerIp { get; init; }
+    public required string TftpRoot { get; init; }
+    public required string SshHost { get; init; }
+    public int SshPort { get; init; } = 22;
+}
+
+/// <summary>A board type's U-Boot: its prompt, the NIC to use, and where each image goes (hex addresses).</summary>
+public sealed record UBootSpec
+{
+    public string Prompt { get; init; } = "=> ";
+    public string? Interface { get; init; }
+    public ulong XenAddr { get; init; } = 0x40400000;
+    public ulong KernelAddr { get; init; } = 0x49000000;
+    public ulong InitrdAddr { get; init; } = 0x50000000;
+    public ulong FdtAddr { get; init; } = 0x44000000;
+}

@@ -1,0 +1,46 @@
+using Farm.PowerControl;
+using Farm.Scenarios.Sim;
+
+namespace Farm.Scenarios;
+
+/// <summary>Power backends against real simulators (HTTP ones are in tests/PowerControl).</summary>
+[Category("Power")]
+public class PowerScenarios
+{
+    static readonly PowerPolicy Quick = new() { Retries = 1, RetryDelay = TimeSpan.FromMilliseconds(100), Settle = TimeSpan.FromSeconds(2), PollInterval = TimeSpan.FromMilliseconds(100) };
+
+    [Test]
+    public async Task SnmpPduSwitchesAnOutletAndReadsItBack()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await using var pdu = await SnmpPdu.StartAsync(Path.Combine(ScenarioArtifacts.NewRunDirectory(), "pdu"), cts.Token);
+        var outlet3 = new VerifiedPowerSwitch(new SnmpPowerBackend("127.0.0.1", pdu.Port, 3, SnmpPdu.Community, TimeSpan.FromSeconds(2)), policy: Quick);
+        await outlet3.SetAsync(PowerState.On, cts.Token);
+        Assert.That(await outlet3.GetAsync(cts.Token), Is.EqualTo(PowerState.On));
+        Assert.That(File.ReadAllText(Path.Combine(pdu.Directory, "outlet3")).Trim(), Is.EqualTo("1"), "the agent's outlet table changed");
+        var outlet4 = new VerifiedPowerSwitch(new SnmpPowerBackend("127.0.0.1", pdu.Port, 4, SnmpPdu.Community, TimeSpan.FromSeconds(2)), policy: Quick);
+        Assert.That(await outlet4.GetAsync(cts.Token), Is.EqualTo(PowerState.Off), "other outlets untouched");
+        await outlet3.SetAsync(PowerState.Off, cts.Token);
+        Assert.That(await outlet3.GetAsync(cts.Token), Is.EqualTo(PowerState.Off));
+    }
+
+    [Test]
+    public async Task SnmpOutletThatDoesNotSwitchAndWrongCommunityAreIncomplete()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await using var pdu = await SnmpPdu.StartAsync(Path.Combine(ScenarioArtifacts.NewRunDirectory(), "pdu"), cts.Token);
+        // A relay welded open: the status hook always says off.
+        var status = Path.Combine(pdu.Directory, "outlet5.status");
+        await File.WriteAllTextAsync(status, "#!/bin/sh\necho 2\n", cts.Token);
+        File.SetUnixFileMode(status, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var stuck = new VerifiedPowerSwitch(new SnmpPowerBackend("127.0.0.1", pdu.Port, 5, SnmpPdu.Community, TimeSpan.FromSeconds(2)), policy: Quick with { Settle = TimeSpan.FromMilliseconds(500) });
+        var e = await Assert.ThrowsAsync<InfrastructureException>(() => stuck.SetAsync(PowerState.On, cts.Token));
+        Assert.That(e!.Message, Does.StartWith($"power: snmp 127.0.0.1:{pdu.Port} outlet 5 reads back off"));
+        Assert.That(e.Evidence, Has.Some.Contains("snmpget -v2c -c *** "), "the exchange, community masked");
+
+        var wrong = new VerifiedPowerSwitch(new SnmpPowerBackend("127.0.0.1", pdu.Port, 1, "guess", TimeSpan.FromSeconds(1)), policy: Quick);
+        e = await Assert.ThrowsAsync<InfrastructureException>(() => wrong.SetAsync(PowerState.On, cts.Token));
+        Assert.That(e!.Message, Does.Contain("snmpset failed: Timeout").And.Contain("is the community right?"));
+        Assert.That(e.Message + string.Join("\n", e.Evidence), Does.Not.Contain("guess"));
+    }
+}
