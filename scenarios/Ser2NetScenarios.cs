@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
+using Farm.Scenarios.Sim;
 using Farm.Serial;
 
 namespace Farm.Scenarios;
@@ -14,64 +15,6 @@ namespace Farm.Scenarios;
 [Category("Serial")]
 public class Ser2NetScenarios
 {
-    sealed class Ser2NetServer(SupervisedProcess process, int port) : IAsyncDisposable
-    {
-        bool _stopped;
-
-        public int Port { get; } = port;
-
-        public async ValueTask DisposeAsync()
-        {
-            if (_stopped) return;
-            _stopped = true;
-            await process.KillAsync(TimeSpan.FromSeconds(2));
-            await process.DisposeAsync();
-        }
-    }
-
-    static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
-
-    static async Task<Ser2NetServer> StartSer2NetAsync(string dir, string tty, Ser2NetMode mode, CancellationToken ct)
-    {
-        var port = FreePort();
-        var accepter = mode == Ser2NetMode.Raw ? $"tcp,127.0.0.1,{port}" : $"telnet(rfc2217),tcp,127.0.0.1,{port}";
-        var config = Path.Combine(dir, $"ser2net-{port}.yaml");
-        await File.WriteAllTextAsync(config, $"""
-            %YAML 1.1
-            ---
-            connection: &board
-              accepter: {accepter}
-              connector: serialdev,{tty},115200n81,local
-              options:
-                kickolduser: true
-            """, ct);
-        var bin = SupervisedProcess.Resolve("ser2net", "install ser2net: ci/setup.sh");
-        var p = SupervisedProcess.Start(bin, ["-n", "-d", "-c", config, "-P", Path.Combine(dir, $"ser2net-{port}.pid")], Path.Combine(dir, $"ser2net-{port}.log"));
-        // Ready when the port accepts (ser2net binds it after reading the configuration).
-        while (true)
-        {
-            using var probe = new Socket(SocketType.Stream, ProtocolType.Tcp);
-            try
-            {
-                await probe.ConnectAsync(IPAddress.Loopback, port, ct);
-                return new Ser2NetServer(p, port);
-            }
-            catch (SocketException) when (!p.HasExited)
-            {
-                await Task.Delay(20, ct);
-            }
-            catch (SocketException)
-            {
-                throw new InvalidOperationException("ser2net exited: " + string.Join("\n", p.OutputTail()));
-            }
-        }
-    }
-
     /// <summary>Writes "sync" lines until the broker sees one: ser2net has opened the tty and the path is live.</summary>
     static async Task SyncAsync(Stream uart, ConsoleBroker broker, CancellationToken ct)
     {
@@ -97,7 +40,7 @@ public class Ser2NetScenarios
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(120));
         var dir = ScenarioArtifacts.NewRunDirectory();
         await using var cable = await NullModem.CreateAsync(dir, "uart", cts.Token);
-        await using var ser2net = await StartSer2NetAsync(dir, cable.B, mode, cts.Token);
+        await using var ser2net = await Ser2NetServer.StartAsync(dir, cable.B, mode, cts.Token);
         await using var broker = new ConsoleBroker("board", await Ser2Net.ConnectAsync("127.0.0.1", ser2net.Port, mode, cts.Token));
         var raw = Path.Combine(dir, "console.raw");
         var transcript = ConsoleTranscript.Start(broker, Path.Combine(dir, "console.log"), raw);
@@ -128,7 +71,7 @@ public class Ser2NetScenarios
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var dir = ScenarioArtifacts.NewRunDirectory();
         var cable = await NullModem.CreateAsync(dir, "uart", cts.Token);
-        await using var ser2net = await StartSer2NetAsync(dir, cable.B, Ser2NetMode.Raw, cts.Token);
+        await using var ser2net = await Ser2NetServer.StartAsync(dir, cable.B, Ser2NetMode.Raw, cts.Token);
         await using var broker = new ConsoleBroker("board", await Ser2Net.ConnectAsync("127.0.0.1", ser2net.Port, Ser2NetMode.Raw, cts.Token));
         var log = Path.Combine(dir, "console.log");
         var transcript = ConsoleTranscript.Start(broker, log);
@@ -154,7 +97,7 @@ public class Ser2NetScenarios
     [Test]
     public async Task ConsoleServerThatIsNotThereIsALabFaultNamingIt()
     {
-        var port = FreePort();
+        var port = Ser2NetServer.FreePort();
         var e = await Assert.ThrowsAsync<InfrastructureException>(() => Ser2Net.ConnectAsync("127.0.0.1", port, Ser2NetMode.Telnet, CancellationToken.None));
         Assert.That(e!.Message, Does.StartWith($"console 127.0.0.1:{port} (telnet):").And.Contain("ser2net running"));
     }

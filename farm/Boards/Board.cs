@@ -17,3 +17,11 @@ public sealed record Board(
     IAsyncDisposable Lifetime,
     IBootSnapshots? Snapshots = null,
     IBootloader? Bootloader = null);
+
+/// <summary>What every board configuration says: its name and whether it boots Xen or native Linux.</summary>
+public interface IBoardConfig
+{
+    string Name { get; }
+
+    Farm.Boards.Spec.BoardMode Mode { get; }
+}

@@ -63,10 +63,25 @@ public sealed partial class JobRunner(TimeProvider time, IReadOnlyList<IRunSink>
 
     async Task<PipelineResult> RunStagesAsync(RunRequest request, RunContext ctx, CancellationToken ct)
     {
+        if (request.Board is Farm.Boards.Physical.PhysicalBoardConfig physical)
+        {
+            if (request.Boot == BootMode.Snapshot)
+                throw new ConfigurationException($"board {physical.Name} is physical: boot: snapshot needs a QEMU board");
+            await using var bench = new Farm.Boards.Physical.PhysicalBoard(physical, ctx.RunDirectory, time);
+            var pb = new Board(physical.Name, bench.Power, bench.Console, bench.Deployer, bench.Ssh, bench, null, bench);
+            return await RunPlanAsync(request, ctx, pb, ct).ConfigureAwait(false);
+        }
         var snapshots = request.Boot == BootMode.Snapshot ? new SnapshotStore(request.SnapshotDirectory ?? Path.Combine(request.OutDirectory, ".snapshots")) : null;
-        await using var qemu = new QemuBoard(request.Board, ctx.RunDirectory, time, snapshots);
+        await using var qemu = new QemuBoard((QemuBoardConfig)request.Board, ctx.RunDirectory, time, snapshots);
         BoardCreated?.Invoke(qemu);
         var board = new Board(request.Board.Name, qemu.Power, qemu.Console, qemu.Deployer, qemu.Ssh, qemu, qemu.Snapshots, qemu.Bootloader);
+        var result = await RunPlanAsync(request, ctx, board, ct).ConfigureAwait(false);
+        if (qemu.Machine?.Version is { } qv) ctx.Facts["qemu-version"] = qv;
+        return result;
+    }
+
+    async Task<PipelineResult> RunPlanAsync(RunRequest request, RunContext ctx, Board board, CancellationToken ct)
+    {
         // A key only when the plan logs in: generating one loads OpenSSL, which a boot-only run need not pay for.
         using var key = request.Commands.Count > 0 || request.Checks.Count > 0 ? new SshKey() : null;
         var pipeline = new StagePipeline(time);
@@ -74,8 +89,6 @@ public sealed partial class JobRunner(TimeProvider time, IReadOnlyList<IRunSink>
         pipeline.StageFinished += (s, r) => StageFinished?.Invoke(s, r);
         var result = await pipeline.RunAsync(Plan(request, board, key), ctx, request.Timeouts.Job, ct).ConfigureAwait(false);
         if (!ReferenceEquals(ctx.SshKey, key)) ctx.SshKey?.Dispose();   // the resumed snapshot's key
-
-        if (qemu.Machine?.Version is { } qv) ctx.Facts["qemu-version"] = qv;
         foreach (var line in ctx.FullConsole())
         {
             if (!ctx.Facts.ContainsKey("xen-version") && XenVersion().Match(line) is { Success: true } x) ctx.Facts["xen-version"] = x.Groups[1].Value;

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Farm.Boards;
 using Farm.Boards.Qemu;
 
 namespace Farm.Jobs;
@@ -37,7 +38,7 @@ public sealed record StageTimeouts
 /// <summary>Everything one run needs, resolved from a job file and a lab file.</summary>
 public sealed record RunRequest(
     string JobName,
-    QemuBoardConfig Board,
+    IBoardConfig Board,
     string ArtifactDirectory,
     StageTimeouts Timeouts,
     Regex? XenBanner,

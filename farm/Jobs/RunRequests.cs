@@ -1,3 +1,4 @@
+using Farm.Boards;
 using Farm.Boards.Qemu;
 using Farm.Boards.Spec;
 using Farm.Jobs.Spec;
@@ -21,9 +22,6 @@ public static class RunRequests
 
     public static RunRequest Create(JobSpec job, BoardSpec board, string repoRoot, string outDirectory)
     {
-        if (board.Kind != BoardKind.Qemu || board.Qemu is null)
-            throw new ConfigurationException(
-                $"{board.SourcePath}:{board.Line}: board \"{board.Name}\" is kind {board.Kind.ToString().ToLowerInvariant()}; this Farm drives QEMU boards only");
         try
         {
             Farm.Checks.CheckSuite.Resolve(job.Checks);
@@ -32,14 +30,22 @@ public static class RunRequests
         {
             throw new ConfigurationException($"{job.PositionOf("checks")}: checks: {e.Message}", e.Evidence, e);
         }
-        var q = board.Qemu;
-        var config = new QemuBoardConfig(board.Name, board.Mode, q.Binary, q.Machine, q.Cpu, q.Smp, q.MemoryMb,
-            q.Iommu == IommuModel.SmmuV3 ? "smmuv3" : "none", q.Devices, board.XenCmdline, board.LinuxCmdline, q.ShareArtifacts,
-            q.Firmware == QemuFirmware.UBoot ? "u-boot" : "direct");
+        IBoardConfig config = board.Kind == BoardKind.UBoot
+            ? new Farm.Boards.Physical.PhysicalBoardConfig(board.Name, board.Mode, board.XenCmdline, board.LinuxCmdline,
+                board.Power!, board.Serial!, board.Network!, board.UBoot!)
+            : QemuConfig(board);
         return new RunRequest(job.Name, config, job.ArtifactDirectory(repoRoot), job.StageTimeouts,
             board.Mode == BoardMode.Xen ? job.Expect.XenBanner : null, job.Expect.Dom0Prompt, job.Commands, job.Checks,
             outDirectory, Path.GetFullPath(job.SourcePath), board.ExpectedPci, job.Boot,
             job.Boot == BootMode.Snapshot ? Path.Combine(repoRoot, ".cache", "snapshots") : null);
+    }
+
+    static QemuBoardConfig QemuConfig(BoardSpec board)
+    {
+        var q = board.Qemu!;
+        return new QemuBoardConfig(board.Name, board.Mode, q.Binary, q.Machine, q.Cpu, q.Smp, q.MemoryMb,
+            q.Iommu == IommuModel.SmmuV3 ? "smmuv3" : "none", q.Devices, board.XenCmdline, board.LinuxCmdline, q.ShareArtifacts,
+            q.Firmware == QemuFirmware.UBoot ? "u-boot" : "direct");
     }
 
     /// <summary>The checkout a job file lives in (where <c>.cache/artifacts</c> is), else the working directory.</summary>

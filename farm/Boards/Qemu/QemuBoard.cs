@@ -23,7 +23,7 @@ public sealed record QemuBoardConfig(
     string LinuxCmdline,
     bool ShareArtifacts = true,
     string Firmware = "direct",
-    string UBootBinary = "/usr/lib/u-boot/qemu_arm64/u-boot.bin");
+    string UBootBinary = "/usr/lib/u-boot/qemu_arm64/u-boot.bin") : IBoardConfig;
 
 
 /// <summary>
