@@ -1,26 +1,83 @@
+using System.ComponentModel;
+using Farm.Boards.Physical;
 using Farm.Boards.Spec;
+using Farm.Reports;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
 namespace Farm.Cli;
 
-/// <summary><c>farm boards [--lab DIR]</c>: the lab's boards, what they are and where their power and console are.</summary>
-public sealed class BoardsCommand : AsyncCommand<LabSettings>
+/// <summary>
+/// <c>farm boards [--lab DIR] [--check] [--out DIR]</c>: the lab's boards, what they are, where
+/// their power and console are, their last run (from the store), and with <c>--check</c> what
+/// their power controller and console server answer right now.
+/// </summary>
+public sealed class BoardsCommand : AsyncCommand<BoardsCommand.Settings>
 {
-    public override Task<int> ExecuteAsync(CommandContext context, LabSettings s, CancellationToken ct)
+    public sealed class Settings : LabSettings
+    {
+        [CommandOption("--check")]
+        [Description("Ask each physical board's power controller for the outlet state and connect to its console.")]
+        public bool Check { get; init; }
+
+        [CommandOption("--out <DIR>")]
+        [Description("Where runs are recorded (default: artifacts/), for each board's last run.")]
+        public string Out { get; init; } = "artifacts";
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
     {
         var lab = LabFile.Load(s.Lab);
-        var table = new Table().AddColumns("board", "type", "power", "console", "expected pci", "tags");
+        var last = new Dictionary<string, RunRecord>();
+        var db = s.Store ?? Path.Combine(s.Out, RunSinks.DefaultStoreFile);
+        if (File.Exists(db))
+            foreach (var r in await (await RunSinks.OpenStoreAsync(s.Out, s.Store, ct)).LatestAsync(500, ct))
+                last.TryAdd(r.Board, r);
+        var table = new Table().AddColumns("board", "type", "power", "console", "last run", "expected pci", "tags");
         foreach (var b in lab.Boards)
         {
             var (power, console) = b.Kind == BoardKind.Qemu
                 ? ("QMP query-status", "QEMU serial socket")
-                : ("(not configured)", "(not configured)");
+                : (b.Power!.Summary, b.Serial!.Summary);
+            if (s.Check && b.Kind == BoardKind.UBoot)
+                (power, console) = ($"{power}\n{await ProbePowerAsync(b, ct)}", $"{console}\n{await ProbeConsoleAsync(b.Serial!, ct)}");
+            var run = last.TryGetValue(b.Name, out var r) ? $"{r.Verdict.ToWire()} {r.Start:yyyy-MM-dd HH:mm} {r.Job}" : "-";
             table.AddRow(Markup.Escape(b.Name),
                 Markup.Escape($"{b.TypeName} ({b.Kind.ToString().ToLowerInvariant()}, {b.Mode.ToString().ToLowerInvariant()})\n{b.SourcePath}:{b.Line}"),
-                power, console, Markup.Escape(string.Join("\n", b.ExpectedPci)), Markup.Escape(string.Join(", ", b.Tags)));
+                Markup.Escape(power), Markup.Escape(console), Markup.Escape(run), Markup.Escape(string.Join("\n", b.ExpectedPci)), Markup.Escape(string.Join(", ", b.Tags)));
         }
         AnsiConsole.Write(table);
-        return Task.FromResult(0);
+        return 0;
+    }
+
+    static async Task<string> ProbePowerAsync(BoardSpec b, CancellationToken ct)
+    {
+        try
+        {
+            await using var board = new PhysicalBoard(new PhysicalBoardConfig(b.Name, b.Mode, b.XenCmdline, b.LinuxCmdline, b.Power!, b.Serial!, b.Network!, b.UBoot!),
+                Path.Combine(Path.GetTempPath(), "farm-boards-check"));
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            limit.CancelAfter(TimeSpan.FromSeconds(15));
+            return $"outlet reads {(await board.Power.GetAsync(limit.Token)).ToString().ToLowerInvariant()}";
+        }
+        catch (Exception e) when (e is FarmException or OperationCanceledException)
+        {
+            return $"UNHEALTHY: {e.Message}";
+        }
+    }
+
+    static async Task<string> ProbeConsoleAsync(SerialSpec serial, CancellationToken ct)
+    {
+        if (serial.Device is not null)
+            return File.Exists(serial.Device) ? "device present" : $"UNHEALTHY: {serial.Device} missing";
+        try
+        {
+            await using var stream = await Farm.Serial.Ser2Net.ConnectAsync(serial.Ser2NetHost!, serial.Ser2NetPort, serial.Mode, ct);
+            return "console server answers";
+        }
+        catch (InfrastructureException e)
+        {
+            return $"UNHEALTHY: {e.Message}";
+        }
     }
 }

@@ -1,0 +1,109 @@
+using Farm.Boards.Spec;
+
+namespace Farm.Tests.Spec;
+
+/// <summary>Lab files with physical boards: what a valid one gives, and one clear line per mistake.</summary>
+public class LabFileTests
+{
+    const string Source = "lab/bench.yaml";
+
+    const string Valid = """
+        board-types:
+          rpi4-xen:
+            kind: uboot
+            mode: xen
+            uboot: {prompt: 'U-Boot> ', xen-addr: 0x00200000, kernel-addr: 0x00400000, initrd-addr: 0x02600000, fdt-addr: 0x02400000}
+            xen-cmdline: console=dtuart dom0_mem=512M
+            linux-cmdline: console=hvc0
+            expected-pci: ['0000:01:00.0']
+        boards:
+          - name: rpi4-1
+            type: rpi4-xen
+            tags: [rpi4, xen]
+            power: {backend: snmp, host: 'pdu1.lab:161', outlet: 3, community: 'env:PDU1_COMMUNITY'}
+            serial: {ser2net: 'console1.lab:2001', mode: telnet}
+            network: {ip: 192.168.10.21, server-ip: 192.168.10.1, tftp-root: /srv/tftp}
+          - name: rpi4-2
+            type: rpi4-xen
+            power: {backend: command, on: 'usbrelay R_1=1', off: 'usbrelay R_1=0', status: 'relay-status 1'}
+            serial: {device: /dev/ttyUSB1, baud: 115200}
+            network: {ip: 192.168.10.22, server-ip: 192.168.10.1, tftp-root: /srv/tftp, ssh: 'jump.lab:2222'}
+        """;
+
+    static IReadOnlyList<string> Mistakes(string yaml)
+    {
+        var e = Assert.Throws<ConfigurationException>(() => LabFile.Parse(yaml, Source))!;
+        Assert.That(e.Verdict, Is.EqualTo(Verdict.Error));
+        return e.Evidence;
+    }
+
+    static string Replace(string from, string to)
+    {
+        Assert.That(Valid.Contains(from), Is.True, from);
+        return Valid.Replace(from, to);
+    }
+
+    [Test]
+    public void PhysicalBoardsLoadWithTheirPowerConsoleNetworkAndUBoot()
+    {
+        var lab = LabFile.Parse(Valid, Source);
+        var b1 = lab.Find("rpi4-1")!;
+        Assert.That(b1.Kind, Is.EqualTo(BoardKind.UBoot));
+        Assert.That(b1.Power, Is.EqualTo(new PowerSpec { Backend = PowerBackendKind.Snmp, Host = "pdu1.lab:161", Outlet = 3, Community = "env:PDU1_COMMUNITY" }));
+        Assert.That(b1.Serial!.Summary, Is.EqualTo("ser2net console1.lab:2001 (telnet)"));
+        Assert.That(b1.Network!.SshHost, Is.EqualTo("192.168.10.21"), "SSH defaults to the board's own address");
+        Assert.That(b1.UBoot, Is.EqualTo(new UBootSpec { Prompt = "U-Boot> ", XenAddr = 0x200000, KernelAddr = 0x400000, InitrdAddr = 0x2600000, FdtAddr = 0x2400000 }));
+        var b2 = lab.Find("rpi4-2")!;
+        Assert.That(b2.Power!.Summary, Is.EqualTo("command usbrelay R_1=1"));
+        Assert.That(b2.Serial!.Summary, Is.EqualTo("/dev/ttyUSB1 @115200"));
+        Assert.That((b2.Network!.SshHost, b2.Network.SshPort), Is.EqualTo(("jump.lab", 2222)));
+    }
+
+    [Test]
+    public void ExampleBenchLoads()
+    {
+        var lab = LabFile.Load(Checkout.File("lab/example-bench.yaml"));
+        Assert.That(lab.Boards.Select(b => (b.Name, b.Power!.Backend)), Is.EqualTo(new[]
+        {
+            ("rpi4-1", PowerBackendKind.Snmp), ("zcu102-1", PowerBackendKind.Redfish), ("rpi4-2", PowerBackendKind.Tasmota),
+        }));
+    }
+
+    [Test]
+    public void EveryMistakeIsReportedOnceWithItsLine()
+    {
+        var yaml = Replace("backend: snmp, host: 'pdu1.lab:161', outlet: 3,", "backend: snpm, host: 'pdu1.lab:161', outlet: 3,")
+            .Replace("  - name: rpi4-2", "  - name: rpi4-1");
+        var lines = Mistakes(yaml);
+        Assert.That(lines, Has.Count.EqualTo(2), string.Join("\n", lines));
+        Assert.That(lines[0], Does.StartWith("lab/bench.yaml:13:").And.Contain("power.backend: unknown value \"snpm\" (did you mean \"snmp\"?)"));
+        Assert.That(lines[1], Does.StartWith("lab/bench.yaml:16:").And.Contain("duplicate board \"rpi4-1\" (first defined at lab/bench.yaml:10"));
+    }
+
+    [Test]
+    public void MissingOutletInlineSecretAndAmbiguousSerial()
+    {
+        var lines = Mistakes(Replace("outlet: 3, community: 'env:PDU1_COMMUNITY'", "community: public")
+            .Replace("serial: {device: /dev/ttyUSB1, baud: 115200}", "serial: {device: /dev/ttyUSB1, ser2net: 'c:1'}"));
+        Assert.That(lines, Has.Count.EqualTo(3), string.Join("\n", lines));
+        Assert.That(lines, Has.One.Contains("power.community: write a reference, env:NAME or file:/path, never the secret itself"));
+        Assert.That(lines, Has.One.Contains("power.outlet: required field is missing (the snmp backend needs host, outlet, community)"));
+        Assert.That(lines, Has.One.Contains("give exactly one of device (a local tty) or ser2net"));
+    }
+
+    [Test]
+    public void UBootBoardWithoutNetworkAndQemuBoardWithPower()
+    {
+        var yaml = Replace("\n    network: {ip: 192.168.10.22, server-ip: 192.168.10.1, tftp-root: /srv/tftp, ssh: 'jump.lab:2222'}", "") + """
+
+              - name: q
+                type: rpi4-xen
+                kind: qemu
+                qemu: {machine: 'virt,virtualization=on'}
+                power: {backend: tasmota, url: 'http://relay1', outlet: 1}
+            """;
+        var lines = Mistakes(yaml);
+        Assert.That(lines, Has.One.Contains("boards[1].network: a uboot board needs network"));
+        Assert.That(lines, Has.One.Contains("boards[2].power: set, but kind is qemu"));
+    }
+}
