@@ -43,4 +43,24 @@ public class PowerScenarios
         Assert.That(e!.Message, Does.Contain("snmpset failed: Timeout").And.Contain("is the community right?"));
         Assert.That(e.Message + string.Join("\n", e.Evidence), Does.Not.Contain("guess"));
     }
+
+    [Test]
+    public async Task PduDaemonSwitchesAndTheStatusCommandReadsBack()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await using var pdud = await PduDaemon.StartAsync(Path.Combine(ScenarioArtifacts.NewRunDirectory(), "pdudaemon"), cts.Token);
+        var state = Path.Combine(pdud.Directory, "outlet3");
+        var status = new CommandPowerBackend("sim-3", "true", "true", $"cat {state} 2>/dev/null || echo off", TimeSpan.FromSeconds(5));
+        using var backend = new PduDaemonPowerBackend(pdud.Uri, "sim", 3, status, TimeSpan.FromSeconds(5));
+        // pdudaemon queues requests: the read-back waits for the outlet to change.
+        var power = new VerifiedPowerSwitch(backend, policy: Quick with { Settle = TimeSpan.FromSeconds(10) });
+        await power.SetAsync(PowerState.On, cts.Token);
+        Assert.That(File.ReadAllText(state).Trim(), Is.EqualTo("on"));
+        await power.SetAsync(PowerState.Off, cts.Token);
+        Assert.That(await power.GetAsync(cts.Token), Is.EqualTo(PowerState.Off));
+
+        using var unknown = new PduDaemonPowerBackend(pdud.Uri, "no-such-pdu", 1, status, TimeSpan.FromSeconds(5));
+        var e = await Assert.ThrowsAsync<InfrastructureException>(() => new VerifiedPowerSwitch(unknown, policy: Quick).SetAsync(PowerState.On, cts.Token));
+        Assert.That(e!.Message, Does.StartWith($"power: pdudaemon {pdud.Uri.GetLeftPart(UriPartial.Authority)} no-such-pdu port 1: GET /power/control/on?hostname=no-such-pdu&port=1 answered 500"));
+    }
 }

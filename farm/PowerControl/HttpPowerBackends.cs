@@ -44,7 +44,7 @@ public abstract class HttpPowerBackend : IPowerBackend, IDisposable
     public abstract Task<PowerState> ReadAsync(CancellationToken ct);
 
     /// <summary>Sends a request; a network fault, timeout or non-2xx status is a lab fault. Returns the JSON body (or null).</summary>
-    protected async Task<JsonNode?> SendAsync(HttpMethod method, string path, JsonObject? body, CancellationToken ct)
+    protected async Task<JsonNode?> SendAsync(HttpMethod method, string path, JsonObject? body, CancellationToken ct, bool json = true)
     {
         using var request = new HttpRequestMessage(method, path);
         if (body is not null) request.Content = JsonContent.Create(body);
@@ -58,7 +58,7 @@ public abstract class HttpPowerBackend : IPowerBackend, IDisposable
                 throw new ConfigurationException($"power: {Describe}: {(int)response.StatusCode} {response.ReasonPhrase}: check the credentials", LastExchange);
             if (!response.IsSuccessStatusCode)
                 throw new InfrastructureException($"power: {Describe}: {line} answered {(int)response.StatusCode} {response.ReasonPhrase}", LastExchange);
-            return text.Length == 0 ? null : JsonNode.Parse(text);
+            return text.Length == 0 || !json ? null : JsonNode.Parse(text);
         }
         catch (Exception e) when (e is HttpRequestException or System.Text.Json.JsonException
                                       || (e is TaskCanceledException && !ct.IsCancellationRequested))
@@ -155,4 +155,24 @@ public sealed class RedfishPowerBackend(Uri baseUri, string user, string passwor
             var other => throw new InfrastructureException($"power: {Describe}: PowerState is \"{other}\"", LastExchange),
         };
     }
+}
+
+/// <summary>
+/// An outlet behind LAVA's pdudaemon (its HTTP listener): <c>GET /power/control/on?hostname=PDU&amp;port=N</c>.
+/// pdudaemon queues the request and cannot report an outlet's state, so the read-back is a
+/// <paramref name="status"/> command that asks the truth elsewhere (the PDU itself, a BMC, a
+/// sensor) and prints on or off.
+/// </summary>
+public sealed class PduDaemonPowerBackend(Uri baseUri, string pdu, int port, CommandPowerBackend status, TimeSpan timeout)
+    : HttpPowerBackend(baseUri, timeout, null, null, TlsPolicy.System)
+{
+    protected override string Kind => "pdudaemon";
+
+    public override string Describe => $"{Device} {pdu} port {port}";
+
+    public override async Task SwitchAsync(PowerState state, CancellationToken ct) =>
+        await SendAsync(HttpMethod.Get,
+            $"/power/control/{(state == PowerState.On ? "on" : "off")}?hostname={Uri.EscapeDataString(pdu)}&port={port}", null, ct, json: false).ConfigureAwait(false);
+
+    public override Task<PowerState> ReadAsync(CancellationToken ct) => status.ReadAsync(ct);
 }

@@ -92,6 +92,14 @@ public class LabFileTests
     }
 
     [Test]
+    public void PduDaemonNeedsAStatusCommandBecauseItCannotReadOutlets()
+    {
+        var lines = Mistakes(Replace("power: {backend: command, on: 'usbrelay R_1=1', off: 'usbrelay R_1=0', status: 'relay-status 1'}",
+            "power: {backend: pdudaemon, url: 'http://pdud.lab:16421', pdu: apc1, outlet: 4}"));
+        Assert.That(lines, Is.EqualTo(new[] { "lab/bench.yaml:18:12: boards[1].power.status: required field is missing (the pdudaemon backend needs url, pdu, outlet, status)" }));
+    }
+
+    [Test]
     public void UBootBoardWithoutNetworkAndQemuBoardWithPower()
     {
         var yaml = Replace("\n    network: {ip: 192.168.10.22, server-ip: 192.168.10.1, tftp-root: /srv/tftp, ssh: 'jump.lab:2222'}", "") + """

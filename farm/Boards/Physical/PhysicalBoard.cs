@@ -73,6 +73,8 @@ public sealed class PhysicalBoard : IAsyncDisposable, IBootloader
             PowerBackendKind.Redfish => new RedfishPowerBackend(new Uri(p.Url!), p.User!, Secret.Resolve(p.Password!, what), timeout,
                 new TlsPolicy(p.Fingerprint), p.System),
             PowerBackendKind.Snmp => SnmpBackend(p, Secret.Resolve(p.Community!, what), timeout),
+            PowerBackendKind.PduDaemon => new PduDaemonPowerBackend(new Uri(p.Url!), p.Pdu!, p.Outlet!.Value,
+                new CommandPowerBackend(c.Name, "true", "true", p.Status!, TimeSpan.FromSeconds(30)), timeout),
             _ => throw new ConfigurationException($"{what}: backend {p.Backend} is not supported"),
         };
     }

@@ -18,12 +18,12 @@ public static partial class LabFile
     static readonly string[] SettingKeys = ["kind", "mode", "qemu", "uboot", "xen-cmdline", "linux-cmdline", "expected-pci"];
     static readonly string[] BoardKeys = ["name", "type", "tags", "power", "serial", "network", .. SettingKeys];
     static readonly string[] UBootKeys = ["prompt", "interface", "xen-addr", "kernel-addr", "initrd-addr", "fdt-addr"];
-    static readonly string[] PowerKeys = ["backend", "host", "outlet", "url", "user", "password", "community", "on", "off", "status", "fingerprint", "system"];
+    static readonly string[] PowerKeys = ["backend", "host", "outlet", "url", "user", "password", "community", "on", "off", "status", "fingerprint", "system", "pdu"];
     static readonly string[] SerialKeys = ["device", "baud", "ser2net", "mode"];
     static readonly string[] NetworkKeys = ["ip", "server-ip", "tftp-root", "ssh"];
     static readonly Dictionary<string, PowerBackendKind> Backends = new()
     {
-        ["command"] = PowerBackendKind.Command, ["snmp"] = PowerBackendKind.Snmp, ["tasmota"] = PowerBackendKind.Tasmota, ["redfish"] = PowerBackendKind.Redfish,
+        ["command"] = PowerBackendKind.Command, ["snmp"] = PowerBackendKind.Snmp, ["tasmota"] = PowerBackendKind.Tasmota, ["redfish"] = PowerBackendKind.Redfish, ["pdudaemon"] = PowerBackendKind.PduDaemon,
     };
     static readonly Dictionary<string, Farm.Serial.Ser2NetMode> SerialModes = new() { ["raw"] = Farm.Serial.Ser2NetMode.Raw, ["telnet"] = Farm.Serial.Ser2NetMode.Telnet };
     static readonly string[] QemuKeys = ["binary", "machine", "cpu", "smp", "memory-mb", "iommu", "devices", "share", "firmware"];
@@ -241,6 +241,7 @@ public static partial class LabFile
             Status = p.Text("status"),
             Fingerprint = p.Text("fingerprint"),
             System = p.Text("system"),
+            Pdu = p.Text("pdu"),
         };
         if (spec is null) return null;
         string[] needed = spec.Backend switch
@@ -248,6 +249,8 @@ public static partial class LabFile
             PowerBackendKind.Snmp => ["host", "outlet", "community"],
             PowerBackendKind.Tasmota => ["url", "outlet"],
             PowerBackendKind.Redfish => ["url", "user", "password"],
+            // pdudaemon cannot say whether an outlet is on: the read-back must come from elsewhere.
+            PowerBackendKind.PduDaemon => ["url", "pdu", "outlet", "status"],
             _ => ["on", "off", "status"],
         };
         foreach (var key in needed.Where(k => !p.Has(k)))

@@ -3,7 +3,7 @@ using Farm.Serial;
 namespace Farm.Boards.Spec;
 
 /// <summary>The power backends a lab file can name (<c>power.backend</c>).</summary>
-public enum PowerBackendKind { Command, Snmp, Tasmota, Redfish }
+public enum PowerBackendKind { Command, Snmp, Tasmota, Redfish, PduDaemon }
 
 /// <summary>
 /// How Farm switches one physical board, as written on the board (<c>power:</c>). Secrets
@@ -24,12 +24,16 @@ public sealed record PowerSpec
     public string? Fingerprint { get; init; }
     public string? System { get; init; }
 
+    /// <summary>pdudaemon's name for the PDU (<c>hostname=</c> in its API).</summary>
+    public string? Pdu { get; init; }
+
     /// <summary>Where the power is, for listings: <c>snmp 10.0.0.5:161 outlet 3</c>.</summary>
     public string Summary => Backend switch
     {
         PowerBackendKind.Snmp => $"snmp {Host} outlet {Outlet}",
         PowerBackendKind.Tasmota => $"tasmota {Url} relay {Outlet}",
         PowerBackendKind.Redfish => $"redfish {Url}",
+        PowerBackendKind.PduDaemon => $"pdudaemon {Url} {Pdu} port {Outlet}",
         _ => $"command {On}",
     };
 }
