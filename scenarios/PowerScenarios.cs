@@ -63,4 +63,37 @@ public class PowerScenarios
         var e = await Assert.ThrowsAsync<InfrastructureException>(() => new VerifiedPowerSwitch(unknown, policy: Quick).SetAsync(PowerState.On, cts.Token));
         Assert.That(e!.Message, Does.StartWith($"power: pdudaemon {pdud.Uri.GetLeftPart(UriPartial.Authority)} no-such-pdu port 1: GET /power/control/on?hostname=no-such-pdu&port=1 answered 500"));
     }
+
+    [Test]
+    public async Task IpmiBmcSwitchesChassisPowerAndReadsItBack()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await using var bmc = await IpmiSim.StartAsync(Path.Combine(ScenarioArtifacts.NewRunDirectory(), "bmc"), cts.Token);
+        var power = new VerifiedPowerSwitch(new IpmiPowerBackend("127.0.0.1", bmc.Port, IpmiSim.User, IpmiSim.Password, TimeSpan.FromSeconds(2)), policy: Quick);
+        await power.SetAsync(PowerState.On, cts.Token);
+        Assert.That(await power.GetAsync(cts.Token), Is.EqualTo(PowerState.On));
+        Assert.That(File.ReadAllText(Path.Combine(bmc.Directory, "power")).Trim(), Is.EqualTo("1"), "the BMC's chassis control was driven");
+        await power.SetAsync(PowerState.Off, cts.Token);
+        Assert.That(await power.GetAsync(cts.Token), Is.EqualTo(PowerState.Off));
+    }
+
+    [Test]
+    public async Task IpmiChassisThatStaysOffAndWrongPasswordAreIncomplete()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await using var bmc = await IpmiSim.StartAsync(Path.Combine(ScenarioArtifacts.NewRunDirectory(), "bmc"), cts.Token);
+        var status = Path.Combine(bmc.Directory, "power.status");
+        await File.WriteAllTextAsync(status, "#!/bin/sh\necho 0\n", cts.Token);   // the server does not come up
+        File.SetUnixFileMode(status, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var dead = new VerifiedPowerSwitch(new IpmiPowerBackend("127.0.0.1", bmc.Port, IpmiSim.User, IpmiSim.Password, TimeSpan.FromSeconds(2)),
+            policy: Quick with { Settle = TimeSpan.FromMilliseconds(500) });
+        var e = await Assert.ThrowsAsync<InfrastructureException>(() => dead.SetAsync(PowerState.On, cts.Token));
+        Assert.That(e!.Message, Does.StartWith($"power: ipmi 127.0.0.1:{bmc.Port} reads back off"));
+        Assert.That(e.Evidence, Has.Some.EqualTo("Chassis Power is off"));
+
+        var wrong = new VerifiedPowerSwitch(new IpmiPowerBackend("127.0.0.1", bmc.Port, IpmiSim.User, "guess", TimeSpan.FromSeconds(1)), policy: Quick);
+        e = await Assert.ThrowsAsync<InfrastructureException>(() => wrong.SetAsync(PowerState.On, cts.Token));
+        Assert.That(e!.Message, Does.Contain("are the user and password right?"));
+        Assert.That(e.Message + string.Join("\n", e.Evidence), Does.Not.Contain("guess"));
+    }
 }

@@ -73,18 +73,29 @@ public sealed class PhysicalBoard : IAsyncDisposable, IBootloader
             PowerBackendKind.Redfish => new RedfishPowerBackend(new Uri(p.Url!), p.User!, Secret.Resolve(p.Password!, what), timeout,
                 new TlsPolicy(p.Fingerprint), p.System),
             PowerBackendKind.Snmp => SnmpBackend(p, Secret.Resolve(p.Community!, what), timeout),
+            PowerBackendKind.Ipmi => IpmiBackend(p, Secret.Resolve(p.Password!, what), timeout),
             PowerBackendKind.PduDaemon => new PduDaemonPowerBackend(new Uri(p.Url!), p.Pdu!, p.Outlet!.Value,
                 new CommandPowerBackend(c.Name, "true", "true", p.Status!, TimeSpan.FromSeconds(30)), timeout),
             _ => throw new ConfigurationException($"{what}: backend {p.Backend} is not supported"),
         };
     }
 
+    static IpmiPowerBackend IpmiBackend(PowerSpec p, string password, TimeSpan timeout)
+    {
+        var (host, port) = HostPort(p.Host!, 623);
+        return new IpmiPowerBackend(host, port, p.User!, password, timeout);
+    }
+
+    static (string Host, int Port) HostPort(string s, int defaultPort)
+    {
+        var i = s.LastIndexOf(':');
+        return i > 0 ? (s[..i], int.Parse(s[(i + 1)..], System.Globalization.CultureInfo.InvariantCulture)) : (s, defaultPort);
+    }
+
     static SnmpPowerBackend SnmpBackend(PowerSpec p, string community, TimeSpan timeout)
     {
-        var host = p.Host!;
-        var i = host.LastIndexOf(':');
-        return i > 0 ? new SnmpPowerBackend(host[..i], int.Parse(host[(i + 1)..]), p.Outlet!.Value, community, timeout)
-                     : new SnmpPowerBackend(host, 161, p.Outlet!.Value, community, timeout);
+        var (host, port) = HostPort(p.Host!, 161);
+        return new SnmpPowerBackend(host, port, p.Outlet!.Value, community, timeout);
     }
 
     /// <summary>Opens the UART once, before the first power-on, and keeps it for the whole run.</summary>

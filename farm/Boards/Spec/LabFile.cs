@@ -23,7 +23,7 @@ public static partial class LabFile
     static readonly string[] NetworkKeys = ["ip", "server-ip", "tftp-root", "ssh"];
     static readonly Dictionary<string, PowerBackendKind> Backends = new()
     {
-        ["command"] = PowerBackendKind.Command, ["snmp"] = PowerBackendKind.Snmp, ["tasmota"] = PowerBackendKind.Tasmota, ["redfish"] = PowerBackendKind.Redfish, ["pdudaemon"] = PowerBackendKind.PduDaemon,
+        ["command"] = PowerBackendKind.Command, ["snmp"] = PowerBackendKind.Snmp, ["tasmota"] = PowerBackendKind.Tasmota, ["redfish"] = PowerBackendKind.Redfish, ["pdudaemon"] = PowerBackendKind.PduDaemon, ["ipmi"] = PowerBackendKind.Ipmi,
     };
     static readonly Dictionary<string, Farm.Serial.Ser2NetMode> SerialModes = new() { ["raw"] = Farm.Serial.Ser2NetMode.Raw, ["telnet"] = Farm.Serial.Ser2NetMode.Telnet };
     static readonly string[] QemuKeys = ["binary", "machine", "cpu", "smp", "memory-mb", "iommu", "devices", "share", "firmware"];
@@ -249,13 +249,15 @@ public static partial class LabFile
             PowerBackendKind.Snmp => ["host", "outlet", "community"],
             PowerBackendKind.Tasmota => ["url", "outlet"],
             PowerBackendKind.Redfish => ["url", "user", "password"],
+            PowerBackendKind.Ipmi => ["host", "user", "password"],
             // pdudaemon cannot say whether an outlet is on: the read-back must come from elsewhere.
             PowerBackendKind.PduDaemon => ["url", "pdu", "outlet", "status"],
             _ => ["on", "off", "status"],
         };
         foreach (var key in needed.Where(k => !p.Has(k)))
             p.Missing(key, $"the {spec.Backend.ToString().ToLowerInvariant()} backend needs {string.Join(", ", needed)}");
-        if (spec.Backend == PowerBackendKind.Snmp && spec.Host is not null) Endpoint(p, "host", 161, required: false);
+        if (spec.Backend is PowerBackendKind.Snmp or PowerBackendKind.Ipmi && spec.Host is not null)
+            Endpoint(p, "host", spec.Backend == PowerBackendKind.Snmp ? 161 : 623, required: false);
         foreach (var url in new[] { "url" }.Where(p.Has))
             if (!Uri.TryCreate(p.Text(url), UriKind.Absolute, out var u) || u.Scheme is not ("http" or "https"))
                 p.Report(url, "expected an http:// or https:// URL");

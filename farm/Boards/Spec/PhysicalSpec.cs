@@ -3,7 +3,7 @@ using Farm.Serial;
 namespace Farm.Boards.Spec;
 
 /// <summary>The power backends a lab file can name (<c>power.backend</c>).</summary>
-public enum PowerBackendKind { Command, Snmp, Tasmota, Redfish, PduDaemon }
+public enum PowerBackendKind { Command, Snmp, Tasmota, Redfish, PduDaemon, Ipmi }
 
 /// <summary>
 /// How Farm switches one physical board, as written on the board (<c>power:</c>). Secrets
@@ -33,6 +33,7 @@ public sealed record PowerSpec
         PowerBackendKind.Snmp => $"snmp {Host} outlet {Outlet}",
         PowerBackendKind.Tasmota => $"tasmota {Url} relay {Outlet}",
         PowerBackendKind.Redfish => $"redfish {Url}",
+        PowerBackendKind.Ipmi => $"ipmi {Host}",
         PowerBackendKind.PduDaemon => $"pdudaemon {Url} {Pdu} port {Outlet}",
         _ => $"command {On}",
     };
