@@ -59,6 +59,13 @@ public class PowerScenarios
         await power.SetAsync(PowerState.Off, cts.Token);
         Assert.That(await power.GetAsync(cts.Token), Is.EqualTo(PowerState.Off));
 
+        // An outlet whose load never comes up: pdudaemon accepts, the status says off.
+        var never = new CommandPowerBackend("sim-4", "true", "true", "echo off", TimeSpan.FromSeconds(5));
+        using var stuck = new PduDaemonPowerBackend(pdud.Uri, "sim", 4, never, TimeSpan.FromSeconds(5));
+        var m = await Assert.ThrowsAsync<InfrastructureException>(() =>
+            new VerifiedPowerSwitch(stuck, policy: Quick with { Settle = TimeSpan.FromMilliseconds(500) }).SetAsync(PowerState.On, cts.Token));
+        Assert.That(m!.Message, Does.StartWith($"power: pdudaemon {pdud.Uri.GetLeftPart(UriPartial.Authority)} sim port 4 reads back off"));
+
         using var unknown = new PduDaemonPowerBackend(pdud.Uri, "no-such-pdu", 1, status, TimeSpan.FromSeconds(5));
         var e = await Assert.ThrowsAsync<InfrastructureException>(() => new VerifiedPowerSwitch(unknown, policy: Quick).SetAsync(PowerState.On, cts.Token));
         Assert.That(e!.Message, Does.StartWith($"power: pdudaemon {pdud.Uri.GetLeftPart(UriPartial.Authority)} no-such-pdu port 1: GET /power/control/on?hostname=no-such-pdu&port=1 answered 500"));

@@ -141,6 +141,19 @@ public class PowerBackendTests
     }
 
     [Test]
+    public async Task DeviceThatDoesNotAnswerInTimeIsIncomplete()
+    {
+        await using var server = await ServeAsync(app => app.MapGet("/cm", async (HttpContext ctx) =>
+        {
+            await Task.Delay(TimeSpan.FromSeconds(10), ctx.RequestAborted);   // a relay board that hangs
+            return Results.Ok();
+        }));
+        using var backend = new TasmotaPowerBackend(server.Uri, 1, TimeSpan.FromMilliseconds(300));
+        var e = (await Assert.ThrowsAsync<InfrastructureException>(() => new VerifiedPowerSwitch(backend, policy: Quick).SetAsync(PowerState.On, CancellationToken.None)))!;
+        Assert.That(e.Message, Does.EndWith("no answer within 0.3s"));
+    }
+
+    [Test]
     public async Task UnreachableDeviceIsIncompleteNamingIt()
     {
         int port;

@@ -26,7 +26,7 @@ public class LabFileTests
           - name: rpi4-2
             type: rpi4-xen
             power: {backend: command, on: 'usbrelay R_1=1', off: 'usbrelay R_1=0', status: 'relay-status 1'}
-            serial: {device: /dev/ttyUSB1, baud: 115200}
+            serial: {device: /dev/ttyUSB1, baud: 1500000, parity: even, flow: rtscts}
             network: {ip: 192.168.10.22, server-ip: 192.168.10.1, tftp-root: /srv/tftp, ssh: 'jump.lab:2222'}
         """;
 
@@ -55,7 +55,7 @@ public class LabFileTests
         Assert.That(b1.UBoot, Is.EqualTo(new UBootSpec { Prompt = "U-Boot> ", XenAddr = 0x200000, KernelAddr = 0x400000, InitrdAddr = 0x2600000, FdtAddr = 0x2400000 }));
         var b2 = lab.Find("rpi4-2")!;
         Assert.That(b2.Power!.Summary, Is.EqualTo("command usbrelay R_1=1"));
-        Assert.That(b2.Serial!.Summary, Is.EqualTo("/dev/ttyUSB1 @115200"));
+        Assert.That(b2.Serial!.Summary, Is.EqualTo("/dev/ttyUSB1 1500000 8E1 rtscts"));
         Assert.That((b2.Network!.SshHost, b2.Network.SshPort), Is.EqualTo(("jump.lab", 2222)));
     }
 
@@ -84,11 +84,20 @@ public class LabFileTests
     public void MissingOutletInlineSecretAndAmbiguousSerial()
     {
         var lines = Mistakes(Replace("outlet: 3, community: 'env:PDU1_COMMUNITY'", "community: public")
-            .Replace("serial: {device: /dev/ttyUSB1, baud: 115200}", "serial: {device: /dev/ttyUSB1, ser2net: 'c:1'}"));
+            .Replace("serial: {device: /dev/ttyUSB1, baud: 1500000, parity: even, flow: rtscts}", "serial: {device: /dev/ttyUSB1, ser2net: 'c:1'}"));
         Assert.That(lines, Has.Count.EqualTo(3), string.Join("\n", lines));
         Assert.That(lines, Has.One.Contains("power.community: write a reference, env:NAME or file:/path, never the secret itself"));
         Assert.That(lines, Has.One.Contains("power.outlet: required field is missing (the snmp backend needs host, outlet, community)"));
         Assert.That(lines, Has.One.Contains("give exactly one of device (a local tty) or ser2net"));
+    }
+
+    [Test]
+    public void ImpossibleLineSettingsAreRefused()
+    {
+        var lines = Mistakes(Replace("baud: 1500000, parity: even", "baud: 115201, parity: evn"));
+        Assert.That(lines, Has.Count.EqualTo(2), string.Join("\n", lines));
+        Assert.That(lines, Has.One.Contains("serial.parity: unknown value \"evn\" (did you mean \"even\"?)"));
+        Assert.That(lines, Has.One.Contains("serial.baud: baud 115201 is not a standard rate"));
     }
 
     [Test]

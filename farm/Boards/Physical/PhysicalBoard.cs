@@ -104,7 +104,7 @@ public sealed class PhysicalBoard : IAsyncDisposable, IBootloader
         if (_console is not null) return;
         var s = _config.Serial;
         Stream stream = s.Device is not null
-            ? TtyStream.Open(s.Device, SerialSettings.Default with { Baud = s.Baud })
+            ? TtyStream.Open(s.Device, s.Line)
             : await Ser2Net.ConnectAsync(s.Ser2NetHost!, s.Ser2NetPort, s.Mode, ct).ConfigureAwait(false);
         _console = new ConsoleBroker(_config.Name, stream, _time);
         Directory.CreateDirectory(_boardDirectory);

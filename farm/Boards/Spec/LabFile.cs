@@ -19,7 +19,12 @@ public static partial class LabFile
     static readonly string[] BoardKeys = ["name", "type", "tags", "power", "serial", "network", .. SettingKeys];
     static readonly string[] UBootKeys = ["prompt", "interface", "xen-addr", "kernel-addr", "initrd-addr", "fdt-addr"];
     static readonly string[] PowerKeys = ["backend", "host", "outlet", "url", "user", "password", "community", "on", "off", "status", "fingerprint", "system", "pdu"];
-    static readonly string[] SerialKeys = ["device", "baud", "ser2net", "mode"];
+    static readonly string[] SerialKeys = ["device", "baud", "data-bits", "parity", "stop-bits", "flow", "ser2net", "mode"];
+    static readonly Dictionary<string, Farm.Serial.Parity> Parities = new() { ["none"] = Farm.Serial.Parity.None, ["even"] = Farm.Serial.Parity.Even, ["odd"] = Farm.Serial.Parity.Odd };
+    static readonly Dictionary<string, Farm.Serial.FlowControl> Flows = new()
+    {
+        ["none"] = Farm.Serial.FlowControl.None, ["rtscts"] = Farm.Serial.FlowControl.RtsCts, ["xonxoff"] = Farm.Serial.FlowControl.XonXoff,
+    };
     static readonly string[] NetworkKeys = ["ip", "server-ip", "tftp-root", "ssh"];
     static readonly Dictionary<string, PowerBackendKind> Backends = new()
     {
@@ -273,10 +278,14 @@ public static partial class LabFile
             s.Report(device is null ? "ser2net" : "device", "give exactly one of device (a local tty) or ser2net (host:port of a console server)");
             return null;
         }
+        var d = Farm.Serial.SerialSettings.Default;
+        var line = new Farm.Serial.SerialSettings(s.Integer("baud", min: 50) ?? d.Baud, s.Integer("data-bits", min: 5) ?? d.DataBits,
+            s.Choice("parity", Parities) ?? d.Parity, s.Integer("stop-bits", min: 1) ?? d.StopBits, s.Choice("flow", Flows) ?? d.Flow);
+        if (line.Problem() is { } problem) s.Report(s.Has("baud") ? "baud" : "device", problem);
         return new SerialSpec
         {
             Device = device,
-            Baud = s.Integer("baud", min: 50) ?? 115200,
+            Line = line,
             Ser2NetHost = ser2net?.Host,
             Ser2NetPort = ser2net?.Port ?? 0,
             Mode = s.Choice("mode", SerialModes) ?? Farm.Serial.Ser2NetMode.Raw,

@@ -43,12 +43,16 @@ public sealed record PowerSpec
 public sealed record SerialSpec
 {
     public string? Device { get; init; }
-    public int Baud { get; init; } = 115200;
+
+    /// <summary>Line settings of a local tty (a console server sets its own).</summary>
+    public SerialSettings Line { get; init; } = SerialSettings.Default;
+
+    public int Baud => Line.Baud;
     public string? Ser2NetHost { get; init; }
     public int Ser2NetPort { get; init; }
     public Ser2NetMode Mode { get; init; } = Ser2NetMode.Raw;
 
-    public string Summary => Device is not null ? $"{Device} @{Baud}" : $"ser2net {Ser2NetHost}:{Ser2NetPort} ({Mode.ToString().ToLowerInvariant()})";
+    public string Summary => Device is not null ? $"{Device} {Line}" : $"ser2net {Ser2NetHost}:{Ser2NetPort} ({Mode.ToString().ToLowerInvariant()})";
 }
 
 /// <summary>
