@@ -1,0 +1,167 @@
+using System.Data.Common;
+using Polly;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace Farm.Lab;
+
+/// <summary>Which SQL engine a lab database is.</summary>
+public enum DatabaseEngine { Sqlite, Postgres }
+
+/// <summary>
+/// The lab's database: one schema, two engines, chosen by the connection string. SQLite
+/// (<c>Data Source=artifacts/lab.db</c>, the zero-setup default on one machine) or PostgreSQL
+/// (<c>Host=db.lab;Username=farm;Database=farm</c>, for a controller and agents on several hosts).
+/// The SQL is written once, in the subset both speak (upserts with <c>ON CONFLICT</c>,
+/// <c>RETURNING</c>, integer epoch-millisecond times), and migrations are versioned in <c>farm_schema</c>.
+/// </summary>
+public sealed class LabDatabase : IAsyncDisposable
+{
+    readonly Func<DbConnection> _create;
+    readonly IAsyncDisposable? _source;
+
+    LabDatabase(Func<DbConnection> create, IAsyncDisposable? source, DatabaseEngine engine, string display)
+        => (_create, _source, Engine, Display) = (create, source, engine, display);
+
+    public DatabaseEngine Engine { get; }
+
+    /// <summary>The database without secrets, for messages.</summary>
+    public string Display { get; }
+
+    public static async Task<LabDatabase> OpenAsync(string connectionString, CancellationToken ct)
+    {
+        LabDatabase db;
+        if (connectionString.Contains("Host=", StringComparison.OrdinalIgnoreCase))
+        {
+            var b = new NpgsqlConnectionStringBuilder(connectionString);
+            var source = NpgsqlDataSource.Create(b);
+            db = new LabDatabase(source.CreateConnection, source, DatabaseEngine.Postgres, $"postgresql://{b.Host}:{b.Port}/{b.Database}");
+        }
+        else
+        {
+            var b = new SqliteConnectionStringBuilder(connectionString) { Mode = SqliteOpenMode.ReadWriteCreate, Pooling = true, DefaultTimeout = 30 };
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(b.DataSource)) ?? ".");
+            var cs = b.ToString();
+            db = new LabDatabase(() => new SqliteConnection(cs), null, DatabaseEngine.Sqlite, b.DataSource);
+        }
+        try
+        {
+            await using var c = await db.ConnectAsync(ct).ConfigureAwait(false);
+            await Migrate(c, db.Engine, ct).ConfigureAwait(false);
+        }
+        catch (DbException e)
+        {
+            await db.DisposeAsync().ConfigureAwait(false);
+            throw new InfrastructureException($"lab database {db.Display}: {e.Message}", null, e);
+        }
+        return db;
+    }
+
+    static readonly Polly.ResiliencePipeline Transient = new Polly.ResiliencePipelineBuilder()
+        .AddRetry(new Polly.Retry.RetryStrategyOptions
+        {
+            // A database restarting or failing over: the connection breaks, the next one works.
+            ShouldHandle = new Polly.PredicateBuilder().Handle<DbException>(e => e.IsTransient).Handle<System.Net.Sockets.SocketException>(),
+            MaxRetryAttempts = 8,
+            Delay = TimeSpan.FromMilliseconds(100),
+            BackoffType = Polly.DelayBackoffType.Exponential,
+            MaxDelay = TimeSpan.FromSeconds(2),
+        })
+        .Build();
+
+    /// <summary>Runs one unit of work (its own connection and transaction), again if the database dropped it transiently.</summary>
+    public async Task<T> RunAsync<T>(Func<CancellationToken, Task<T>> work, CancellationToken ct)
+    {
+        try
+        {
+            return await Transient.ExecuteAsync(async t => await work(t).ConfigureAwait(false), ct).ConfigureAwait(false);
+        }
+        catch (DbException e)
+        {
+            throw new InfrastructureException($"lab database {Display}: {e.Message}", null, e);
+        }
+    }
+
+    public async Task<DbConnection> ConnectAsync(CancellationToken ct)
+    {
+        var c = _create();
+        try
+        {
+            await c.OpenAsync(ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            await c.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        if (Engine == DatabaseEngine.Sqlite)
+        {
+            await using var pragma = c.CreateCommand();
+            pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;";
+            await pragma.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        }
+        return c;
+    }
+
+    /// <summary>Schema versions in order; each runs once, in a transaction, recorded in farm_schema.</summary>
+    static readonly string[] Migrations =
+    [
+        """
+        CREATE TABLE leases (
+            board TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            note TEXT,
+            acquired_ms BIGINT NOT NULL,
+            expires_ms BIGINT NOT NULL);
+        CREATE TABLE lease_audit (
+            at_ms BIGINT NOT NULL,
+            board TEXT NOT NULL,
+            holder TEXT NOT NULL,
+            action TEXT NOT NULL,
+            detail TEXT);
+        CREATE INDEX lease_audit_board ON lease_audit (board, at_ms);
+        """,
+    ];
+
+    static async Task Migrate(DbConnection c, DatabaseEngine engine, CancellationToken ct)
+    {
+        await Exec(c, null, "CREATE TABLE IF NOT EXISTS farm_schema (version INTEGER NOT NULL)", ct).ConfigureAwait(false);
+        for (int v = 1; v <= Migrations.Length; v++)
+        {
+            await using var tx = await c.BeginTransactionAsync(ct).ConfigureAwait(false);
+            // Two processes migrating at once: PostgreSQL serializes them on this lock; SQLite's write lock does the same.
+            if (engine == DatabaseEngine.Postgres) await Exec(c, tx, "LOCK TABLE farm_schema IN EXCLUSIVE MODE", ct).ConfigureAwait(false);
+            else await Exec(c, tx, "UPDATE farm_schema SET version = version WHERE 0", ct).ConfigureAwait(false);
+            await using var q = c.CreateCommand();
+            q.Transaction = tx;
+            q.CommandText = "SELECT COUNT(*) FROM farm_schema WHERE version = @v";
+            Param(q, "@v", v);
+            if (Convert.ToInt64(await q.ExecuteScalarAsync(ct).ConfigureAwait(false)) > 0) { await tx.RollbackAsync(ct).ConfigureAwait(false); continue; }
+            await Exec(c, tx, Migrations[v - 1], ct).ConfigureAwait(false);
+            await Exec(c, tx, $"INSERT INTO farm_schema (version) VALUES ({v})", ct).ConfigureAwait(false);
+            await tx.CommitAsync(ct).ConfigureAwait(false);
+        }
+    }
+
+    internal static async Task Exec(DbConnection c, DbTransaction? tx, string sql, CancellationToken ct)
+    {
+        await using var cmd = c.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = sql;
+        await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+    }
+
+    internal static void Param(DbCommand cmd, string name, object? value)
+    {
+        var p = cmd.CreateParameter();
+        p.ParameterName = name;
+        p.Value = value ?? DBNull.Value;
+        cmd.Parameters.Add(p);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_source is not null) await _source.DisposeAsync().ConfigureAwait(false);
+    }
+}
