@@ -31,6 +31,11 @@ public static class FarmApp
                 .WithExample("capture", "/dev/ttyUSB0", "--out", "artifacts/capture");
             c.AddCommand<ImportMetricsCommand>("import-metrics").WithDescription("Record measurements (ci/bench JSON) as a run, for trends.")
                 .WithExample("import-metrics", "artifacts/bench/bench.json");
+            c.AddCommand<ReserveCommand>("reserve").WithDescription("Take a board for a while (a lease that expires unless renewed).")
+                .WithExample("reserve", "qemu-xen", "--for", "2h", "--note", "bisecting vPCI");
+            c.AddCommand<RenewCommand>("renew").WithDescription("Extend your lease on a board.");
+            c.AddCommand<ReleaseCommand>("release").WithDescription("Give a board back.");
+            c.AddCommand<LeasesCommand>("leases").WithDescription("Who holds which board, or a board's lease history (--audit).");
             c.AddCommand<BoardsCommand>("boards").WithDescription("List the boards of the lab.");
             c.AddCommand<ReportCommand>("report").WithDescription("List recorded runs and render their Allure HTML report.")
                 .WithExample("report", "--out", "artifacts", "--latest", "5");

@@ -1,0 +1,148 @@
+using System.ComponentModel;
+using Farm.Boards.Spec;
+using Farm.Jobs.Spec;
+using Farm.Lab;
+using Farm.Lab.Leases;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Farm.Cli;
+
+/// <summary>Options of the lease commands: the lab, the lab database, and who is asking.</summary>
+public class LeaseSettings : LabSettings
+{
+    [CommandOption("--db <CONNECTION>")]
+    [Description("Lab database: 'Data Source=FILE' (SQLite) or 'Host=...;Username=...;Database=...' (PostgreSQL). Default: $FARM_DB, else artifacts/lab.db.")]
+    public string? Db { get; init; }
+
+    [CommandOption("--as <USER>")]
+    [Description("Who holds the lease (default: $USER).")]
+    public string? As { get; init; }
+
+    public string Holder => As ?? Environment.GetEnvironmentVariable("USER") ?? Environment.UserName;
+
+    public async Task<LeaseStore> OpenAsync(CancellationToken ct) => new(
+        await LabDatabase.OpenAsync(Db ?? Environment.GetEnvironmentVariable("FARM_DB") ?? "Data Source=artifacts/lab.db", ct), TimeProvider.System);
+}
+
+/// <summary><c>farm reserve &lt;board&gt; | --tag T --for 2h [--note ...]</c>: takes a board for a while (exit 1 when it is taken).</summary>
+public sealed class ReserveCommand : AsyncCommand<ReserveCommand.Settings>
+{
+    public sealed class Settings : LeaseSettings
+    {
+        [CommandArgument(0, "[board]")]
+        public string? Board { get; init; }
+
+        [CommandOption("--tag <TAG>")]
+        [Description("Any board carrying all these tags (repeatable); the first free one is taken.")]
+        public string[] Tags { get; init; } = [];
+
+        [CommandOption("--for <DURATION>")]
+        [Description("How long (e.g. 30m, 2h). The lease expires then unless renewed (farm renew).")]
+        public string For { get; init; } = "1h";
+
+        [CommandOption("--note <TEXT>")]
+        public string? Note { get; init; }
+
+        public override ValidationResult Validate() =>
+            (Board is null) == (Tags.Length == 0) ? ValidationResult.Error("name a board, or give --tag (not both)")
+            : !Duration.TryParse(For, out _) ? ValidationResult.Error($"--for {For}: not a duration ({Duration.Hint})")
+            : ValidationResult.Success();
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
+    {
+        var lab = LabFile.Load(s.Lab);
+        var candidates = s.Board is not null
+            ? [lab.Find(s.Board) ?? throw new ConfigurationException($"no board named \"{s.Board}\" in the lab{NearMiss.Hint(s.Board, lab.Boards.Select(b => b.Name))}")]
+            : lab.Boards.Where(b => s.Tags.All(t => b.Tags.Contains(t))).ToList();
+        if (candidates.Count == 0) throw new ConfigurationException($"no board carries all of the tags {string.Join(", ", s.Tags)}");
+        var leases = await s.OpenAsync(ct);
+        LeaseGrant? last = null;
+        foreach (var board in candidates)
+        {
+            last = await leases.AcquireAsync(board.Name, s.Holder, Duration.Parse(s.For), LeaseKind.Interactive, s.Note, ct);
+            if (last.Granted) break;
+        }
+        AnsiConsole.MarkupLine(last!.Granted ? $"[green]reserved[/] {Markup.Escape(last.Describe)}" : $"[yellow]taken[/]: {Markup.Escape(last.Describe)}");
+        return last.Granted ? 0 : 1;
+    }
+}
+
+/// <summary><c>farm renew &lt;board&gt; --for 2h</c>: extends one's own lease (exit 1 when it was lost).</summary>
+public sealed class RenewCommand : AsyncCommand<RenewCommand.Settings>
+{
+    public sealed class Settings : LeaseSettings
+    {
+        [CommandArgument(0, "<board>")]
+        public string Board { get; init; } = "";
+
+        [CommandOption("--for <DURATION>")]
+        public string For { get; init; } = "1h";
+
+        public override ValidationResult Validate() =>
+            Duration.TryParse(For, out _) ? ValidationResult.Success() : ValidationResult.Error($"--for {For}: not a duration ({Duration.Hint})");
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
+    {
+        var leases = await s.OpenAsync(ct);
+        try
+        {
+            var lease = await leases.RenewAsync(s.Board, s.Holder, Duration.Parse(s.For), ct);
+            AnsiConsole.MarkupLine($"[green]renewed[/] {Markup.Escape(lease.Board)} until {lease.Expires:u}");
+            return 0;
+        }
+        catch (InfrastructureException e)
+        {
+            AnsiConsole.MarkupLine($"[yellow]lost[/]: {Markup.Escape(e.Message)}");
+            return 1;
+        }
+    }
+}
+
+/// <summary><c>farm release &lt;board&gt;</c>: gives one's board back.</summary>
+public sealed class ReleaseCommand : AsyncCommand<ReleaseCommand.Settings>
+{
+    public sealed class Settings : LeaseSettings
+    {
+        [CommandArgument(0, "<board>")]
+        public string Board { get; init; } = "";
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
+    {
+        var released = await (await s.OpenAsync(ct)).ReleaseAsync(s.Board, s.Holder, ct);
+        AnsiConsole.MarkupLine(released ? $"[green]released[/] {Markup.Escape(s.Board)}" : $"[yellow]{Markup.Escape(s.Holder)} holds no lease on {Markup.Escape(s.Board)}[/]");
+        return released ? 0 : 1;
+    }
+}
+
+/// <summary><c>farm leases [--audit BOARD]</c>: who holds what now, or a board's history.</summary>
+public sealed class LeasesCommand : AsyncCommand<LeasesCommand.Settings>
+{
+    public sealed class Settings : LeaseSettings
+    {
+        [CommandOption("--audit <BOARD>")]
+        [Description("Show who held this board when, instead of the current leases.")]
+        public string? Audit { get; init; }
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
+    {
+        var leases = await s.OpenAsync(ct);
+        if (s.Audit is not null)
+        {
+            var log = new Table().AddColumns("when", "holder", "action", "detail");
+            foreach (var e in await leases.AuditAsync(s.Audit, ct))
+                log.AddRow($"{e.At:u}", Markup.Escape(e.Holder), e.Action, Markup.Escape(e.Detail ?? ""));
+            AnsiConsole.Write(log);
+            return 0;
+        }
+        var table = new Table().AddColumns("board", "holder", "kind", "since", "until", "note");
+        foreach (var l in await leases.ActiveAsync(ct))
+            table.AddRow(Markup.Escape(l.Board), Markup.Escape(l.Holder), l.Kind.ToString().ToLowerInvariant(), $"{l.Acquired:u}", $"{l.Expires:u}", Markup.Escape(l.Note ?? ""));
+        AnsiConsole.Write(table);
+        return 0;
+    }
+}
