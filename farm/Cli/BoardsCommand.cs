@@ -14,7 +14,7 @@ namespace Farm.Cli;
 /// </summary>
 public sealed class BoardsCommand : AsyncCommand<BoardsCommand.Settings>
 {
-    public sealed class Settings : LabSettings
+    public sealed class Settings : LeaseSettings
     {
         [CommandOption("--check")]
         [Description("Ask each physical board's power controller for the outlet state and connect to its console.")]
@@ -33,7 +33,8 @@ public sealed class BoardsCommand : AsyncCommand<BoardsCommand.Settings>
         if (File.Exists(db))
             foreach (var r in await (await RunSinks.OpenStoreAsync(s.Out, s.Store, ct)).LatestAsync(500, ct))
                 last.TryAdd(r.Board, r);
-        var table = new Table().AddColumns("board", "type", "power", "console", "last run", "expected pci", "tags");
+        var health = await LabHealth.EvaluateAsync(lab.Boards.Select(b => b.Name), s.Out, s.Store, s, ct);
+        var table = new Table().AddColumns("board", "type", "health", "power", "console", "last run", "expected pci", "tags");
         foreach (var b in lab.Boards)
         {
             var (power, console) = b.Kind == BoardKind.Qemu
@@ -44,6 +45,7 @@ public sealed class BoardsCommand : AsyncCommand<BoardsCommand.Settings>
             var run = last.TryGetValue(b.Name, out var r) ? $"{r.Verdict.ToWire()} {r.Start:yyyy-MM-dd HH:mm} {r.Job}" : "-";
             table.AddRow(Markup.Escape(b.Name),
                 Markup.Escape($"{b.TypeName} ({b.Kind.ToString().ToLowerInvariant()}, {b.Mode.ToString().ToLowerInvariant()})\n{b.SourcePath}:{b.Line}"),
+                health[b.Name].Health == Farm.Lab.Scheduling.BoardHealth.Healthy ? Markup.Escape(health[b.Name].Reason) : $"[red]{Markup.Escape(health[b.Name].Reason)}[/]",
                 Markup.Escape(power), Markup.Escape(console), Markup.Escape(run), Markup.Escape(string.Join("\n", b.ExpectedPci)), Markup.Escape(string.Join(", ", b.Tags)));
         }
         AnsiConsole.Write(table);

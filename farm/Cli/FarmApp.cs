@@ -35,6 +35,8 @@ public static class FarmApp
                 .WithExample("reserve", "qemu-xen", "--for", "2h", "--note", "bisecting vPCI");
             c.AddCommand<RenewCommand>("renew").WithDescription("Extend your lease on a board.");
             c.AddCommand<ReleaseCommand>("release").WithDescription("Give a board back.");
+            c.AddCommand<QuarantineCommand>("quarantine").WithDescription("Take a board out of service (the scheduler skips it).");
+            c.AddCommand<ReturnCommand>("return").WithDescription("Bring a quarantined board back into service.");
             c.AddCommand<LeasesCommand>("leases").WithDescription("Who holds which board, or a board's lease history (--audit).");
             c.AddCommand<BoardsCommand>("boards").WithDescription("List the boards of the lab.");
             c.AddCommand<ReportCommand>("report").WithDescription("List recorded runs and render their Allure HTML report.")

@@ -21,8 +21,11 @@ public class LeaseSettings : LabSettings
 
     public string Holder => As ?? Environment.GetEnvironmentVariable("USER") ?? Environment.UserName;
 
-    public async Task<LeaseStore> OpenAsync(CancellationToken ct) => new(
-        await LabDatabase.OpenAsync(Db ?? Environment.GetEnvironmentVariable("FARM_DB") ?? "Data Source=artifacts/lab.db", ct), TimeProvider.System);
+    public string ConnectionString => Db ?? Environment.GetEnvironmentVariable("FARM_DB") ?? "Data Source=artifacts/lab.db";
+
+    public Task<LabDatabase> OpenDatabaseAsync(CancellationToken ct) => LabDatabase.OpenAsync(ConnectionString, ct);
+
+    public async Task<LeaseStore> OpenAsync(CancellationToken ct) => new(await OpenDatabaseAsync(ct), TimeProvider.System);
 }
 
 /// <summary><c>farm reserve &lt;board&gt; | --tag T --for 2h [--note ...]</c>: takes a board for a while (exit 1 when it is taken).</summary>

@@ -12,7 +12,7 @@ namespace Farm.Cli;
 /// </summary>
 public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
 {
-    public sealed class Settings : LabSettings
+    public sealed class Settings : LeaseSettings
     {
         [CommandArgument(0, "<job>")]
         [Description("Job files (YAML); several make a matrix.")]
@@ -29,6 +29,10 @@ public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         [CommandOption("--parallel <N>")]
         [Description("Boards running at once (default: one per two CPU cores, at least 1). QEMU runs niced, so console readers keep up.")]
         public int? Parallel { get; init; }
+
+        [CommandOption("--force")]
+        [Description("Run even on a quarantined board (an operator checking it).")]
+        public bool Force { get; init; }
 
         [CommandOption("--boot <MODE>")]
         [Description("cold | snapshot: override the job's boot: (cold forces a fresh boot).")]
@@ -52,6 +56,12 @@ public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
                 "snapshot" => r with { Boot = BootMode.Snapshot, SnapshotDirectory = r.SnapshotDirectory ?? Path.Combine(RunRequests.RepoRoot(r.JobFile ?? "."), ".cache", "snapshots") },
                 _ => r,
             }).ToList();
+        if (!s.Force)
+        {
+            var health = await LabHealth.EvaluateAsync(requests.Select(r => r.Board.Name).Distinct(), s.Out, s.Store, s, ct);
+            foreach (var h in health.Values.Where(h => h.Health != Farm.Lab.Scheduling.BoardHealth.Healthy))
+                throw new ConfigurationException($"board {h.Board} is {h.Reason}; farm return {h.Board} brings it back (or --force to run anyway)", h.Evidence);
+        }
         var sinks = await RunSinks.OpenAsync(s.Out, s.Store, ct);
         var console = AnsiConsole.Console;
         bool many = requests.Count > 1;

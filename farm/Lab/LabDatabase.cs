@@ -122,6 +122,15 @@ public sealed class LabDatabase : IAsyncDisposable
             detail TEXT);
         CREATE INDEX lease_audit_board ON lease_audit (board, at_ms);
         """,
+        """
+        CREATE TABLE board_events (
+            at_ms BIGINT NOT NULL,
+            board TEXT NOT NULL,
+            action TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            reason TEXT);
+        CREATE INDEX board_events_board ON board_events (board, at_ms);
+        """,
     ];
 
     static async Task Migrate(DbConnection c, DatabaseEngine engine, CancellationToken ct)

@@ -103,6 +103,10 @@ public sealed class SqliteRunStore : IRunStore
     public async Task<IReadOnlyList<RunRecord>> LatestAsync(int count, CancellationToken ct) =>
         await QueryAsync("SELECT record_json FROM runs ORDER BY started_at DESC, run_id DESC LIMIT $n", ct, ("$n", count)).ConfigureAwait(false);
 
+    /// <summary>A board's newest runs (health looks at the last few, not the whole history).</summary>
+    public async Task<IReadOnlyList<RunRecord>> ForBoardAsync(string board, int count, CancellationToken ct) =>
+        await QueryAsync("SELECT record_json FROM runs WHERE board = $board ORDER BY started_at DESC, run_id DESC LIMIT $n", ct, ("$board", board), ("$n", count)).ConfigureAwait(false);
+
     public async Task<RunRecord?> GetAsync(string runId, CancellationToken ct) =>
         (await QueryAsync("SELECT record_json FROM runs WHERE run_id = $id", ct, ("$id", runId)).ConfigureAwait(false)).FirstOrDefault();
 

@@ -1,0 +1,70 @@
+using System.ComponentModel;
+using Farm.Boards.Spec;
+using Farm.Jobs.Spec;
+using Farm.Lab.Health;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Farm.Cli;
+
+/// <summary><c>farm quarantine &lt;board&gt; --reason ...</c> / <c>farm return &lt;board&gt;</c>: an operator takes a board out of service or brings it back.</summary>
+public abstract class BoardServiceCommand : AsyncCommand<BoardServiceCommand.Settings>
+{
+    protected abstract string Action { get; }
+
+    public sealed class Settings : LeaseSettings
+    {
+        [CommandArgument(0, "<board>")]
+        public string Board { get; init; } = "";
+
+        [CommandOption("--reason <TEXT>")]
+        [Description("Why (kept in the lab database and shown by farm boards).")]
+        public string? Reason { get; init; }
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
+    {
+        var lab = LabFile.Load(s.Lab);
+        if (lab.Find(s.Board) is null)
+            throw new ConfigurationException($"no board named \"{s.Board}\" in the lab{NearMiss.Hint(s.Board, lab.Boards.Select(b => b.Name))}");
+        await using var db = await s.OpenDatabaseAsync(ct);
+        await new BoardEventStore(db, TimeProvider.System).RecordAsync(s.Board, Action, s.Holder, s.Reason, ct);
+        AnsiConsole.MarkupLine(Action == "quarantine"
+            ? $"[yellow]{Markup.Escape(s.Board)} quarantined[/]: the scheduler will not use it until farm return {Markup.Escape(s.Board)}"
+            : $"[green]{Markup.Escape(s.Board)} returned to service[/]; earlier failures are forgiven");
+        return 0;
+    }
+}
+
+public sealed class QuarantineCommand : BoardServiceCommand
+{
+    protected override string Action => "quarantine";
+}
+
+public sealed class ReturnCommand : BoardServiceCommand
+{
+    protected override string Action => "return";
+}
+
+/// <summary>Each board's health: its runs (the run store) and operators' decisions (the lab database, when there is one).</summary>
+public static class LabHealth
+{
+    public static async Task<IReadOnlyDictionary<string, BoardHealthStatus>> EvaluateAsync(
+        IEnumerable<string> boards, string outDirectory, string? store, LeaseSettings lab, CancellationToken ct)
+    {
+        var runs = new List<RunRecord>();
+        var names = boards.ToList();
+        if (File.Exists(store ?? Path.Combine(outDirectory, Farm.Reports.RunSinks.DefaultStoreFile)))
+        {
+            var runStore = await Farm.Reports.RunSinks.OpenStoreAsync(outDirectory, store, ct);
+            foreach (var b in names) runs.AddRange(await runStore.ForBoardAsync(b, 20, ct));
+        }
+        IReadOnlyList<BoardEvent> events = [];
+        if (lab.Db is not null || Environment.GetEnvironmentVariable("FARM_DB") is not null || File.Exists("artifacts/lab.db"))
+        {
+            await using var db = await lab.OpenDatabaseAsync(ct);
+            events = await new BoardEventStore(db, TimeProvider.System).AllAsync(ct);
+        }
+        return names.ToDictionary(b => b, b => BoardHealthPolicy.Evaluate(b, runs, events));
+    }
+}

@@ -1,0 +1,48 @@
+using Farm.Lab.Scheduling;
+
+namespace Farm.Lab.Health;
+
+/// <summary>An operator's word on a board: take it out of service, or bring it back.</summary>
+public sealed record BoardEvent(DateTimeOffset At, string Board, string Action, string Actor, string? Reason);
+
+/// <summary>A board's health and the evidence for it.</summary>
+public sealed record BoardHealthStatus(string Board, BoardHealth Health, string Reason, IReadOnlyList<string> Evidence);
+
+/// <summary>
+/// Health from what actually happened (osstest's "blame the lab, not the product" rule): a board
+/// whose last <see cref="Threshold"/> runs all ended <c>incomplete</c> for infrastructure reasons
+/// (power, console, network) is quarantined with those runs as evidence; a run that reached a
+/// verdict about the system under test (pass, fail) proves the board works and resets the count;
+/// an operator can quarantine a board or bring it back, and only runs after that count.
+/// </summary>
+public static class BoardHealthPolicy
+{
+    public const int Threshold = 3;
+
+    /// <param name="runs">This board's runs, any order.</param>
+    /// <param name="events">Operator events for this board, any order.</param>
+    public static BoardHealthStatus Evaluate(string board, IEnumerable<RunRecord> runs, IEnumerable<BoardEvent> events)
+    {
+        var lastEvent = events.Where(e => e.Board == board).OrderByDescending(e => e.At).FirstOrDefault();
+        if (lastEvent is { Action: "quarantine" })
+            return new BoardHealthStatus(board, BoardHealth.Quarantined, $"quarantined by {lastEvent.Actor}: {lastEvent.Reason}", []);
+        var since = lastEvent?.At ?? DateTimeOffset.MinValue;
+        var streak = new List<RunRecord>();
+        foreach (var r in runs.Where(r => r.Board == board && r.Start > since).OrderByDescending(r => r.Start))
+        {
+            // A run someone cancelled, or one still running (or whose controller died), says nothing about the board.
+            bool aborted = r.Message is "run did not finish" || r.Message?.StartsWith("run cancelled", StringComparison.Ordinal) == true;
+            if (r.Verdict == Verdict.Incomplete && r.FailureClass == "infrastructure" && !aborted) streak.Add(r);
+            else if (r.Verdict is Verdict.Pass or Verdict.Fail) break;
+            // error (bad input) and unfinished runs say nothing about the board: skip them
+            if (streak.Count == Threshold) break;
+        }
+        return streak.Count >= Threshold
+            ? new BoardHealthStatus(board, BoardHealth.Quarantined,
+                $"quarantined: {Threshold} infrastructure failures in a row, last: {FirstLine(streak[0].Message)}",
+                streak.Select(r => $"{r.RunId}: {FirstLine(r.Message)}").ToList())
+            : new BoardHealthStatus(board, BoardHealth.Healthy, streak.Count == 0 ? "healthy" : $"healthy ({streak.Count} infrastructure failure(s) in a row)", []);
+    }
+
+    static string FirstLine(string? s) => (s ?? "").Split('\n')[0].Trim();
+}

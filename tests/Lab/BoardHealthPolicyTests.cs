@@ -1,0 +1,61 @@
+using Farm.Lab.Health;
+using Farm.Lab.Scheduling;
+
+namespace Farm.Tests.Lab;
+
+public class BoardHealthPolicyTests
+{
+    static readonly DateTimeOffset T0 = new(2026, 12, 1, 0, 0, 0, TimeSpan.Zero);
+    static int _n;
+
+    static RunRecord Run(int hour, Verdict v, string? failureClass = null, string? message = null, string board = "rpi4-1") =>
+        new($"r{++_n}", "xen-smoke", board, v, T0.AddHours(hour), TimeSpan.FromMinutes(3), [], [],
+            new Provenance(new Dictionary<string, string>(), new Dictionary<string, string>()), new Dictionary<string, double>(), failureClass, message);
+
+    static RunRecord Lab(int hour, string why = "power: snmp pdu1:161 outlet 3 reads back off 10s after switching on") => Run(hour, Verdict.Incomplete, "infrastructure", why);
+
+    [Test]
+    public void ThreeInfrastructureFailuresInARowQuarantineWithEvidence()
+    {
+        var s = BoardHealthPolicy.Evaluate("rpi4-1", [Run(0, Verdict.Pass), Lab(1), Lab(2), Lab(3, "stage 'dom0-prompt' timed out after 300s\n(XEN) ...")], []);
+        Assert.That(s.Health, Is.EqualTo(BoardHealth.Quarantined));
+        Assert.That(s.Reason, Is.EqualTo("quarantined: 3 infrastructure failures in a row, last: stage 'dom0-prompt' timed out after 300s"));
+        Assert.That(s.Evidence, Has.Count.EqualTo(3));
+    }
+
+    [Test]
+    public void AFailOfTheSystemUnderTestProvesTheBoardWorks()
+    {
+        // Xen failing its checks is the product's fault, not the board's: the streak is broken.
+        var s = BoardHealthPolicy.Evaluate("rpi4-1", [Lab(0), Lab(1), Run(2, Verdict.Fail, "check", "3 of 30 checks failed"), Lab(3), Lab(4)], []);
+        Assert.That(s.Health, Is.EqualTo(BoardHealth.Healthy));
+        Assert.That(s.Reason, Is.EqualTo("healthy (2 infrastructure failure(s) in a row)"));
+    }
+
+    [Test]
+    public void BadInputAndOtherBoardsDoNotCount()
+    {
+        var s = BoardHealthPolicy.Evaluate("rpi4-1",
+            [Lab(0), Run(1, Verdict.Error, "configuration", "job file: bad"), Lab(2), Lab(3, "x") with { Board = "rpi4-2" }], []);
+        Assert.That(s.Health, Is.EqualTo(BoardHealth.Healthy), "two failures on this board; the error and the other board's failure do not count");
+    }
+
+    [Test]
+    public void CancelledAndUnfinishedRunsDoNotCount()
+    {
+        var s = BoardHealthPolicy.Evaluate("rpi4-1", [Lab(0), Lab(1, "run cancelled during stage 'dom0-prompt'"), Lab(2, "run did not finish"), Lab(3)], []);
+        Assert.That(s.Health, Is.EqualTo(BoardHealth.Healthy));
+    }
+
+    [Test]
+    public void OperatorCanQuarantineAndBringBack()
+    {
+        var runs = new[] { Lab(0), Lab(1), Lab(2) };
+        Assert.That(BoardHealthPolicy.Evaluate("rpi4-1", runs, []).Health, Is.EqualTo(BoardHealth.Quarantined));
+        var back = new BoardEvent(T0.AddHours(5), "rpi4-1", "return", "ops", "replaced the PSU");
+        Assert.That(BoardHealthPolicy.Evaluate("rpi4-1", runs, [back]).Health, Is.EqualTo(BoardHealth.Healthy), "failures before the return are forgiven");
+        var manual = new BoardEvent(T0.AddHours(6), "rpi4-1", "quarantine", "ops", "fan noise");
+        var s = BoardHealthPolicy.Evaluate("rpi4-1", [Run(7, Verdict.Pass)], [back, manual]);
+        Assert.That(s.Reason, Is.EqualTo("quarantined by ops: fan noise"));
+    }
+}
