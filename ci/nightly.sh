@@ -10,11 +10,7 @@ FARM=.cache/farm/farm
 OUT=${FARM_OUT:-artifacts}
 # The matrix: Debian Xen 4.17 + dom0, and the same Linux natively as the baseline.
 JOBS=(${FARM_NIGHTLY_JOBS:-jobs/native-smoke.yaml jobs/xen-smoke.yaml})
-worst=0
-rank() { case $1 in 0) echo 0 ;; 1) echo 1 ;; 3) echo 2 ;; *) echo 3 ;; esac; }
-for job in "${JOBS[@]}"; do
-    "$FARM" run "$job" --out "$OUT"; rc=$?
-    [ "$(rank $rc)" -gt "$(rank $worst)" ] && worst=$rc
-done
+# farm nightly: healthy boards only, lab failures retried once on another board, nightly-*.json.
+"$FARM" nightly "${JOBS[@]}" --out "$OUT"; worst=$?
 "$FARM" report --out "$OUT" --latest ${#JOBS[@]} || true
 exit $worst

@@ -42,6 +42,19 @@ public class CliScenarios
         Assert.That(File.Exists(Path.Combine(out_, "report", "index.html")), report + err);
     }
 
+    [Test]
+    public async Task NightlyRunsEachTargetOnAHealthyBoardAndRecordsTheNight()
+    {
+        var out_ = ScenarioArtifacts.NewRunDirectory();
+        var (code, stdout, stderr) = await RunFarmAsync(["nightly", Repo("jobs/xen-boot.yaml"), "--lab", Repo("boards"), "--out", out_]);
+        Assert.That(code, Is.EqualTo(0), stdout + stderr);
+        var night = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Directory.GetFiles(out_, "nightly-*.json").Single()));
+        var target = night.RootElement.GetProperty("targets").EnumerateArray().Single();
+        Assert.That(target.GetProperty("job").GetString(), Is.EqualTo("xen-boot"));
+        Assert.That(target.GetProperty("board").GetString(), Is.EqualTo("qemu-xen"));
+        Assert.That(target.GetProperty("verdict").GetString(), Is.EqualTo("pass"));
+    }
+
     /// <summary>
     /// The vPCI matrix on two real targets: (a) the native-Linux baseline with ITS and SMMUv3,
     /// (b) Debian's Xen 4.17 + dom0. Debian's Xen has no PCI support, so its PCI features must

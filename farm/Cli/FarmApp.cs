@@ -27,6 +27,8 @@ public static class FarmApp
             c.PropagateExceptions();
             c.AddCommand<RunCommand>("run").WithDescription("Run a job file on a board; writes <out>/<run-id>/.")
                 .WithExample("run", "jobs/xen-smoke.yaml", "--out", "artifacts");
+            c.AddCommand<NightlyCommand>("nightly").WithDescription("Run the vPCI matrix on healthy boards, retrying lab failures elsewhere; exit code = worst verdict.")
+                .WithExample("nightly", "--out", "artifacts");
             c.AddCommand<CaptureCommand>("capture").WithDescription("Record serial consoles to transcripts until they close (or Ctrl-C).")
                 .WithExample("capture", "/dev/ttyUSB0", "--out", "artifacts/capture");
             c.AddCommand<ImportMetricsCommand>("import-metrics").WithDescription("Record measurements (ci/bench JSON) as a run, for trends.")

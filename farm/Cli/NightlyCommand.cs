@@ -1,0 +1,72 @@
+using System.ComponentModel;
+using System.Text.Json;
+using Farm.Boards.Spec;
+using Farm.Jobs;
+using Farm.Jobs.Spec;
+using Farm.Lab;
+using Farm.Reports;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Farm.Cli;
+
+/// <summary>
+/// <c>farm nightly [job.yaml...] [--parallel N]</c>: the vPCI matrix on healthy boards, physical
+/// boards held with job leases, incomplete runs retried once on another healthy board; writes
+/// <c>&lt;out&gt;/nightly-&lt;time&gt;.json</c> (one result per target) and exits with the worst verdict.
+/// </summary>
+public sealed class NightlyCommand : AsyncCommand<NightlyCommand.Settings>
+{
+    public sealed class Settings : LeaseSettings
+    {
+        [CommandArgument(0, "[job]")]
+        [Description("Job files (default: jobs/native-smoke.yaml jobs/xen-smoke.yaml).")]
+        public string[] Jobs { get; init; } = [];
+
+        [CommandOption("--out <DIR>")]
+        public string Out { get; init; } = "artifacts";
+
+        [CommandOption("--parallel <N>")]
+        public int? Parallel { get; init; }
+    }
+
+    static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true, Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+    };
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
+    {
+        var files = s.Jobs.Length > 0 ? s.Jobs : ["jobs/native-smoke.yaml", "jobs/xen-smoke.yaml"];
+        var jobs = files.Select(f => (File: f, Spec: JobFile.Load(f))).ToList();
+        var lab = LabFile.Load(s.Lab);
+        var matching = jobs.ToDictionary(j => j.File, j => lab.Matching(j.Spec));
+        var health = await LabHealth.EvaluateAsync(matching.Values.SelectMany(b => b).Select(b => b.Name).Distinct(), s.Out, s.Store, s, ct);
+        bool physical = lab.Boards.Any(b => b.Kind == BoardKind.UBoot);
+        // QEMU boards are templates (each run is its own QEMU): only physical boards are leased.
+        var leases = physical ? await s.OpenAsync(ct) : null;
+        var sinks = await RunSinks.OpenAsync(s.Out, s.Store, ct);
+        var console = AnsiConsole.Console;
+        var nightly = new Nightly(leases, $"nightly@{Environment.MachineName}", TimeSpan.FromHours(2));
+        var targets = await nightly.RunAsync(jobs, j => j.Spec.Name,
+            j => matching[j.File].Where(b => health[b.Name].Health == Farm.Lab.Scheduling.BoardHealth.Healthy).Select(b => b.Name).ToList(),
+            async (j, board, token) =>
+            {
+                var request = RunRequests.Create(j.Spec with { BoardName = board, Tags = [] }, lab.Find(board)!, RunRequests.RepoRoot(j.File), s.Out);
+                console.MarkupLine($"[grey]{DateTime.Now:HH:mm:ss}[/] {Markup.Escape(j.Spec.Name)} on {Markup.Escape(board)}");
+                var r = await new JobRunner(TimeProvider.System, sinks).RunAsync(request, token);
+                console.MarkupLine($"[grey]{DateTime.Now:HH:mm:ss}[/] {Markup.Escape(j.Spec.Name)} on {Markup.Escape(board)}: {ReportCommand.VerdictMarkup(r.Verdict)} ({r.RunId})");
+                return r;
+            }, s.Parallel ?? RunCommand.DefaultParallelism, ct);
+
+        var table = new Table().AddColumns("target", "board", "verdict", "runs", "note");
+        foreach (var t in targets)
+            table.AddRow(Markup.Escape(t.Job), Markup.Escape(t.Board ?? "-"), ReportCommand.VerdictMarkup(t.Verdict), Markup.Escape(string.Join(" ", t.RunIds)), Markup.Escape(t.Note));
+        console.Write(table);
+        Directory.CreateDirectory(s.Out);
+        var path = Path.Combine(s.Out, $"nightly-{DateTime.UtcNow:yyyyMMdd-HHmmss}.json");
+        await File.WriteAllTextAsync(path, JsonSerializer.Serialize(new { started = DateTimeOffset.UtcNow, targets }, Json), ct);
+        console.MarkupLine($"nightly -> {Markup.Escape(path)}");
+        return targets.Select(t => t.Verdict).Aggregate(Verdict.Pass, (a, b) => a.Worst(b)).ExitCode();
+    }
+}
