@@ -29,6 +29,7 @@ public static class FarmApp
                 .WithExample("run", "jobs/xen-smoke.yaml", "--out", "artifacts");
             c.AddCommand<NightlyCommand>("nightly").WithDescription("Run the vPCI matrix on healthy boards, retrying lab failures elsewhere; exit code = worst verdict.")
                 .WithExample("nightly", "--out", "artifacts");
+            c.AddCommand<LeaseBenchCommand>("lease-bench").WithDescription("Measure lease grants under contention (ci/bench).").IsHidden();
             c.AddCommand<CaptureCommand>("capture").WithDescription("Record serial consoles to transcripts until they close (or Ctrl-C).")
                 .WithExample("capture", "/dev/ttyUSB0", "--out", "artifacts/capture");
             c.AddCommand<ImportMetricsCommand>("import-metrics").WithDescription("Record measurements (ci/bench JSON) as a run, for trends.")
