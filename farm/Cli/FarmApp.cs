@@ -30,6 +30,8 @@ public static class FarmApp
             c.AddCommand<NightlyCommand>("nightly").WithDescription("Run the vPCI matrix on healthy boards, retrying lab failures elsewhere; exit code = worst verdict.")
                 .WithExample("nightly", "--out", "artifacts");
             c.AddCommand<LeaseBenchCommand>("lease-bench").WithDescription("Measure lease grants under contention (ci/bench).").IsHidden();
+            c.AddCommand<ServeCommand>("serve").WithDescription("Serve the lab API (boards, leases, operator actions, runs) with bearer tokens.");
+            c.AddCommand<TokenCommand>("token").WithDescription("Make an API token for a user and role (printed once; its hash is stored).");
             c.AddCommand<CaptureCommand>("capture").WithDescription("Record serial consoles to transcripts until they close (or Ctrl-C).")
                 .WithExample("capture", "/dev/ttyUSB0", "--out", "artifacts/capture");
             c.AddCommand<ImportMetricsCommand>("import-metrics").WithDescription("Record measurements (ci/bench JSON) as a run, for trends.")

@@ -131,6 +131,14 @@ public sealed class LabDatabase : IAsyncDisposable
             reason TEXT);
         CREATE INDEX board_events_board ON board_events (board, at_ms);
         """,
+        """
+        CREATE TABLE api_audit (
+            at_ms BIGINT NOT NULL,
+            api_user TEXT NOT NULL,
+            method TEXT NOT NULL,
+            path TEXT NOT NULL,
+            status INTEGER NOT NULL);
+        """,
     ];
 
     static async Task Migrate(DbConnection c, DatabaseEngine engine, CancellationToken ct)

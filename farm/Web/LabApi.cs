@@ -1,0 +1,149 @@
+using System.Net;
+using Farm.Boards.Spec;
+using Farm.Jobs.Spec;
+using Farm.Lab;
+using Farm.Lab.Health;
+using Farm.Lab.Leases;
+using Farm.Reports;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace Farm.Web;
+
+/// <summary>Where <c>farm serve</c> finds the lab, its database, the run store and the tokens.</summary>
+public sealed record LabApiOptions(string Lab, string Database, string Out, string? Store, ApiTokens Tokens);
+
+/// <summary>Bodies of the write endpoints.</summary>
+public sealed record ReserveBody(string Board, string? For, string? Note);
+
+public sealed record RenewBody(string? For);
+
+public sealed record ReasonBody(string? Reason);
+
+/// <summary>
+/// The lab's REST API (<c>farm serve</c>): boards with health and leases, reservations, operator
+/// actions, runs. Every <c>/api</c> request needs a bearer token (401 without a valid one); each
+/// endpoint needs a role (viewer reads, developer reserves, admin quarantines and returns boards;
+/// 403 below it); every write is recorded in <c>api_audit</c> with the user and the answer.
+/// </summary>
+public static class LabApi
+{
+    public static async Task<WebApplication> BuildAsync(LabApiOptions o, IPEndPoint listen, CancellationToken ct)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(listen));
+        var db = await LabDatabase.OpenAsync(o.Database, ct).ConfigureAwait(false);
+        var time = TimeProvider.System;
+        var leases = new LeaseStore(db, time);
+        var events = new BoardEventStore(db, time);
+        var app = builder.Build();
+        app.Lifetime.ApplicationStopped.Register(() => db.DisposeAsync().AsTask().GetAwaiter().GetResult());
+
+        app.Use(async (ctx, next) =>
+        {
+            if (!ctx.Request.Path.StartsWithSegments("/api")) { await next(ctx); return; }
+            var header = ctx.Request.Headers.Authorization.ToString();
+            if (!header.StartsWith("Bearer ", StringComparison.Ordinal) || o.Tokens.Find(header["Bearer ".Length..].Trim()) is not { } user)
+            {
+                ctx.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                ctx.Response.Headers.WWWAuthenticate = "Bearer";
+                await ctx.Response.WriteAsJsonAsync(new { error = "a valid bearer token is required (farm token makes one)" });
+                return;
+            }
+            ctx.Items[nameof(ApiUser)] = user;
+            await next(ctx);
+            if (!HttpMethods.IsGet(ctx.Request.Method))
+                await AuditAsync(db, time, user, ctx.Request.Method, ctx.Request.Path, ctx.Response.StatusCode, CancellationToken.None);
+        });
+
+        app.MapGet("/healthz", () => Results.Text("ok"));
+
+        var api = app.MapGroup("/api");
+        api.MapGet("/boards", async (CancellationToken t) =>
+        {
+            var lab = LabFile.Load(o.Lab);
+            var held = (await leases.ActiveAsync(t)).ToDictionary(l => l.Board);
+            var evs = await events.AllAsync(t);
+            var runStore = File.Exists(o.Store ?? Path.Combine(o.Out, RunSinks.DefaultStoreFile)) ? await RunSinks.OpenStoreAsync(o.Out, o.Store, t) : null;
+            var list = new List<object>();
+            foreach (var b in lab.Boards)
+            {
+                var runs = runStore is null ? [] : await runStore.ForBoardAsync(b.Name, 20, t);
+                var h = BoardHealthPolicy.Evaluate(b.Name, runs, evs);
+                held.TryGetValue(b.Name, out var lease);
+                list.Add(new
+                {
+                    name = b.Name, type = b.TypeName, kind = b.Kind.ToString().ToLowerInvariant(), mode = b.Mode.ToString().ToLowerInvariant(), tags = b.Tags,
+                    health = h.Health.ToString().ToLowerInvariant(), healthReason = h.Reason, evidence = h.Evidence,
+                    power = b.Power?.Summary ?? "qemu", console = b.Serial?.Summary ?? "qemu",
+                    lease = lease is null ? null : new { holder = lease.Holder, until = lease.Expires, note = lease.Note },
+                    lastRun = runs.Count == 0 ? null : new { runs[0].RunId, verdict = runs[0].Verdict.ToWire(), runs[0].Job, runs[0].Start },
+                });
+            }
+            return Results.Ok(list);
+        }).AddEndpointFilter(Require(ApiRole.Viewer));
+
+        api.MapGet("/leases", async (CancellationToken t) => Results.Ok(await leases.ActiveAsync(t))).AddEndpointFilter(Require(ApiRole.Viewer));
+
+        api.MapPost("/leases", async (ReserveBody body, HttpContext ctx, CancellationToken t) =>
+        {
+            var lab = LabFile.Load(o.Lab);
+            if (lab.Find(body.Board) is null) return Results.NotFound(new { error = $"no board named \"{body.Board}\"{NearMiss.Hint(body.Board, lab.Boards.Select(b => b.Name))}" });
+            if (!Duration.TryParse(body.For ?? "1h", out var span)) return Results.BadRequest(new { error = $"for: \"{body.For}\" is not a duration ({Duration.Hint})" });
+            var grant = await leases.AcquireAsync(body.Board, User(ctx).Name, span, LeaseKind.Interactive, body.Note, t);
+            return grant.Granted ? Results.Created($"/api/leases/{body.Board}", grant.Current) : Results.Conflict(new { error = grant.Describe, lease = grant.Current });
+        }).AddEndpointFilter(Require(ApiRole.Developer));
+
+        api.MapPost("/leases/{board}/renew", async (string board, RenewBody body, HttpContext ctx, CancellationToken t) =>
+        {
+            if (!Duration.TryParse(body.For ?? "1h", out var span)) return Results.BadRequest(new { error = $"for: \"{body.For}\" is not a duration" });
+            try { return Results.Ok(await leases.RenewAsync(board, User(ctx).Name, span, t)); }
+            catch (InfrastructureException e) { return Results.Conflict(new { error = e.Message }); }
+        }).AddEndpointFilter(Require(ApiRole.Developer));
+
+        api.MapDelete("/leases/{board}", async (string board, HttpContext ctx, CancellationToken t) =>
+            await leases.ReleaseAsync(board, User(ctx).Name, t) ? Results.NoContent() : Results.Conflict(new { error = $"{User(ctx).Name} holds no lease on {board}" }))
+            .AddEndpointFilter(Require(ApiRole.Developer));
+
+        foreach (var action in new[] { "quarantine", "return" })
+            api.MapPost($"/boards/{{board}}/{action}", async (string board, ReasonBody? body, HttpContext ctx, CancellationToken t) =>
+            {
+                if (LabFile.Load(o.Lab).Find(board) is null) return Results.NotFound(new { error = $"no board named \"{board}\"" });
+                await events.RecordAsync(board, action, User(ctx).Name, body?.Reason, t);
+                return Results.NoContent();
+            }).AddEndpointFilter(Require(ApiRole.Admin));
+
+        api.MapGet("/runs", async (int? latest, CancellationToken t) =>
+        {
+            if (!File.Exists(o.Store ?? Path.Combine(o.Out, RunSinks.DefaultStoreFile))) return Results.Ok(Array.Empty<object>());
+            var runs = await (await RunSinks.OpenStoreAsync(o.Out, o.Store, t)).LatestAsync(Math.Clamp(latest ?? 20, 1, 500), t);
+            return Results.Ok(runs.Select(r => new { r.RunId, r.Job, r.Board, verdict = r.Verdict.ToWire(), r.Start, seconds = r.Duration.TotalSeconds, r.Message }));
+        }).AddEndpointFilter(Require(ApiRole.Viewer));
+
+        return app;
+    }
+
+    static ApiUser User(HttpContext ctx) => (ApiUser)ctx.Items[nameof(ApiUser)]!;
+
+    static Func<EndpointFilterInvocationContext, EndpointFilterDelegate, ValueTask<object?>> Require(ApiRole role) => async (ctx, next) =>
+        User(ctx.HttpContext).Role >= role
+            ? await next(ctx)
+            : Results.Json(new { error = $"this needs the {role.ToString().ToLowerInvariant()} role; {User(ctx.HttpContext).Name} is {User(ctx.HttpContext).Role.ToString().ToLowerInvariant()}" },
+                statusCode: StatusCodes.Status403Forbidden);
+
+    static Task AuditAsync(LabDatabase db, TimeProvider time, ApiUser user, string method, string path, int status, CancellationToken ct) => db.RunAsync(async t =>
+    {
+        await using var c = await db.ConnectAsync(t);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = "INSERT INTO api_audit (at_ms, api_user, method, path, status) VALUES (@at, @user, @method, @path, @status)";
+        LabDatabase.Param(cmd, "@at", time.GetUtcNow().ToUnixTimeMilliseconds());
+        LabDatabase.Param(cmd, "@user", user.Name);
+        LabDatabase.Param(cmd, "@method", method);
+        LabDatabase.Param(cmd, "@path", path);
+        LabDatabase.Param(cmd, "@status", status);
+        return await cmd.ExecuteNonQueryAsync(t);
+    }, ct);
+}
