@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Farm.PowerControl;
 
 /// <summary>
@@ -33,30 +31,15 @@ public sealed class CommandPowerBackend(string device, string on, string off, st
 
     async Task<string> RunAsync(string command, CancellationToken ct)
     {
-        var psi = new ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add(command);
-        using var p = Process.Start(psi) ?? throw new InfrastructureException($"power: {Describe}: cannot start /bin/sh");
-        var stdout = p.StandardOutput.ReadToEndAsync(ct);
-        var stderr = p.StandardError.ReadToEndAsync(ct);
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        limit.CancelAfter(timeout);
-        try
+        var r = await PowerTool.RunAsync("/bin/sh", ["-c", command], null, timeout, ct).ConfigureAwait(false);
+        if (r is null)
         {
-            await p.WaitForExitAsync(limit.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            p.Kill(entireProcessTree: true);
-            await p.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
             _last = [$"$ {command}", $"(killed after {timeout.TotalSeconds:0.#}s)"];
-            ct.ThrowIfCancellationRequested();
             throw new InfrastructureException($"power: {Describe}: '{command}' did not finish within {timeout.TotalSeconds:0.#}s", _last);
         }
-        var (o, e) = (await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false));
-        _last = [$"$ {command}", .. o.Split('\n', StringSplitOptions.RemoveEmptyEntries), .. e.Split('\n', StringSplitOptions.RemoveEmptyEntries), $"exit {p.ExitCode}"];
-        if (p.ExitCode != 0)
-            throw new InfrastructureException($"power: {Describe}: '{command}' exited with code {p.ExitCode}", _last);
-        return o;
+        _last = r.Evidence($"$ {command}");
+        if (r.ExitCode != 0)
+            throw new InfrastructureException($"power: {Describe}: '{command}' exited with code {r.ExitCode}", _last);
+        return r.StdOut;
     }
 }

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Farm.PowerControl;
 
 /// <summary>
@@ -31,29 +29,19 @@ public sealed class IpmiPowerBackend(string host, int port, string user, string 
     async Task<string> RunAsync(string action, CancellationToken ct)
     {
         var exe = SupervisedProcess.Resolve("ipmitool", "install ipmitool: apt-get install ipmitool");
-        var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         var seconds = Math.Max(1, (int)timeout.TotalSeconds).ToString();
-        foreach (var a in new[] { "-I", "lanplus", "-H", host, "-p", port.ToString(), "-U", user, "-E", "-N", seconds, "-R", "1", "chassis", "power", action })
-            psi.ArgumentList.Add(a);
-        psi.Environment["IPMI_PASSWORD"] = password;
-        using var p = Process.Start(psi) ?? throw new InfrastructureException($"power: {Describe}: cannot start ipmitool");
-        var stdout = p.StandardOutput.ReadToEndAsync(ct);
-        var stderr = p.StandardError.ReadToEndAsync(ct);
-        try
+        var shown = $"ipmitool -I lanplus -H {host} -p {port} -U {user} -E chassis power {action}";
+        var r = await PowerTool.RunAsync(exe, ["-I", "lanplus", "-H", host, "-p", port.ToString(), "-U", user, "-E", "-N", seconds, "-R", "1", "chassis", "power", action],
+            new Dictionary<string, string> { ["IPMI_PASSWORD"] = password }, timeout * 4, ct).ConfigureAwait(false);
+        if (r is null)
         {
-            await p.WaitForExitAsync(ct).ConfigureAwait(false);
+            _last = [shown, "(no answer)"];
+            throw new InfrastructureException($"power: {Describe}: chassis power {action}: no answer within {(timeout * 4).TotalSeconds:0.#}s", _last);
         }
-        catch (OperationCanceledException)
-        {
-            p.Kill();
-            throw;
-        }
-        var (o, e) = (await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false));
-        var errors = e.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        _last = [$"ipmitool -I lanplus -H {host} -p {port} -U {user} -E chassis power {action}", .. o.Split('\n', StringSplitOptions.RemoveEmptyEntries), .. errors, $"exit {p.ExitCode}"];
-        if (p.ExitCode != 0)
-            throw new InfrastructureException($"power: {Describe}: chassis power {action} failed: {errors.LastOrDefault() ?? $"exit {p.ExitCode}"}" +
-                (e.Contains("RMCP+ session") ? " (is the BMC reachable, and are the user and password right?)" : ""), _last);
-        return o;
+        _last = r.Evidence(shown);
+        if (r.ExitCode != 0)
+            throw new InfrastructureException($"power: {Describe}: chassis power {action} failed: {r.ErrLines.LastOrDefault() ?? $"exit {r.ExitCode}"}" +
+                (r.StdErr.Contains("RMCP+ session") ? " (is the BMC reachable, and are the user and password right?)" : ""), _last);
+        return r.StdOut;
     }
 }

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Farm.PowerControl;
 
 /// <summary>
@@ -34,30 +32,20 @@ public sealed class SnmpPowerBackend(string host, int port, int outlet, string c
     async Task<string> RunAsync(string tool, string[] args, CancellationToken ct)
     {
         var exe = SupervisedProcess.Resolve(tool, "install net-snmp's tools: apt-get install snmp");
-        var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         // -Oqv: the bare value; -t/-r: one attempt bounded by the timeout (Farm's retry policy retries); no MIBs to load.
-        foreach (var a in new[] { "-v2c", "-c", community, "-Oqv", "-m", "", "-t", Math.Max(1, (int)timeout.TotalSeconds).ToString(), "-r", "0", $"{host}:{port}" }.Concat(args))
-            psi.ArgumentList.Add(a);
-        psi.Environment["MIBS"] = "";
-        using var p = Process.Start(psi) ?? throw new InfrastructureException($"power: {Describe}: cannot start {tool}");
-        var stdout = p.StandardOutput.ReadToEndAsync(ct);
-        var stderr = p.StandardError.ReadToEndAsync(ct);
-        try
-        {
-            await p.WaitForExitAsync(ct).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            p.Kill();
-            throw;
-        }
-        var (o, e) = (await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false));
+        string[] argv = ["-v2c", "-c", community, "-Oqv", "-m", "", "-t", Math.Max(1, (int)timeout.TotalSeconds).ToString(), "-r", "0", $"{host}:{port}", .. args];
         var shown = $"{tool} -v2c -c *** {host}:{port} {string.Join(' ', args)}";
-        _last = [shown, .. o.Split('\n', StringSplitOptions.RemoveEmptyEntries), .. e.Split('\n', StringSplitOptions.RemoveEmptyEntries), $"exit {p.ExitCode}"];
-        if (p.ExitCode != 0)
+        var r = await PowerTool.RunAsync(exe, argv, new Dictionary<string, string> { ["MIBS"] = "" }, timeout * 4, ct).ConfigureAwait(false);
+        if (r is null)
+        {
+            _last = [shown, "(no answer)"];
+            throw new InfrastructureException($"power: {Describe}: {tool}: no answer within {(timeout * 4).TotalSeconds:0.#}s", _last);
+        }
+        _last = r.Evidence(shown);
+        if (r.ExitCode != 0)
             throw new InfrastructureException(
-                $"power: {Describe}: {tool} failed: {e.Split('\n', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() ?? $"exit {p.ExitCode}"}" +
-                (e.Contains("Timeout") ? " (is the PDU reachable, and is the community right?)" : ""), _last);
-        return o;
+                $"power: {Describe}: {tool} failed: {r.ErrLines.FirstOrDefault() ?? $"exit {r.ExitCode}"}" +
+                (r.StdErr.Contains("Timeout") ? " (is the PDU reachable, and is the community right?)" : ""), _last);
+        return r.StdOut;
     }
 }
