@@ -42,14 +42,18 @@ sealed class SimulatedBench : IAsyncDisposable
             $"-drive file={disk},if=none,id=nv0,format=raw -device nvme,drive=nv0,serial=farm0",
             "-netdev user,id=n0,restrict=on -device e1000e,netdev=n0,romfile=",
             $"-netdev user,id=mgmt,restrict=on,hostfwd=tcp:127.0.0.1:{ssh}-:22,tftp={Path.Combine(dir, "tftp")} -device virtio-net-device,netdev=mgmt",
-            $"-pidfile {dir}/qemu.pid");
+            $"-name {BoardName(dir)} -pidfile {dir}/qemu.pid");
         // setsid: out of snmpd's process group (it kills what its handler leaves behind); the inner sh
         // leads the new session, so QEMU opening the UART does not make it a controlling tty (SIGHUP).
         Hook(pdu, "outlet1.on", $"rm -f {dir}/qemu.pid; setsid sh -c '{qemu} >{dir}/qemu.log 2>&1 </dev/null &'");
-        Hook(pdu, "outlet1.off", $"[ -f {dir}/qemu.pid ] && kill $(cat {dir}/qemu.pid) 2>/dev/null; true");
-        Hook(pdu, "outlet1.status", $"if [ -f {dir}/qemu.pid ] && kill -0 $(cat {dir}/qemu.pid) 2>/dev/null; then echo 1; else echo 2; fi");
+        Hook(pdu, "outlet1.off", $"pkill -f -- '-name {BoardName(dir)}'; true");
+        // The outlet is on while the board's QEMU runs (found by its unique -name, not a pidfile QEMU may not have written yet).
+        Hook(pdu, "outlet1.status", $"if pgrep -f -- '-name {BoardName(dir)}' >/dev/null; then s=1; else s=2; fi; echo \"$(date +%T.%N) $s\" >>{dir}/status.log; echo $s");
         return new SimulatedBench(dir, cable, ser2net, pdu, ssh) { SnmpPort = pdu.Port, Ser2NetPort = ser2net.Port };
     }
+
+    /// <summary>The QEMU -name that marks this bench's board process.</summary>
+    static string BoardName(string dir) => "farm-bench-" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(dir)))[..12];
 
     public int SnmpPort { get; private init; }
 
