@@ -29,11 +29,10 @@ public sealed class BoardsCommand : AsyncCommand<BoardsCommand.Settings>
     {
         var lab = LabFile.Load(s.Lab);
         var last = new Dictionary<string, RunRecord>();
-        var db = s.Store ?? Path.Combine(s.Out, RunSinks.DefaultStoreFile);
-        if (File.Exists(db))
-            foreach (var r in await (await RunSinks.OpenStoreAsync(s.Out, s.Store, ct)).LatestAsync(500, ct))
-                last.TryAdd(r.Board, r);
-        var health = await LabHealth.EvaluateAsync(lab.Boards.Select(b => b.Name), s.Out, s.Store, s, ct);
+        var store = await RunSinks.OpenStoreIfExistsAsync(s.Out, s.Store, ct);
+        foreach (var r in store is null ? [] : await store.LatestAsync(500, ct))
+            last.TryAdd(r.Board, r);
+        var health = await LabHealth.EvaluateAsync(lab.Boards.Select(b => b.Name), store, s, ct);
         var table = new Table().AddColumns("board", "type", "health", "power", "console", "last run", "expected pci", "tags");
         foreach (var b in lab.Boards)
         {

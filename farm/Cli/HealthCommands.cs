@@ -50,21 +50,17 @@ public sealed class ReturnCommand : BoardServiceCommand
 public static class LabHealth
 {
     public static async Task<IReadOnlyDictionary<string, BoardHealthStatus>> EvaluateAsync(
-        IEnumerable<string> boards, string outDirectory, string? store, LeaseSettings lab, CancellationToken ct)
+        IEnumerable<string> boards, Lab.SqliteRunStore? runs, LeaseSettings lab, CancellationToken ct)
     {
-        var runs = new List<RunRecord>();
-        var names = boards.ToList();
-        if (File.Exists(store ?? Path.Combine(outDirectory, Farm.Reports.RunSinks.DefaultStoreFile)))
-        {
-            var runStore = await Farm.Reports.RunSinks.OpenStoreAsync(outDirectory, store, ct);
-            foreach (var b in names) runs.AddRange(await runStore.ForBoardAsync(b, 20, ct));
-        }
         IReadOnlyList<BoardEvent> events = [];
         if (lab.Db is not null || Environment.GetEnvironmentVariable("FARM_DB") is not null || File.Exists("artifacts/lab.db"))
         {
             await using var db = await lab.OpenDatabaseAsync(ct);
             events = await new BoardEventStore(db, TimeProvider.System).AllAsync(ct);
         }
-        return names.ToDictionary(b => b, b => BoardHealthPolicy.Evaluate(b, runs, events));
+        var health = new Dictionary<string, BoardHealthStatus>();
+        foreach (var b in boards.Distinct())
+            health[b] = (await BoardHealthPolicy.EvaluateAsync(b, runs, events, ct)).Health;
+        return health;
     }
 }

@@ -41,11 +41,12 @@ public sealed class NightlyCommand : AsyncCommand<NightlyCommand.Settings>
         var jobs = files.Select(f => (File: f, Spec: JobFile.Load(f))).ToList();
         var lab = LabFile.Load(s.Lab);
         var matching = jobs.ToDictionary(j => j.File, j => lab.Matching(j.Spec));
-        var health = await LabHealth.EvaluateAsync(matching.Values.SelectMany(b => b).Select(b => b.Name).Distinct(), s.Out, s.Store, s, ct);
+        var store = await RunSinks.OpenStoreAsync(s.Out, s.Store, ct);
+        var health = await LabHealth.EvaluateAsync(matching.Values.SelectMany(b => b).Select(b => b.Name), store, s, ct);
         bool physical = lab.Boards.Any(b => b.Kind == BoardKind.UBoot);
         // QEMU boards are templates (each run is its own QEMU): only physical boards are leased.
         var leases = physical ? await s.OpenAsync(ct) : null;
-        var sinks = await RunSinks.OpenAsync(s.Out, s.Store, ct);
+        var sinks = RunSinks.Create(store);
         var console = AnsiConsole.Console;
         var nightly = new Nightly(leases, $"nightly@{Environment.MachineName}", TimeSpan.FromHours(2));
         var targets = await nightly.RunAsync(jobs, j => j.Spec.Name,

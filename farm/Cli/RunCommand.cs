@@ -53,16 +53,18 @@ public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             .Select(r => s.Boot switch
             {
                 "cold" => r with { Boot = BootMode.Cold },
-                "snapshot" => r with { Boot = BootMode.Snapshot, SnapshotDirectory = r.SnapshotDirectory ?? Path.Combine(RunRequests.RepoRoot(r.JobFile ?? "."), ".cache", "snapshots") },
+                "snapshot" => r with { Boot = BootMode.Snapshot, SnapshotDirectory = r.SnapshotDirectory ?? RunRequests.SnapshotDirectory(RunRequests.RepoRoot(r.JobFile ?? ".")) },
                 _ => r,
             }).ToList();
+        // One store for the health check and the recording; a refused run must not create one.
+        var store = await RunSinks.OpenStoreIfExistsAsync(s.Out, s.Store, ct);
         if (!s.Force)
         {
-            var health = await LabHealth.EvaluateAsync(requests.Select(r => r.Board.Name).Distinct(), s.Out, s.Store, s, ct);
+            var health = await LabHealth.EvaluateAsync(requests.Select(r => r.Board.Name), store, s, ct);
             foreach (var h in health.Values.Where(h => h.Health != Farm.Lab.Scheduling.BoardHealth.Healthy))
                 throw new ConfigurationException($"board {h.Board} is {h.Reason}; farm return {h.Board} brings it back (or --force to run anyway)", h.Evidence);
         }
-        var sinks = await RunSinks.OpenAsync(s.Out, s.Store, ct);
+        var sinks = RunSinks.Create(store ?? await RunSinks.OpenStoreAsync(s.Out, s.Store, ct));
         var console = AnsiConsole.Console;
         bool many = requests.Count > 1;
         var records = new RunRecord[requests.Count];

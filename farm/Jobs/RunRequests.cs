@@ -37,7 +37,7 @@ public static class RunRequests
         return new RunRequest(job.Name, config, job.ArtifactDirectory(repoRoot), job.StageTimeouts,
             board.Mode == BoardMode.Xen ? job.Expect.XenBanner : null, job.Expect.Dom0Prompt, job.Commands, job.Checks,
             outDirectory, Path.GetFullPath(job.SourcePath), board.ExpectedPci, job.Boot,
-            job.Boot == BootMode.Snapshot ? Path.Combine(repoRoot, ".cache", "snapshots") : null);
+            job.Boot == BootMode.Snapshot ? SnapshotDirectory(repoRoot) : null);
     }
 
     static QemuBoardConfig QemuConfig(BoardSpec board)
@@ -47,6 +47,9 @@ public static class RunRequests
             q.Iommu == IommuModel.SmmuV3 ? "smmuv3" : "none", q.Devices, board.XenCmdline, board.LinuxCmdline, q.ShareArtifacts,
             q.Firmware == QemuFirmware.UBoot ? "u-boot" : "direct");
     }
+
+    /// <summary>Where a checkout keeps its saved QEMU boots (<c>boot: snapshot</c>).</summary>
+    public static string SnapshotDirectory(string repoRoot) => Path.Combine(repoRoot, ".cache", "snapshots");
 
     /// <summary>The checkout a job file lives in (where <c>.cache/artifacts</c> is), else the working directory.</summary>
     public static string RepoRoot(string near)

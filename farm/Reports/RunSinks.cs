@@ -12,6 +12,13 @@ public static class RunSinks
     public static Task<SqliteRunStore> OpenStoreAsync(string outDirectory, string? store, CancellationToken ct) =>
         SqliteRunStore.OpenAsync(store ?? Path.Combine(outDirectory, DefaultStoreFile), ct);
 
+    /// <summary>The store if runs were ever recorded there, else null (reading history must not create one).</summary>
+    public static async Task<SqliteRunStore?> OpenStoreIfExistsAsync(string outDirectory, string? store, CancellationToken ct) =>
+        File.Exists(store ?? Path.Combine(outDirectory, DefaultStoreFile)) ? await OpenStoreAsync(outDirectory, store, ct).ConfigureAwait(false) : null;
+
     public static async Task<IReadOnlyList<IRunSink>> OpenAsync(string outDirectory, string? store, CancellationToken ct) =>
-        [new RunJsonSink(), new JUnitReport(), new AllureResults(), await OpenStoreAsync(outDirectory, store, ct).ConfigureAwait(false)];
+        Create(await OpenStoreAsync(outDirectory, store, ct).ConfigureAwait(false));
+
+    /// <summary>The sinks around a store already open.</summary>
+    public static IReadOnlyList<IRunSink> Create(SqliteRunStore store) => [new RunJsonSink(), new JUnitReport(), new AllureResults(), store];
 }

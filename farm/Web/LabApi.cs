@@ -67,12 +67,11 @@ public static class LabApi
             var lab = LabFile.Load(o.Lab);
             var held = (await leases.ActiveAsync(t)).ToDictionary(l => l.Board);
             var evs = await events.AllAsync(t);
-            var runStore = File.Exists(o.Store ?? Path.Combine(o.Out, RunSinks.DefaultStoreFile)) ? await RunSinks.OpenStoreAsync(o.Out, o.Store, t) : null;
+            var runStore = await RunSinks.OpenStoreIfExistsAsync(o.Out, o.Store, t);
             var list = new List<object>();
             foreach (var b in lab.Boards)
             {
-                var runs = runStore is null ? [] : await runStore.ForBoardAsync(b.Name, 20, t);
-                var h = BoardHealthPolicy.Evaluate(b.Name, runs, evs);
+                var (h, runs) = await BoardHealthPolicy.EvaluateAsync(b.Name, runStore, evs, t);
                 held.TryGetValue(b.Name, out var lease);
                 list.Add(new
                 {
@@ -118,8 +117,8 @@ public static class LabApi
 
         api.MapGet("/runs", async (int? latest, CancellationToken t) =>
         {
-            if (!File.Exists(o.Store ?? Path.Combine(o.Out, RunSinks.DefaultStoreFile))) return Results.Ok(Array.Empty<object>());
-            var runs = await (await RunSinks.OpenStoreAsync(o.Out, o.Store, t)).LatestAsync(Math.Clamp(latest ?? 20, 1, 500), t);
+            if (await RunSinks.OpenStoreIfExistsAsync(o.Out, o.Store, t) is not { } store) return Results.Ok(Array.Empty<object>());
+            var runs = await store.LatestAsync(Math.Clamp(latest ?? 20, 1, 500), t);
             return Results.Ok(runs.Select(r => new { r.RunId, r.Job, r.Board, verdict = r.Verdict.ToWire(), r.Start, seconds = r.Duration.TotalSeconds, r.Message }));
         }).AddEndpointFilter(Require(ApiRole.Viewer));
 

@@ -82,19 +82,13 @@ public sealed class PhysicalBoard : IAsyncDisposable, IBootloader
 
     static IpmiPowerBackend IpmiBackend(PowerSpec p, string password, TimeSpan timeout)
     {
-        var (host, port) = HostPort(p.Host!, 623);
+        var (host, port) = p.Endpoint;
         return new IpmiPowerBackend(host, port, p.User!, password, timeout);
-    }
-
-    static (string Host, int Port) HostPort(string s, int defaultPort)
-    {
-        var i = s.LastIndexOf(':');
-        return i > 0 ? (s[..i], int.Parse(s[(i + 1)..], System.Globalization.CultureInfo.InvariantCulture)) : (s, defaultPort);
     }
 
     static SnmpPowerBackend SnmpBackend(PowerSpec p, string community, TimeSpan timeout)
     {
-        var (host, port) = HostPort(p.Host!, 161);
+        var (host, port) = p.Endpoint;
         return new SnmpPowerBackend(host, port, p.Outlet!.Value, community, timeout);
     }
 

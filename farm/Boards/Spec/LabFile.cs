@@ -214,9 +214,7 @@ public static partial class LabFile
     static (string Host, int Port)? Endpoint(SpecMapping m, string key, int? defaultPort, bool required)
     {
         if (m.Text(key, required, "host:port") is not { } text) return null;
-        var i = text.LastIndexOf(':');
-        if (i < 0 && defaultPort is { } d && text.Length > 0) return (text, d);
-        if (i > 0 && int.TryParse(text.AsSpan(i + 1), out var port) && port is > 0 and < 65536) return (text[..i], port);
+        if (HostPort.TryParse(text, defaultPort, out var host, out var port)) return (host, port);
         m.Report(key, $"\"{text}\" is not host:port");
         return null;
     }
@@ -261,8 +259,7 @@ public static partial class LabFile
         };
         foreach (var key in needed.Where(k => !p.Has(k)))
             p.Missing(key, $"the {spec.Backend.ToString().ToLowerInvariant()} backend needs {string.Join(", ", needed)}");
-        if (spec.Backend is PowerBackendKind.Snmp or PowerBackendKind.Ipmi && spec.Host is not null)
-            Endpoint(p, "host", spec.Backend == PowerBackendKind.Snmp ? 161 : 623, required: false);
+        if (spec.DefaultPort is { } port && spec.Host is not null) Endpoint(p, "host", port, required: false);
         foreach (var url in new[] { "url" }.Where(p.Has))
             if (!Uri.TryCreate(p.Text(url), UriKind.Absolute, out var u) || u.Scheme is not ("http" or "https"))
                 p.Report(url, "expected an http:// or https:// URL");
@@ -370,31 +367,24 @@ public static partial class LabFile
                 if (value is not null) Problem(field, "set, but kind is qemu: Farm powers, watches and reaches a QEMU board itself; use kind: uboot for a physical board");
         }
         if (errors.Count > before || (s.Kind == BoardKind.UBoot && (entry.Power is null || entry.Serial is null || entry.Network is null))) return null;
-        if (s.Kind == BoardKind.UBoot)
-            return new BoardSpec
-            {
-                Name = entry.Name,
-                TypeName = type.Name,
-                Kind = BoardKind.UBoot,
-                Mode = s.Mode!.Value,
-                XenCmdline = s.XenCmdline,
-                LinuxCmdline = s.LinuxCmdline!,
-                ExpectedPci = s.ExpectedPci ?? [],
-                Tags = entry.Tags,
-                SourcePath = entry.At.Source,
-                Line = entry.At.Line,
-                Power = entry.Power,
-                Serial = entry.Serial,
-                Network = entry.Network,
-                UBoot = s.UBoot ?? new UBootSpec(),
-            };
-        var defaults = new QemuSpec { Machine = "" };
-        return new BoardSpec
+        var board = new BoardSpec
         {
             Name = entry.Name,
             TypeName = type.Name,
-            Kind = s.Kind.Value,
+            Kind = s.Kind!.Value,
             Mode = s.Mode!.Value,
+            XenCmdline = s.XenCmdline,
+            LinuxCmdline = s.LinuxCmdline!,
+            ExpectedPci = s.ExpectedPci ?? [],
+            Tags = entry.Tags,
+            SourcePath = entry.At.Source,
+            Line = entry.At.Line,
+        };
+        if (s.Kind == BoardKind.UBoot)
+            return board with { Power = entry.Power, Serial = entry.Serial, Network = entry.Network, UBoot = s.UBoot ?? new UBootSpec() };
+        var defaults = new QemuSpec { Machine = "" };
+        return board with
+        {
             Qemu = new QemuSpec
             {
                 Binary = s.Qemu.Binary ?? defaults.Binary,
@@ -407,12 +397,6 @@ public static partial class LabFile
                 ShareArtifacts = s.Qemu.ShareArtifacts ?? defaults.ShareArtifacts,
                 Firmware = s.Qemu.Firmware ?? defaults.Firmware,
             },
-            XenCmdline = s.XenCmdline,
-            LinuxCmdline = s.LinuxCmdline!,
-            ExpectedPci = s.ExpectedPci ?? [],
-            Tags = entry.Tags,
-            SourcePath = entry.At.Source,
-            Line = entry.At.Line,
         };
     }
 }

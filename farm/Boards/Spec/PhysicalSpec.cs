@@ -27,6 +27,13 @@ public sealed record PowerSpec
     /// <summary>pdudaemon's name for the PDU (<c>hostname=</c> in its API).</summary>
     public string? Pdu { get; init; }
 
+    /// <summary>The port <see cref="Host"/> means when it names none (SNMP 161, IPMI 623).</summary>
+    public int? DefaultPort => Backend switch { PowerBackendKind.Snmp => 161, PowerBackendKind.Ipmi => 623, _ => null };
+
+    /// <summary><see cref="Host"/> as host and port (validated when the lab file was read).</summary>
+    public (string Host, int Port) Endpoint => HostPort.TryParse(Host, DefaultPort, out var h, out var p)
+        ? (h, p) : throw new ConfigurationException($"power.host \"{Host}\" is not host:port");
+
     /// <summary>Where the power is, for listings: <c>snmp 10.0.0.5:161 outlet 3</c>.</summary>
     public string Summary => Backend switch
     {
@@ -78,4 +85,19 @@ public sealed record UBootSpec
     public ulong KernelAddr { get; init; } = 0x49000000;
     public ulong InitrdAddr { get; init; } = 0x50000000;
     public ulong FdtAddr { get; init; } = 0x44000000;
+}
+
+/// <summary><c>host:port</c> as written in lab files; the port may be left out where there is a default.</summary>
+public static class HostPort
+{
+    public static bool TryParse(string? text, int? defaultPort, out string host, out int port)
+    {
+        (host, port) = ("", 0);
+        if (string.IsNullOrEmpty(text)) return false;
+        var i = text.LastIndexOf(':');
+        if (i < 0 && defaultPort is { } d) (host, port) = (text, d);
+        else if (i > 0 && int.TryParse(text.AsSpan(i + 1), out var p) && p is > 0 and < 65536)
+            (host, port) = (text[..i], p);
+        return port != 0;
+    }
 }

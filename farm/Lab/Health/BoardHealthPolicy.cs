@@ -19,6 +19,17 @@ public static class BoardHealthPolicy
 {
     public const int Threshold = 3;
 
+    /// <summary>How many of a board's newest runs health looks at.</summary>
+    public const int History = 20;
+
+    /// <summary>A board's health from its newest runs in <paramref name="store"/> (none if null), with those runs, newest first.</summary>
+    public static async Task<(BoardHealthStatus Health, IReadOnlyList<RunRecord> Runs)> EvaluateAsync(
+        string board, SqliteRunStore? store, IReadOnlyList<BoardEvent> events, CancellationToken ct)
+    {
+        var runs = store is null ? [] : await store.ForBoardAsync(board, History, ct).ConfigureAwait(false);
+        return (Evaluate(board, runs, events), runs);
+    }
+
     /// <param name="runs">This board's runs, any order.</param>
     /// <param name="events">Operator events for this board, any order.</param>
     public static BoardHealthStatus Evaluate(string board, IEnumerable<RunRecord> runs, IEnumerable<BoardEvent> events)
