@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 log() { printf '[setup] %s\n' "$*" >&2; }
 
 # Host tools. --no-install-recommends keeps QEMU small; e1000e then needs romfile= (see boards/).
-PKGS=(qemu-system-arm qemu-utils u-boot-qemu socat ser2net snmpd snmp pdudaemon openipmi ipmitool postgresql expect bc jq pv cpio kmod binutils xz-utils zstd openssh-client util-linux procps)
+PKGS=(qemu-system-arm qemu-utils u-boot-qemu socat ser2net snmpd snmp pdudaemon openipmi ipmitool postgresql expect bc jq pv cpio kmod binutils xz-utils zstd openssh-client util-linux procps chromium fonts-dejavu-core)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

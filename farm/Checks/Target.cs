@@ -76,6 +76,14 @@ public sealed class Target
 
     public LspciDevice? E1000e => Lspci.FirstOrDefault(d => d.Driver == "e1000e" || d.Name.Contains("82574", StringComparison.Ordinal));
 
+    /// <summary>The NVMe interrupt rows the nvme-dma probe printed before and after its I/O, one pair per IRQ.</summary>
+    public IReadOnlyList<(InterruptRow Before, InterruptRow After)> NvmeDmaInterrupts()
+    {
+        if (NvmeDma is null) return [];
+        var rows = ProcParsers.Interrupts("CPU0 CPU1 CPU2 CPU3 CPU4 CPU5 CPU6 CPU7\n" + string.Join('\n', NvmeDma.Where(l => l.Contains("nvme", StringComparison.Ordinal) && l.Contains(':'))));
+        return rows.GroupBy(r => r.Id).Where(g => g.Count() >= 2).Select(g => (g.First(), g.Last())).ToList();
+    }
+
     IReadOnlyList<string>? Probe(string marker) =>
         Bundle.Commands.Values.Where(o => o.Contains(marker, StringComparison.Ordinal))
             .Select(o => (IReadOnlyList<string>)LogText.Lines(o).SkipWhile(l => !l.Contains(marker, StringComparison.Ordinal)).ToList())

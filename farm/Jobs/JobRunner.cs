@@ -16,6 +16,12 @@ namespace Farm.Jobs;
 /// </summary>
 public sealed partial class JobRunner(TimeProvider time, IReadOnlyList<IRunSink> sinks)
 {
+    /// <summary>The message of the record written when a run starts; it stays only if the run never finished.</summary>
+    public const string PendingMessage = "run did not finish";
+
+    /// <summary>Whether a stored record is the one written at start (running, or died without a word).</summary>
+    public static bool IsPending(RunRecord r) => r.Verdict == Verdict.Incomplete && r.Stages.Count == 0 && r.Message == PendingMessage;
+
     public event Action<Stage>? StageStarted;
 
     public event Action<Stage, StageRecord>? StageFinished;
@@ -38,7 +44,7 @@ public sealed partial class JobRunner(TimeProvider time, IReadOnlyList<IRunSink>
             Provenance(ctx), new Dictionary<string, double>(ctx.Metrics), failureClass, message, runDir);
 
         // Recorded before anything can go wrong: a crash leaves "incomplete", never nothing.
-        var pending = Snapshot(Verdict.Incomplete, [], "infrastructure", "run did not finish");
+        var pending = Snapshot(Verdict.Incomplete, [], "infrastructure", PendingMessage);
         await Task.WhenAll(sinks.Select(s => s.StartedAsync(pending, ct))).ConfigureAwait(false);
 
         PipelineResult result;

@@ -139,6 +139,23 @@ public sealed class LabDatabase : IAsyncDisposable
             path TEXT NOT NULL,
             status INTEGER NOT NULL);
         """,
+        """
+        CREATE TABLE jobs (
+            id TEXT PRIMARY KEY,
+            job TEXT NOT NULL,
+            board TEXT NOT NULL,
+            requester TEXT NOT NULL,
+            priority INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            queued_ms BIGINT NOT NULL,
+            agent TEXT,
+            heartbeat_ms BIGINT,
+            run_id TEXT,
+            verdict TEXT,
+            note TEXT);
+        CREATE INDEX jobs_queued ON jobs (state, priority, queued_ms);
+        """,
     ];
 
     static async Task Migrate(DbConnection c, DatabaseEngine engine, CancellationToken ct)

@@ -12,6 +12,9 @@ namespace Farm.Lab;
 /// metrics in their own tables so dashboards can query them. WAL mode: readers (the web UI,
 /// <c>farm report</c>) never block a run that is recording.
 /// </summary>
+/// <summary>One run's value of one metric.</summary>
+public sealed record MetricPoint(string RunId, string Job, string Board, DateTimeOffset Start, double Value, string? XenVersion);
+
 public sealed class SqliteRunStore : IRunStore
 {
     readonly string _connectionString;
@@ -56,10 +59,19 @@ public sealed class SqliteRunStore : IRunStore
     public Task FinishedAsync(RunRecord final, CancellationToken ct) => SaveAsync(final, ct);
 
     /// <summary>Inserts or replaces the run and its children in one transaction.</summary>
-    public async Task SaveAsync(RunRecord r, CancellationToken ct)
+    public Task SaveAsync(RunRecord r, CancellationToken ct) => SaveManyAsync([r], ct);
+
+    /// <summary>Saves many runs in one transaction (imports, seeded histories).</summary>
+    public async Task SaveManyAsync(IEnumerable<RunRecord> runs, CancellationToken ct)
     {
         await using var c = await ConnectAsync(ct).ConfigureAwait(false);
         await using var tx = (SqliteTransaction)await c.BeginTransactionAsync(ct).ConfigureAwait(false);
+        foreach (var r in runs) await SaveOneAsync(c, tx, r, ct).ConfigureAwait(false);
+        await tx.CommitAsync(ct).ConfigureAwait(false);
+    }
+
+    static async Task SaveOneAsync(SqliteConnection c, SqliteTransaction tx, RunRecord r, CancellationToken ct)
+    {
 
         await ExecAsync(c, tx, """
             INSERT INTO runs (run_id, job, board, verdict, failure_class, message, started_at, duration_s, run_dir,
@@ -96,12 +108,18 @@ public sealed class SqliteRunStore : IRunStore
         foreach (var (name, value) in r.Metrics)
             await ExecAsync(c, tx, "INSERT INTO metrics (run_id, name, value) VALUES ($id, $name, $value)", ct,
                 ("$id", r.RunId), ("$name", name), ("$value", value)).ConfigureAwait(false);
-
-        await tx.CommitAsync(ct).ConfigureAwait(false);
     }
 
     public async Task<IReadOnlyList<RunRecord>> LatestAsync(int count, CancellationToken ct) =>
         await QueryAsync("SELECT record_json FROM runs ORDER BY started_at DESC, run_id DESC LIMIT $n", ct, ("$n", count)).ConfigureAwait(false);
+
+    /// <summary>The newest runs matching every filter given (null: any), for the runs page.</summary>
+    public async Task<IReadOnlyList<RunRecord>> SearchAsync(string? board, string? job, string? verdict, int count, CancellationToken ct) =>
+        await QueryAsync("""
+            SELECT record_json FROM runs
+            WHERE ($board IS NULL OR board = $board) AND ($job IS NULL OR job = $job) AND ($verdict IS NULL OR verdict = $verdict)
+            ORDER BY started_at DESC, run_id DESC LIMIT $n
+            """, ct, ("$board", board), ("$job", job), ("$verdict", verdict), ("$n", count)).ConfigureAwait(false);
 
     /// <summary>A board's newest runs (health looks at the last few, not the whole history).</summary>
     public async Task<IReadOnlyList<RunRecord>> ForBoardAsync(string board, int count, CancellationToken ct) =>
@@ -109,6 +127,55 @@ public sealed class SqliteRunStore : IRunStore
 
     public async Task<RunRecord?> GetAsync(string runId, CancellationToken ct) =>
         (await QueryAsync("SELECT record_json FROM runs WHERE run_id = $id", ct, ("$id", runId)).ConfigureAwait(false)).FirstOrDefault();
+
+    /// <summary>
+    /// One metric over time for every job and board, oldest first, from runs that finished with a
+    /// verdict about the system (pass or fail; an incomplete run's timings are the lab's).
+    /// </summary>
+    public async Task<IReadOnlyList<MetricPoint>> MetricHistoryAsync(string metric, DateTimeOffset since, CancellationToken ct)
+    {
+        await using var c = await ConnectAsync(ct).ConfigureAwait(false);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = """
+            SELECT r.run_id, r.job, r.board, r.started_at, m.value, r.xen_version
+            FROM metrics m JOIN runs r ON r.run_id = m.run_id
+            WHERE m.name = $name AND r.started_at >= $since AND r.verdict IN ('pass', 'fail')
+            ORDER BY r.job, r.board, r.started_at, r.run_id
+            """;
+        cmd.Parameters.AddWithValue("$name", metric);
+        cmd.Parameters.AddWithValue("$since", since.UtcDateTime.ToString("O", CultureInfo.InvariantCulture));
+        var list = new List<MetricPoint>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            list.Add(new MetricPoint(reader.GetString(0), reader.GetString(1), reader.GetString(2),
+                DateTimeOffset.Parse(reader.GetString(3), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal), reader.GetDouble(4),
+                reader.IsDBNull(5) ? null : reader.GetString(5)));
+        return list;
+    }
+
+    /// <summary>Every metric name recorded, for the trends page's picker.</summary>
+    public async Task<IReadOnlyList<string>> MetricNamesAsync(CancellationToken ct)
+    {
+        await using var c = await ConnectAsync(ct).ConfigureAwait(false);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT DISTINCT name FROM metrics ORDER BY name";
+        var list = new List<string>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        while (await reader.ReadAsync(ct).ConfigureAwait(false)) list.Add(reader.GetString(0));
+        return list;
+    }
+
+    /// <summary>Runs per verdict, for /metrics.</summary>
+    public async Task<IReadOnlyDictionary<string, long>> CountByVerdictAsync(CancellationToken ct)
+    {
+        await using var c = await ConnectAsync(ct).ConfigureAwait(false);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT verdict, COUNT(*) FROM runs GROUP BY verdict";
+        var map = new Dictionary<string, long>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        while (await reader.ReadAsync(ct).ConfigureAwait(false)) map[reader.GetString(0)] = reader.GetInt64(1);
+        return map;
+    }
 
     async Task<List<RunRecord>> QueryAsync(string sql, CancellationToken ct, params (string Name, object? Value)[] args)
     {
@@ -157,6 +224,8 @@ public sealed class SqliteRunStore : IRunStore
                 PRIMARY KEY (run_id, name));
             CREATE INDEX metrics_name ON metrics (name);
             """,
+            // Trends read one metric across every run: the index answers without touching the table.
+            "CREATE INDEX metrics_trend ON metrics (name, run_id, value);",
         ];
 
         public static async Task ApplyAsync(SqliteConnection c, CancellationToken ct)

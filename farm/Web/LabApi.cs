@@ -36,9 +36,8 @@ public static class LabApi
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k => k.Listen(listen));
         var db = await LabDatabase.OpenAsync(o.Database, ct).ConfigureAwait(false);
-        var time = TimeProvider.System;
-        var leases = new LeaseStore(db, time);
-        var events = new BoardEventStore(db, time);
+        var view = new LabView(o, db, TimeProvider.System);
+        var (leases, events) = (view.Leases, view.Events);
         var app = builder.Build();
         app.Lifetime.ApplicationStopped.Register(() => db.DisposeAsync().AsTask().GetAwaiter().GetResult());
 
@@ -56,34 +55,22 @@ public static class LabApi
             ctx.Items[nameof(ApiUser)] = user;
             await next(ctx);
             if (!HttpMethods.IsGet(ctx.Request.Method))
-                await AuditAsync(db, time, user, ctx.Request.Method, ctx.Request.Path, ctx.Response.StatusCode, CancellationToken.None);
+                await view.AuditAsync(user, ctx.Request.Method, ctx.Request.Path, ctx.Response.StatusCode, CancellationToken.None);
         });
 
         app.MapGet("/healthz", () => Results.Text("ok"));
+        Ui.WebUi.Map(app, view);
+        LabMetrics.Map(app, view);
 
         var api = app.MapGroup("/api");
-        api.MapGet("/boards", async (CancellationToken t) =>
+        api.MapGet("/boards", async (CancellationToken t) => Results.Ok((await view.BoardsAsync(t)).Select(r => new
         {
-            var lab = LabFile.Load(o.Lab);
-            var held = (await leases.ActiveAsync(t)).ToDictionary(l => l.Board);
-            var evs = await events.AllAsync(t);
-            var runStore = await RunSinks.OpenStoreIfExistsAsync(o.Out, o.Store, t);
-            var list = new List<object>();
-            foreach (var b in lab.Boards)
-            {
-                var (h, runs) = await BoardHealthPolicy.EvaluateAsync(b.Name, runStore, evs, t);
-                held.TryGetValue(b.Name, out var lease);
-                list.Add(new
-                {
-                    name = b.Name, type = b.TypeName, kind = b.Kind.ToString().ToLowerInvariant(), mode = b.Mode.ToString().ToLowerInvariant(), tags = b.Tags,
-                    health = h.Health.ToString().ToLowerInvariant(), healthReason = h.Reason, evidence = h.Evidence,
-                    power = b.Power?.Summary ?? "qemu", console = b.Serial?.Summary ?? "qemu",
-                    lease = lease is null ? null : new { holder = lease.Holder, until = lease.Expires, note = lease.Note },
-                    lastRun = runs.Count == 0 ? null : new { runs[0].RunId, verdict = runs[0].Verdict.ToWire(), runs[0].Job, runs[0].Start },
-                });
-            }
-            return Results.Ok(list);
-        }).AddEndpointFilter(Require(ApiRole.Viewer));
+            name = r.Spec.Name, type = r.Spec.TypeName, kind = r.Spec.Kind.ToString().ToLowerInvariant(), mode = r.Spec.Mode.ToString().ToLowerInvariant(), tags = r.Spec.Tags,
+            health = r.Health.Health.ToString().ToLowerInvariant(), healthReason = r.Health.Reason, evidence = r.Health.Evidence,
+            power = r.Spec.Power?.Summary ?? "qemu", console = r.Spec.Serial?.Summary ?? "qemu",
+            lease = r.Lease is null ? null : new { holder = r.Lease.Holder, until = r.Lease.Expires, note = r.Lease.Note },
+            lastRun = r.LastRun is null ? null : new { r.LastRun.RunId, verdict = r.LastRun.Verdict.ToWire(), r.LastRun.Job, r.LastRun.Start },
+        }))).AddEndpointFilter(Require(ApiRole.Viewer));
 
         api.MapGet("/leases", async (CancellationToken t) => Results.Ok(await leases.ActiveAsync(t))).AddEndpointFilter(Require(ApiRole.Viewer));
 
@@ -133,16 +120,4 @@ public static class LabApi
             : Results.Json(new { error = $"this needs the {role.ToString().ToLowerInvariant()} role; {User(ctx.HttpContext).Name} is {User(ctx.HttpContext).Role.ToString().ToLowerInvariant()}" },
                 statusCode: StatusCodes.Status403Forbidden);
 
-    static Task AuditAsync(LabDatabase db, TimeProvider time, ApiUser user, string method, string path, int status, CancellationToken ct) => db.RunAsync(async t =>
-    {
-        await using var c = await db.ConnectAsync(t);
-        await using var cmd = c.CreateCommand();
-        cmd.CommandText = "INSERT INTO api_audit (at_ms, api_user, method, path, status) VALUES (@at, @user, @method, @path, @status)";
-        LabDatabase.Param(cmd, "@at", time.GetUtcNow().ToUnixTimeMilliseconds());
-        LabDatabase.Param(cmd, "@user", user.Name);
-        LabDatabase.Param(cmd, "@method", method);
-        LabDatabase.Param(cmd, "@path", path);
-        LabDatabase.Param(cmd, "@status", status);
-        return await cmd.ExecuteNonQueryAsync(t);
-    }, ct);
 }

@@ -48,7 +48,8 @@ public class SqliteRunStoreTests
         var reopened = await SqliteRunStore.OpenAsync(Db, CancellationToken.None);
         var latest = await reopened.LatestAsync(3, CancellationToken.None);
         Assert.That(latest.Select(r => r.RunId), Is.EqualTo(new[] { "run-4", "run-3", "run-2" }));
-        Assert.That(Scalar("PRAGMA user_version"), Is.EqualTo(1));
+        Assert.That(Scalar("PRAGMA user_version"), Is.EqualTo(2));
+        Assert.That(Scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'metrics_trend'"), Is.EqualTo(1), "v2: the trend index");
     }
 
     [Test]

@@ -72,11 +72,11 @@ public sealed partial class DmaNvmeInterruptsRise : Check
 
     public override Finding Evaluate(Target t)
     {
-        var rows = Parsers.ProcParsers.Interrupts("CPU0 CPU1 CPU2 CPU3 CPU4 CPU5 CPU6 CPU7\n" + string.Join('\n', t.NvmeDma!.Where(l => l.Contains("nvme", StringComparison.Ordinal) && l.Contains(':'))));
-        var byId = rows.GroupBy(r => r.Id).Where(g => g.Count() >= 2).ToList();
-        if (byId.Count == 0) return Finding.Fail("the probe did not show NVMe interrupt rows before and after", t.NvmeDma!);
-        long before = byId.Sum(g => g.First().Total), after = byId.Sum(g => g.Last().Total);
-        return after > before ? Finding.Pass($"NVMe interrupts {before} -> {after}", byId.SelectMany(g => new[] { g.First().Line, g.Last().Line }))
-            : Finding.Fail($"NVMe interrupts did not rise ({before} -> {after})", byId.SelectMany(g => new[] { g.First().Line, g.Last().Line }));
+        var pairs = t.NvmeDmaInterrupts();
+        if (pairs.Count == 0) return Finding.Fail("the probe did not show NVMe interrupt rows before and after", t.NvmeDma!);
+        long before = pairs.Sum(p => p.Before.Total), after = pairs.Sum(p => p.After.Total);
+        var evidence = pairs.SelectMany(p => new[] { p.Before.Line, p.After.Line });
+        return after > before ? Finding.Pass($"NVMe interrupts {before} -> {after}", evidence)
+            : Finding.Fail($"NVMe interrupts did not rise ({before} -> {after})", evidence);
     }
 }

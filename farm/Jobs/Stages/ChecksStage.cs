@@ -16,7 +16,9 @@ public sealed class ChecksStage(string target, IReadOnlyList<Check> checks, IRea
         // A resumed run judges the log of the boot its snapshot holds, then its own console.
         var console = string.Join('\n', ctx.FullConsole());
         var bundle = new EvidenceBundle(target, console, new Dictionary<string, string>(ctx.CommandOutputs));
-        var results = CheckRunner.Run(new Target(bundle, expectedPci), checks);
+        var evaluated = new Target(bundle, expectedPci);
+        var results = CheckRunner.Run(evaluated, checks);
+        foreach (var (name, value) in PerfMetrics.From(evaluated)) ctx.Metrics[name] = value;
         ctx.Checks.AddRange(results);
         foreach (var v in Enum.GetValues<CheckVerdict>())
             ctx.Metrics[$"checks.{v.ToString().ToLowerInvariant()}"] = results.Count(r => r.Verdict == v);
