@@ -30,6 +30,7 @@ public static class FarmApp
             c.AddCommand<NightlyCommand>("nightly").WithDescription("Run the vPCI matrix on healthy boards, retrying lab failures elsewhere; exit code = worst verdict.")
                 .WithExample("nightly", "--out", "artifacts");
             c.AddCommand<LeaseBenchCommand>("lease-bench").WithDescription("Measure lease grants under contention (ci/bench).").IsHidden();
+            c.AddCommand<TrendBenchCommand>("trend-bench").WithDescription("Measure a year of trends for 20 targets (ci/bench).").IsHidden();
             c.AddCommand<ServeCommand>("serve").WithDescription("Serve the lab API (boards, leases, operator actions, runs) with bearer tokens.");
             c.AddCommand<TokenCommand>("token").WithDescription("Make an API token for a user and role (printed once; its hash is stored).");
             c.AddCommand<CaptureCommand>("capture").WithDescription("Record serial consoles to transcripts until they close (or Ctrl-C).")

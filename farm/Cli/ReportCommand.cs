@@ -6,13 +6,19 @@ using Spectre.Console.Cli;
 namespace Farm.Cli;
 
 /// <summary>
-/// <c>farm report [--out DIR] [--latest N | --run ID...]</c>: lists runs from the store and
-/// renders their allure-results/ into one HTML report at <c>&lt;out&gt;/report/index.html</c>.
+/// <c>farm report [RUN-ID | nightly | nightly-FILE.json] [--out DIR] [--latest N | --run ID...]</c>:
+/// lists runs from the store, renders their allure-results/ into one Allure HTML report at
+/// <c>&lt;out&gt;/report/index.html</c> and writes a self-contained <c>&lt;out&gt;/report/summary.html</c>.
+/// "nightly" reports the runs of the newest nightly-*.json.
 /// </summary>
 public sealed class ReportCommand : AsyncCommand<ReportCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
+        [CommandArgument(0, "[WHAT]")]
+        [Description("A run id, \"nightly\" (the newest nightly-*.json) or a nightly-*.json file; default: the latest runs.")]
+        public string? What { get; init; }
+
         [CommandOption("--out <DIR>")]
         [Description("The directory runs were written to (default: artifacts/).")]
         public string Out { get; init; } = "artifacts";
@@ -38,8 +44,20 @@ public sealed class ReportCommand : AsyncCommand<ReportCommand.Settings>
     {
         var store = await RunSinks.OpenStoreAsync(s.Out, s.Store, ct);
         var runs = new List<RunRecord>();
-        if (s.Runs.Length > 0)
-            foreach (var id in s.Runs)
+        var title = "Farm runs";
+        var ids = s.Runs.ToList();
+        if (s.What is { } what)
+        {
+            var nightly = what == "nightly" ? NewestNightly(s.Out) : what.EndsWith(".json", StringComparison.Ordinal) ? what : null;
+            if (nightly is null) ids.Add(what);
+            else
+            {
+                ids.AddRange(NightlyRunIds(nightly));
+                title = $"Farm nightly {Path.GetFileNameWithoutExtension(nightly)["nightly-".Length..]}";
+            }
+        }
+        if (ids.Count > 0)
+            foreach (var id in ids.Distinct())
                 runs.Add(await store.GetAsync(id, ct) ?? throw new ConfigurationException($"run {id} is not in {store.Path}"));
         else
             runs.AddRange(await store.LatestAsync(s.Latest, ct));
@@ -69,13 +87,38 @@ public sealed class ReportCommand : AsyncCommand<ReportCommand.Settings>
             AnsiConsole.MarkupLineInterpolated($"matrix (with the evidence line of every xfail/n-a/fail): {path}");
         }
 
+        var reportDir = Path.Combine(s.Out, "report");
+        var summary = Path.Combine(reportDir, SummaryHtml.FileName);
+        await AtomicFile.WriteTextAsync(summary, await SummaryHtml.RenderAsync(title, runs, store, DateTimeOffset.UtcNow.AddDays(-90), ct), ct);
+        AnsiConsole.MarkupLineInterpolated($"summary (one self-contained file): {summary}");
+
         if (!s.NoHtml)
         {
             var dirs = runs.Where(r => r.RunDirectory is not null).Select(r => Path.Combine(r.RunDirectory!, AllureResults.DirectoryName)).ToList();
-            var index = await AllureRenderer.RenderAsync(dirs, Path.Combine(s.Out, "report"), "Farm runs", ct);
+            var index = await AllureRenderer.RenderAsync(dirs, reportDir, title, ct);
             AnsiConsole.MarkupLineInterpolated($"report: {index}");
         }
         return runs.Select(r => r.Verdict).Aggregate(Verdict.Pass, (a, b) => a.Worst(b)).ExitCode();
+    }
+
+    static string NewestNightly(string outDir) =>
+        (Directory.Exists(outDir) ? Directory.GetFiles(outDir, "nightly-*.json").Order(StringComparer.Ordinal).LastOrDefault() : null)
+        ?? throw new ConfigurationException($"no nightly-*.json in {outDir} (farm nightly writes one)");
+
+    /// <summary>Every run id of every target of a nightly result file (retries included).</summary>
+    static IReadOnlyList<string> NightlyRunIds(string path)
+    {
+        if (!File.Exists(path)) throw new ConfigurationException($"{path}: no such nightly result");
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(path));
+            return doc.RootElement.GetProperty("targets").EnumerateArray()
+                .SelectMany(t => t.GetProperty("runIds").EnumerateArray().Select(id => id.GetString()!)).ToList();
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            throw new ConfigurationException($"{path}: not a nightly result ({e.Message})", [path], e);
+        }
     }
 
     static string CellMarkup(Farm.Checks.CheckResult c) => (c.Verdict, c.Unexpected) switch

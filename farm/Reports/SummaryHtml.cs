@@ -1,0 +1,86 @@
+using System.Text;
+using Farm.Checks;
+using Farm.Lab;
+using Farm.Reports.Trends;
+using Farm.Web.Ui;
+using static Farm.Web.Ui.Html;
+
+namespace Farm.Reports;
+
+/// <summary>
+/// A self-contained HTML summary of some runs (one file: styles inline, charts as inline SVG,
+/// no script, nothing fetched), for mail and CI artifacts: verdicts, the check × target matrix
+/// with the evidence line of every xfail/n-a/fail, each run's stages, and the trends of the
+/// headline metrics for those runs' targets with shifts marked.
+/// </summary>
+public static class SummaryHtml
+{
+    public const string FileName = "summary.html";
+
+    public static async Task<string> RenderAsync(string title, IReadOnlyList<RunRecord> runs, SqliteRunStore store, DateTimeOffset trendsSince, CancellationToken ct)
+    {
+        var b = new StringBuilder();
+        b.Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>").Append(E(title)).Append("</title><style>").Append(Css).Append("</style></head><body><main>");
+        b.Append("<h1>").Append(E(title)).Append("</h1>");
+        var worst = runs.Select(r => r.Verdict).Aggregate(Farm.Verdict.Pass, (a, x) => a.Worst(x));
+        b.Append($"<p id=\"overall\">Overall: {Verdict(worst.ToWire())} · {runs.Count} run(s) · generated {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC</p>");
+
+        b.Append("<h2>Runs</h2><table id=\"runs\"><tr><th>run</th><th>job</th><th>board</th><th>verdict</th><th>started (UTC)</th><th>seconds</th><th>xen</th><th>message</th></tr>");
+        foreach (var r in runs)
+            b.Append($"<tr><td>{E(r.RunId)}</td><td>{E(r.Job)}</td><td>{E(r.Board)}</td><td>{Verdict(r.Verdict.ToWire())}</td><td>{r.Start:yyyy-MM-dd HH:mm:ss}</td><td>{N(r.Duration.TotalSeconds, "0.0")}</td><td>{E(r.Provenance.XenVersion ?? "native")}</td><td>{E(r.Message?.Split('\n')[0])}</td></tr>");
+        b.Append("</table>");
+
+        var ids = CheckMatrix.CheckIds(runs);
+        if (ids.Count > 0)
+        {
+            var notes = new List<string>();
+            b.Append("<h2>Check × target</h2><table id=\"matrix\"><tr><th>check</th>");
+            foreach (var r in runs) b.Append("<th>").Append(E(CheckMatrix.Column(r))).Append("</th>");
+            b.Append("</tr>");
+            foreach (var id in ids)
+            {
+                b.Append("<tr><td>").Append(E(id)).Append("</td>");
+                foreach (var r in runs)
+                {
+                    var c = r.Checks.FirstOrDefault(x => x.Id == id);
+                    if (c is null) { b.Append("<td>-</td>"); continue; }
+                    var cell = Verdict(JUnitReport.Wire(c.Verdict)) + (c.Unexpected ? $" <b>expected {E(JUnitReport.Wire(c.Expected))}</b>" : "");
+                    if (c.Verdict != CheckVerdict.Pass && c.Evidence.Count > 0)
+                    {
+                        notes.Add($"{id} on {CheckMatrix.Column(r)}: {c.Evidence[0]}");
+                        cell += $" <sup>[{notes.Count}]</sup>";
+                    }
+                    b.Append("<td>").Append(cell).Append("</td>");
+                }
+                b.Append("</tr>");
+            }
+            b.Append("</table>");
+            if (notes.Count > 0)
+            {
+                b.Append("<h3>Evidence</h3><ol id=\"evidence\">");
+                foreach (var n in notes) b.Append("<li><code>").Append(E(n)).Append("</code></li>");
+                b.Append("</ol>");
+            }
+        }
+
+        foreach (var r in runs.Where(r => r.Stages.Count > 0))
+        {
+            b.Append($"<h2>Stages of {E(r.RunId)}</h2><table><tr><th>stage</th><th>status</th><th>seconds</th><th>message</th></tr>");
+            foreach (var s in r.Stages)
+                b.Append($"<tr><td>{E(s.Name)}</td><td>{Verdict(s.Status.ToString().ToLowerInvariant())}</td><td>{N(s.Duration.TotalSeconds, "0.000")}</td><td>{E(s.Message)}</td></tr>");
+            b.Append("</table>");
+        }
+
+        var targets = runs.Select(r => $"{r.Job}@{r.Board}").ToHashSet();
+        var trends = new StringBuilder();
+        foreach (var metric in TrendQuery.Headline)
+            foreach (var s in await TrendQuery.LoadAsync(store, metric, trendsSince, ct).ConfigureAwait(false))
+                if (targets.Contains(s.Target) && s.Points.Count >= 2)
+                {
+                    trends.Append($"<h3>{E(metric)} · {E(s.Target)}</h3>").Append(SvgChart.Render(s));
+                    foreach (var sh in s.Shifts) trends.Append("<p class=\"shift-note\">").Append(E(sh.Describe(metric))).Append("</p>");
+                }
+        if (trends.Length > 0) b.Append("<h2>Trends</h2>").Append(trends);
+        return b.Append("</main></body></html>").ToString();
+    }
+}
