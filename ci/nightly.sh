@@ -12,5 +12,5 @@ OUT=${FARM_OUT:-artifacts}
 JOBS=(${FARM_NIGHTLY_JOBS:-jobs/native-smoke.yaml jobs/xen-smoke.yaml})
 # farm nightly: healthy boards only, lab failures retried once on another board, nightly-*.json.
 "$FARM" nightly "${JOBS[@]}" --out "$OUT"; worst=$?
-"$FARM" report --out "$OUT" --latest ${#JOBS[@]} || true
+"$FARM" report nightly --out "$OUT" || true
 exit $worst
