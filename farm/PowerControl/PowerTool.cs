@@ -20,9 +20,9 @@ public sealed record ToolOutput(int ExitCode, string StdOut, string StdErr)
 /// </summary>
 public static class PowerTool
 {
-    public static async Task<ToolOutput?> RunAsync(string exe, IEnumerable<string> args, IReadOnlyDictionary<string, string>? env, TimeSpan timeout, CancellationToken ct)
+    public static async Task<ToolOutput?> RunAsync(string exe, IEnumerable<string> args, IReadOnlyDictionary<string, string>? env, TimeSpan timeout, CancellationToken ct, string? workingDirectory = null)
     {
-        var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = workingDirectory ?? "" };
         foreach (var a in args) psi.ArgumentList.Add(a);
         foreach (var (k, v) in env ?? new Dictionary<string, string>()) psi.Environment[k] = v;
         using var p = Process.Start(psi) ?? throw new InfrastructureException($"cannot start {exe}");

@@ -3,15 +3,19 @@ using System.Text.RegularExpressions;
 namespace Farm.Checks.Catalog;
 
 /// <summary>With a GICv3 ITS present, the kernel builds a PCI/MSI domain on it.</summary>
-public sealed class IrqMsiDomainOnIts : Check
+public sealed partial class IrqMsiDomainOnIts : Check
 {
+    [GeneratedRegex(@"PCI/MSI: \S*/its(@[0-9a-f]+)? domain created")]
+    private static partial Regex ItsNode();
+
     public override string Id => "irq.msi-domain-on-its";
     public override string Group => "interrupts";
     public override string Title => "PCI/MSI domain created on the ITS";
     public override string Source => "linux drivers/irqchip/irq-gic-v3-its-pci-msi.c its_pci_msi_init_one: pr_info(\"PCI/MSI: %pOF domain created\\n\", np)";
     public override IReadOnlyList<Need> Needs => [Need.Linux, Need.Its];
 
-    public override Finding Evaluate(Target t) => t.Dmesg.MsiDomainLines.FirstOrDefault(l => l.Contains("its@", StringComparison.Ordinal)) is { } line
+    // Natively the node is /intc@8000000/its@8080000; in a dom0 it is the one Xen writes, /interrupt-controller/its.
+    public override Finding Evaluate(Target t) => t.Dmesg.MsiDomainLines.FirstOrDefault(l => ItsNode().IsMatch(l)) is { } line
         ? Finding.Pass("PCI/MSI domain on the ITS", line, t[Need.Its].Evidence)
         : Finding.Fail("an ITS is present but no PCI/MSI domain was created on it", t[Need.Its].Evidence);
 }

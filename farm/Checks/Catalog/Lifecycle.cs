@@ -76,7 +76,8 @@ public sealed partial class LifecycleAssignDeassign : Check
     public override string Group => "lifecycle";
     public override string Title => "pci-assignable-add / -remove round trip";
     public override string Source => "tools/libs/light/libxl_pci.c libxl__device_pci_assignable_add/_remove; probe 'FARM-PROBE pci-assign' prints rc= and remove-rc=";
-    public override IReadOnlyList<Need> Needs => [Need.Xen, Need.XenPci, Need.PciAssignProbe];
+    // Xen quarantines an assignable device in the IOMMU: without one (I/O virtualisation disabled) assignment fails by design.
+    public override IReadOnlyList<Need> Needs => [Need.Xen, Need.XenPci, Need.Iommu, Need.PciAssignProbe];
 
     public override Finding Evaluate(Target t)
     {

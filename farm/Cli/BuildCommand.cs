@@ -1,0 +1,103 @@
+using System.ComponentModel;
+using Farm.Build;
+using Farm.Deploy;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Farm.Cli;
+
+/// <summary>
+/// <c>farm build xen [--source debian:SUITE|DIR] [--config FRAGMENT] [--patch FILE]... [--artifacts-from SET]</c>:
+/// cross-builds Xen for arm64 in a container (see <see cref="XenBuild"/>) and, with a base artifact
+/// set, makes an artifact set that boots it. Prints the build's directory, whether it was a cache
+/// hit, and what it enabled for PCI. Exit codes as for runs: fail (the build broke), error (bad
+/// input, no engine, a dropped Kconfig option), incomplete (the mirror or engine failed).
+/// </summary>
+public sealed class BuildCommand : AsyncCommand<BuildCommand.Settings>
+{
+    public sealed class Settings : CommandSettings
+    {
+        [CommandArgument(0, "<WHAT>")]
+        [Description("What to build: xen.")]
+        public string What { get; init; } = "";
+
+        [CommandOption("--source <SOURCE>")]
+        [Description("debian:SUITE (Debian's Xen source, apt-get source; default debian:bookworm) or a Xen source directory.")]
+        public string Source { get; init; } = "debian:bookworm";
+
+        [CommandOption("--config <FRAGMENT>")]
+        [Description("Kconfig fragment merged with olddefconfig (default ci/xen/xen-vpci.config).")]
+        public string Config { get; init; } = "ci/xen/xen-vpci.config";
+
+        [CommandOption("--patch <FILE>")]
+        [Description("A patch applied with patch -p1 before configuring (repeatable; applied in file-name order).")]
+        public string[] Patches { get; init; } = [];
+
+        [CommandOption("--artifacts-from <SET>")]
+        [Description("Base artifact set (name or path) whose kernel and initramfs boot this Xen; the result is <build>/artifacts.")]
+        public string? ArtifactsFrom { get; init; }
+
+        [CommandOption("--image <IMAGE>")]
+        [Description($"Toolchain image (default {XenBuild.DefaultImage}, made by ci/setup-docker.sh).")]
+        public string Image { get; init; } = XenBuild.DefaultImage;
+
+        [CommandOption("--engine <DOCKER_HOST>")]
+        [Description("Container engine (default: $DOCKER_HOST, /var/run/docker.sock, or Farm's /run/farm-docker.sock).")]
+        public string? Engine { get; init; }
+
+        [CommandOption("--cache <DIR>")]
+        [Description("Where sources and builds are kept (default .cache under the checkout).")]
+        public string Cache { get; init; } = ".cache";
+
+        public override ValidationResult Validate() =>
+            What == "xen" ? ValidationResult.Success() : ValidationResult.Error($"farm build {What}: only \"xen\" can be built");
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
+    {
+        var host = DockerEngine.Locate(s.Engine);
+        using var docker = await DockerEngine.ConnectAsync(host, ct);
+        string source, description;
+        if (s.Source.StartsWith("debian:", StringComparison.Ordinal))
+        {
+            var suite = s.Source["debian:".Length..];
+            AnsiConsole.MarkupLineInterpolated($"source: Debian {suite}'s xen (apt-get source)");
+            source = await DebianSource.FetchAsync(suite, s.Cache, ct);
+            description = $"debian:{suite} {Path.GetFileName(source)}";
+        }
+        else
+        {
+            source = Path.GetFullPath(s.Source);
+            description = "dir:" + source;
+        }
+        var baseSet = s.ArtifactsFrom is null ? null : ArtifactStore.Locate(s.ArtifactsFrom, Directory.GetCurrentDirectory());
+        var request = new XenBuildRequest(source, description, Path.GetFullPath(s.Config), s.Patches.Select(Path.GetFullPath).ToList(), s.Image,
+            Path.GetFullPath(Path.Combine(s.Cache, "xen-builds")), baseSet);
+
+        var log = new List<string>();
+        XenBuildResult result = null!;
+        await AnsiConsole.Status().StartAsync($"building Xen in {s.Image} on {host}", async status =>
+        {
+            result = await XenBuild.RunAsync(docker, request, l =>
+            {
+                lock (log) log.Add(l);
+                status.Status(Markup.Escape(l.Length > 100 ? l[..100] : l));
+                if (l.StartsWith("FARM", StringComparison.Ordinal)) AnsiConsole.MarkupLineInterpolated($"[grey]{l}[/]");
+            }, TimeProvider.System, ct);
+        });
+        if (!result.CacheHit) await File.WriteAllLinesAsync(Path.Combine(result.Directory, "build.log"), log, ct);
+
+        var p = result.Provenance;
+        var table = new Table().AddColumns("", "").HideHeaders();
+        table.AddRow("build", Markup.Escape($"{result.Directory} ({(result.CacheHit ? "cache hit" : $"built in {p.Seconds:0} s")})"));
+        table.AddRow("source", Markup.Escape(p.Source));
+        table.AddRow("version", Markup.Escape(p.Version + (p.Commit is null ? "" : $" @ {p.Commit}")));
+        table.AddRow("config", Markup.Escape($"{Path.Combine(result.Directory, "xen.config")} (sha256 {p.ConfigSha256[..16]})"));
+        table.AddRow("PCI options", Markup.Escape(string.Join(" ", p.PciOptions)));
+        if (p.Patches.Count > 0) table.AddRow("patches", Markup.Escape(string.Join(", ", p.Patches)));
+        table.AddRow("toolchain", Markup.Escape($"{p.Image} {p.ImageId[..19]}"));
+        if (result.ArtifactSet is not null) table.AddRow("artifact set", Markup.Escape(result.ArtifactSet));
+        AnsiConsole.Write(table);
+        return 0;
+    }
+}
