@@ -4,6 +4,7 @@
 #   and a Release build of farm. Needs root for apt-get (CI runs as root).
 # Environment: FARM_SKIP_ARTIFACTS=1  do not build the artifact set
 #              FARM_SKIP_ALLURE=1     do not install the npm allure CLI
+#              FARM_SKIP_DOCKER=1     do not start a container engine / build the Xen build image
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '[setup] %s\n' "$*" >&2; }
@@ -21,6 +22,8 @@ fi
 
 [ "${FARM_SKIP_ARTIFACTS:-0}" = 1 ] || bash ci/artifacts.sh
 [ "${FARM_SKIP_ALLURE:-0}" = 1 ] || [ ! -f ci/setup-allure.sh ] || bash ci/setup-allure.sh
+# The container engine and the Xen build image (farm build xen).
+[ "${FARM_SKIP_DOCKER:-0}" = 1 ] || bash ci/setup-docker.sh >/dev/null || log "WARNING: no container engine; farm build xen (and its scenarios) will say so"
 
 log "dotnet build (Release)"
 dotnet build Farm.sln -c Release -nologo -v quiet -clp:ErrorsOnly

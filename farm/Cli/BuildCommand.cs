@@ -37,6 +37,10 @@ public sealed class BuildCommand : AsyncCommand<BuildCommand.Settings>
         [Description("Base artifact set (name or path) whose kernel and initramfs boot this Xen; the result is <build>/artifacts.")]
         public string? ArtifactsFrom { get; init; }
 
+        [CommandOption("--name <NAME>")]
+        [Description("Also name the resulting artifact set: .cache/artifacts/NAME links to it (jobs say `artifacts: NAME`).")]
+        public string? Name { get; init; }
+
         [CommandOption("--image <IMAGE>")]
         [Description($"Toolchain image (default {XenBuild.DefaultImage}, made by ci/setup-docker.sh).")]
         public string Image { get; init; } = XenBuild.DefaultImage;
@@ -50,7 +54,10 @@ public sealed class BuildCommand : AsyncCommand<BuildCommand.Settings>
         public string Cache { get; init; } = ".cache";
 
         public override ValidationResult Validate() =>
-            What == "xen" ? ValidationResult.Success() : ValidationResult.Error($"farm build {What}: only \"xen\" can be built");
+            What != "xen" ? ValidationResult.Error($"farm build {What}: only \"xen\" can be built")
+            : Name is not null && ArtifactsFrom is null ? ValidationResult.Error("--name needs --artifacts-from (a name is given to an artifact set)")
+            : Name is not null && (Name.Contains('/') || Name.StartsWith('.')) ? ValidationResult.Error($"--name {Name}: a plain name, e.g. xen-vpci")
+            : ValidationResult.Success();
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
@@ -96,7 +103,21 @@ public sealed class BuildCommand : AsyncCommand<BuildCommand.Settings>
         table.AddRow("PCI options", Markup.Escape(string.Join(" ", p.PciOptions)));
         if (p.Patches.Count > 0) table.AddRow("patches", Markup.Escape(string.Join(", ", p.Patches)));
         table.AddRow("toolchain", Markup.Escape($"{p.Image} {p.ImageId[..19]}"));
-        if (result.ArtifactSet is not null) table.AddRow("artifact set", Markup.Escape(result.ArtifactSet));
+        if (result.ArtifactSet is not null)
+        {
+            var shown = result.ArtifactSet;
+            if (s.Name is not null)
+            {
+                var link = Path.Combine(s.Cache, "artifacts", s.Name);
+                Directory.CreateDirectory(Path.GetDirectoryName(link)!);
+                if (Directory.Exists(link) && new DirectoryInfo(link).LinkTarget is null)
+                    throw new ConfigurationException($"{link} is a real artifact set, not a build's name; choose another --name");
+                if (File.Exists(link) || Directory.Exists(link)) File.Delete(link);
+                File.CreateSymbolicLink(link, result.ArtifactSet);
+                shown += $" (as {s.Name})";
+            }
+            table.AddRow("artifact set", Markup.Escape(shown));
+        }
         AnsiConsole.Write(table);
         return 0;
     }

@@ -11,7 +11,9 @@ public static class CheckMatrix
 {
     public const string FileName = "matrix.md";
 
-    public static string Column(RunRecord r) => $"{r.Job}@{r.Board}" + (r.Provenance.XenVersion is { } x ? $" (Xen {x})" : " (native)");
+    public static string Column(RunRecord r) => $"{r.Job}@{r.Board}" + (r.Provenance.XenVersion is { } x
+        ? r.Provenance.Packages.ContainsKey("xen_build") ? $" (Xen {x}, self-built, PCI passthrough on)" : $" (Xen {x})"
+        : " (native)");
 
     public static IReadOnlyList<string> CheckIds(IReadOnlyList<RunRecord> runs) =>
         runs.SelectMany(r => r.Checks).Select(c => c.Id).Distinct().ToList();

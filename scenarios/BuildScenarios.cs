@@ -1,0 +1,142 @@
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using Farm.Build;
+
+namespace Farm.Scenarios;
+
+/// <summary>
+/// The build stage against the real engine and toolchain image from ci/setup-docker.sh, on a small
+/// fake Xen tree whose Makefile speaks the same targets (defconfig, olddefconfig, the default build)
+/// and cross-compiles one C file for arm64: outputs copied out, cache hits, a dropped Kconfig option,
+/// a compiler error, a cancelled build — and no container left behind by any of them.
+/// </summary>
+[Category("Container")]
+[NonParallelizable]
+public class BuildScenarios
+{
+    DockerClient _docker = null!;
+    string _dir = "";
+
+    [OneTimeSetUp]
+    public async Task Engine() => _docker = await DockerEngine.ConnectAsync(DockerEngine.Locate(), default);
+
+    [OneTimeTearDown]
+    public void Dispose() => _docker.Dispose();
+
+    [SetUp]
+    public void SetUp() => _dir = Directory.CreateTempSubdirectory("farm-build-").FullName;
+
+    [TearDown]
+    public async Task TearDown()
+    {
+        Assert.That(await FarmContainersAsync(), Is.Empty, "a build container was left behind");
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    async Task<IList<ContainerListResponse>> FarmContainersAsync() => await _docker.Containers.ListContainersAsync(new ContainersListParameters
+    {
+        All = true,
+        Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { ["farm.build"] = true } },
+    });
+
+    /// <summary>A tree with xen/Makefile: defconfig writes a .config, olddefconfig drops FARM_FAKE_UNKNOWN_* options, the build compiles main.c.</summary>
+    string FakeTree(string mainC, string buildRecipe = "$(CROSS_COMPILE)gcc -c -O2 -o xen main.c")
+    {
+        var tree = Path.Combine(_dir, "tree");
+        Directory.CreateDirectory(Path.Combine(tree, "xen"));
+        File.WriteAllText(Path.Combine(tree, "xen", "Makefile"), $"""
+            export XEN_VERSION       = 4
+            export XEN_SUBVERSION    = 99
+            export XEN_EXTRAVERSION ?= -fake$(XEN_VENDORVERSION)
+            .DEFAULT_GOAL := xen
+            defconfig:
+            	printf 'CONFIG_ARM_64=y\n# CONFIG_HAS_PCI is not set\n' > .config
+            olddefconfig:
+            	grep -v '^CONFIG_FARM_FAKE_UNKNOWN' .config > .config.new; mv .config.new .config
+            xen: main.c
+            	{buildRecipe}
+
+            """.Replace("\r", ""));
+        File.WriteAllText(Path.Combine(tree, "xen", "main.c"), mainC);
+        return tree;
+    }
+
+    string Fragment(params string[] lines)
+    {
+        var path = Path.Combine(_dir, $"fragment-{Guid.NewGuid():N}.config");
+        File.WriteAllLines(path, lines);
+        return path;
+    }
+
+    XenBuildRequest Request(string tree, string fragment) =>
+        new(tree, "dir:fake", fragment, [], XenBuild.DefaultImage, Path.Combine(_dir, "cache"), null);
+
+    [Test]
+    public async Task BuildsInARealContainerCopiesTheOutputsAndCachesByInputs()
+    {
+        var tree = FakeTree("int hypervisor_entry(int x) { return x * 2; }\n");
+        var fragment = Fragment("CONFIG_HAS_PCI=y", "CONFIG_EXPERT=y");
+        var lines = new List<string>();
+        var first = await XenBuild.RunAsync(_docker, Request(tree, fragment), lines.Add, TimeProvider.System, default);
+        Assert.That(first.CacheHit, Is.False);
+        var xen = await File.ReadAllBytesAsync(Path.Combine(first.Directory, "xen"));
+        Assert.That(xen[..4], Is.EqualTo(new byte[] { 0x7f, (byte)'E', (byte)'L', (byte)'F' }));
+        Assert.That(BitConverter.ToUInt16(xen, 18), Is.EqualTo(183), "e_machine EM_AARCH64: cross-compiled in the container");
+        Assert.That(await File.ReadAllTextAsync(Path.Combine(first.Directory, "xen.config")), Does.Contain("CONFIG_HAS_PCI=y"));
+        Assert.That(first.Provenance.PciOptions, Is.EquivalentTo(new[] { "CONFIG_HAS_PCI", "CONFIG_EXPERT" }));
+        Assert.That(first.Provenance.Version, Is.EqualTo("4.99-fake"));
+        Assert.That(lines, Has.Some.StartsWith("FARM: make -j"), "the container's output is streamed");
+
+        var again = await XenBuild.RunAsync(_docker, Request(tree, fragment), _ => { }, TimeProvider.System, default);
+        Assert.That((again.CacheHit, again.Directory), Is.EqualTo((true, first.Directory)));
+
+        var changed = await XenBuild.RunAsync(_docker, Request(tree, Fragment("CONFIG_HAS_PCI=y")), _ => { }, TimeProvider.System, default);
+        Assert.That(changed.CacheHit, Is.False, "a different fragment is a different build");
+        Assert.That(changed.Directory, Is.Not.EqualTo(first.Directory));
+    }
+
+    [Test]
+    public async Task AnOptionKconfigDropsIsAnErrorNamingIt()
+    {
+        var tree = FakeTree("int f(void) { return 0; }\n");
+        var e = await Assert.ThrowsAsync<ConfigurationException>(() =>
+            XenBuild.RunAsync(_docker, Request(tree, Fragment("CONFIG_HAS_PCI=y", "CONFIG_FARM_FAKE_UNKNOWN_VPCI=y")), _ => { }, TimeProvider.System, default));
+        Assert.That(e!.Message, Does.Contain("Kconfig dropped CONFIG_FARM_FAKE_UNKNOWN_VPCI=y"));
+        Assert.That(e.Message, Does.Not.Contain("CONFIG_HAS_PCI=y"), "only the dropped option is named");
+    }
+
+    [Test]
+    public async Task ACompilerErrorFailsWithTheCompilersLastLines()
+    {
+        var tree = FakeTree("int broken(void) { return undeclared_symbol; }\n");
+        var e = await Assert.ThrowsAsync<CheckFailedException>(() =>
+            XenBuild.RunAsync(_docker, Request(tree, Fragment("CONFIG_HAS_PCI=y")), _ => { }, TimeProvider.System, default));
+        Assert.That(e!.Verdict, Is.EqualTo(Verdict.Fail));
+        Assert.That(e.Evidence, Has.Some.Contains("error: 'undeclared_symbol' undeclared"));
+        var cache = Path.Combine(_dir, "cache");
+        Assert.That(Directory.Exists(cache) ? Directory.GetFileSystemEntries(cache) : [], Is.Empty, "nothing is cached from a failed build");
+    }
+
+    [Test]
+    public async Task CancellingMidBuildRemovesTheContainer()
+    {
+        var tree = FakeTree("int f(void) { return 0; }\n", "sleep 600");
+        using var cts = new CancellationTokenSource();
+        var started = new TaskCompletionSource();
+        var build = XenBuild.RunAsync(_docker, Request(tree, Fragment("CONFIG_HAS_PCI=y")), l => { if (l.StartsWith("sleep 600", StringComparison.Ordinal)) started.TrySetResult(); },
+            TimeProvider.System, cts.Token);
+        await started.Task.WaitAsync(TimeSpan.FromMinutes(2));
+        Assert.That(await FarmContainersAsync(), Has.Count.EqualTo(1), "the build is running in its container");
+        await cts.CancelAsync();
+        Assert.That(async () => await build, Throws.InstanceOf<OperationCanceledException>());
+        // TearDown asserts that no build container is left.
+    }
+
+    [Test]
+    public async Task NoEngineIsAnErrorThatSaysHowToStartOne()
+    {
+        var e = await Assert.ThrowsAsync<ConfigurationException>(() => DockerEngine.ConnectAsync("unix:///tmp/farm-no-such-engine.sock", default));
+        Assert.That(e!.Verdict, Is.EqualTo(Verdict.Error));
+        Assert.That(e.Message, Does.Contain("unix:///tmp/farm-no-such-engine.sock").And.Contain("ci/setup-docker.sh").And.Contain("DOCKER_HOST"));
+    }
+}
