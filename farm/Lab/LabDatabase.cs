@@ -156,6 +156,10 @@ public sealed class LabDatabase : IAsyncDisposable
             note TEXT);
         CREATE INDEX jobs_queued ON jobs (state, priority, queued_ms);
         """,
+        """
+        ALTER TABLE jobs ADD COLUMN ran_on TEXT;
+        ALTER TABLE jobs ADD COLUMN avoid TEXT;
+        """,
     ];
 
     static async Task Migrate(DbConnection c, DatabaseEngine engine, CancellationToken ct)

@@ -22,6 +22,8 @@ public sealed record RenewBody(string? For);
 
 public sealed record ReasonBody(string? Reason);
 
+public sealed record QueueBody(string Job, string? Board, int? Priority);
+
 /// <summary>
 /// The lab's REST API (<c>farm serve</c>): boards with health and leases, reservations, operator
 /// actions, runs. Every <c>/api</c> request needs a bearer token (401 without a valid one); each
@@ -101,6 +103,18 @@ public static class LabApi
                 await events.RecordAsync(board, action, User(ctx).Name, body?.Reason, t);
                 return Results.NoContent();
             }).AddEndpointFilter(Require(ApiRole.Admin));
+
+        api.MapGet("/jobs", async (CancellationToken t) => Results.Ok(await view.Queue.ListAsync(200, t))).AddEndpointFilter(Require(ApiRole.Viewer));
+
+        api.MapPost("/jobs", async (QueueBody body, HttpContext ctx, CancellationToken t) =>
+        {
+            // The path is the agents' (a checkout on each bench host); the controller checks the board, not the file.
+            if (string.IsNullOrWhiteSpace(body.Job)) return Results.BadRequest(new { error = "job: the job file's path (as the agents see it)" });
+            if (body.Board is { } b && b != Farm.Lab.Queue.JobQueue.AnyBoard && view.Lab().Find(b) is null)
+                return Results.NotFound(new { error = $"no board named \"{b}\"" });
+            var q = await view.Queue.EnqueueAsync(body.Job, body.Board ?? Farm.Lab.Queue.JobQueue.AnyBoard, User(ctx).Name, body.Priority ?? 0, t);
+            return Results.Created($"/api/jobs/{q.Id}", q);
+        }).AddEndpointFilter(Require(ApiRole.Developer));
 
         api.MapGet("/runs", async (int? latest, CancellationToken t) =>
         {

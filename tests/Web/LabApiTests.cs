@@ -57,6 +57,8 @@ public class LabApiTests
         ("list boards", HttpMethod.Get, "/api/boards", null, ApiRole.Viewer, HttpStatusCode.OK),
         ("list leases", HttpMethod.Get, "/api/leases", null, ApiRole.Viewer, HttpStatusCode.OK),
         ("list runs", HttpMethod.Get, "/api/runs", null, ApiRole.Viewer, HttpStatusCode.OK),
+        ("list jobs", HttpMethod.Get, "/api/jobs", null, ApiRole.Viewer, HttpStatusCode.OK),
+        ("queue a job", HttpMethod.Post, "/api/jobs", new QueueBody("jobs/xen-smoke.yaml", "qemu-xen", 0), ApiRole.Developer, HttpStatusCode.Created),
         ("reserve", HttpMethod.Post, "/api/leases", new ReserveBody("qemu-xen", "2h", "api test"), ApiRole.Developer, HttpStatusCode.Created),
         ("renew", HttpMethod.Post, "/api/leases/qemu-native/renew", new RenewBody("1h"), ApiRole.Developer, HttpStatusCode.Conflict),
         ("release", HttpMethod.Delete, "/api/leases/qemu-native", null, ApiRole.Developer, HttpStatusCode.Conflict),

@@ -3,8 +3,11 @@ using System.Data.Common;
 namespace Farm.Lab.Queue;
 
 /// <summary>A job waiting for, or being run by, an agent.</summary>
+/// <param name="Board">The board asked for, or <see cref="JobQueue.AnyBoard"/>: any board the job file's board/tags allow.</param>
+/// <param name="RanOn">The board the last attempt ran on.</param>
+/// <param name="Avoid">A board the next attempt must not use (the last one died there).</param>
 public sealed record QueuedJob(string Id, string Job, string Board, string Requester, int Priority, string State, int Attempts,
-    DateTimeOffset Queued, string? Agent, DateTimeOffset? Heartbeat, string? RunId, string? Verdict, string? Note);
+    DateTimeOffset Queued, string? Agent, DateTimeOffset? Heartbeat, string? RunId, string? Verdict, string? Note, string? RanOn = null, string? Avoid = null);
 
 /// <summary>
 /// The controller's queue in the lab database: jobs are queued for a board, claimed by the agent
@@ -17,14 +20,17 @@ public sealed class JobQueue(LabDatabase db, TimeProvider time)
 {
     public const int MaxAttempts = 2;
 
-    const string Columns = "id, job, board, requester, priority, state, attempts, queued_ms, agent, heartbeat_ms, run_id, verdict, note";
+    /// <summary>A job queued for whichever board its job file allows.</summary>
+    public const string AnyBoard = "*";
+
+    const string Columns = "id, job, board, requester, priority, state, attempts, queued_ms, agent, heartbeat_ms, run_id, verdict, note, ran_on, avoid";
 
     public Task<QueuedJob> EnqueueAsync(string job, string board, string requester, int priority, CancellationToken ct) => db.RunAsync(async t =>
     {
         var id = $"{time.GetUtcNow():yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..8]}";
         await using var c = await db.ConnectAsync(t);
         await using var cmd = c.CreateCommand();
-        cmd.CommandText = $"INSERT INTO jobs ({Columns}) VALUES (@id, @job, @board, @who, @prio, 'queued', 0, @now, NULL, NULL, NULL, NULL, NULL) RETURNING {Columns}";
+        cmd.CommandText = $"INSERT INTO jobs ({Columns}) VALUES (@id, @job, @board, @who, @prio, 'queued', 0, @now, NULL, NULL, NULL, NULL, NULL, NULL, NULL) RETURNING {Columns}";
         LabDatabase.Param(cmd, "@id", id);
         LabDatabase.Param(cmd, "@job", job);
         LabDatabase.Param(cmd, "@board", board);
@@ -35,37 +41,66 @@ public sealed class JobQueue(LabDatabase db, TimeProvider time)
     }, ct);
 
     /// <summary>The next queued job for one of <paramref name="boards"/> (highest priority, oldest first), now running on <paramref name="agent"/>.</summary>
-    public Task<QueuedJob?> ClaimAsync(string agent, IReadOnlyList<string> boards, CancellationToken ct) => db.RunAsync<QueuedJob?>(async t =>
+    public Task<QueuedJob?> ClaimAsync(string agent, IReadOnlyList<string> boards, CancellationToken ct) =>
+        ClaimAsync(agent, j => boards.Contains(j.Board) ? j.Board : null, ct);
+
+    /// <summary>
+    /// The first queued job (highest priority, oldest first) that <paramref name="boardFor"/> finds a
+    /// board of this agent for, now running there. On PostgreSQL the candidates are read
+    /// <c>FOR UPDATE SKIP LOCKED</c>: agents claiming at once each get different jobs, none waits.
+    /// </summary>
+    public Task<QueuedJob?> ClaimAsync(string agent, Func<QueuedJob, string?> boardFor, CancellationToken ct) => db.RunAsync<QueuedJob?>(async t =>
     {
-        if (boards.Count == 0) return null;
         await using var c = await db.ConnectAsync(t);
         await using var tx = await c.BeginTransactionAsync(t);
         await using var pick = c.CreateCommand();
         pick.Transaction = tx;
-        var names = string.Join(", ", boards.Select((_, i) => $"@b{i}"));
-        pick.CommandText = $"SELECT id FROM jobs WHERE state = 'queued' AND board IN ({names}) ORDER BY priority DESC, queued_ms, id LIMIT 1"
+        pick.CommandText = $"SELECT {Columns} FROM jobs WHERE state = 'queued' ORDER BY priority DESC, queued_ms, id LIMIT 50"
             + (db.Engine == DatabaseEngine.Postgres ? " FOR UPDATE SKIP LOCKED" : "");
-        for (int i = 0; i < boards.Count; i++) LabDatabase.Param(pick, $"@b{i}", boards[i]);
-        if (await pick.ExecuteScalarAsync(t) is not string id) { await tx.RollbackAsync(t); return null; }
-        await using var take = c.CreateCommand();
-        take.Transaction = tx;
-        take.CommandText = $"UPDATE jobs SET state = 'running', agent = @agent, heartbeat_ms = @now, attempts = attempts + 1 WHERE id = @id AND state = 'queued' RETURNING {Columns}";
-        LabDatabase.Param(take, "@agent", agent);
-        LabDatabase.Param(take, "@now", time.GetUtcNow().ToUnixTimeMilliseconds());
-        LabDatabase.Param(take, "@id", id);
-        var job = (await ReadAsync(take, t)).SingleOrDefault();
-        await tx.CommitAsync(t);
-        return job;
+        var candidates = await ReadAsync(pick, t);
+        foreach (var job in candidates)
+        {
+            if (boardFor(job) is not { } board) continue;
+            await using var take = c.CreateCommand();
+            take.Transaction = tx;
+            take.CommandText = $"UPDATE jobs SET state = 'running', agent = @agent, ran_on = @board, heartbeat_ms = @now, attempts = attempts + 1, run_id = NULL WHERE id = @id AND state = 'queued' RETURNING {Columns}";
+            LabDatabase.Param(take, "@agent", agent);
+            LabDatabase.Param(take, "@board", board);
+            LabDatabase.Param(take, "@now", time.GetUtcNow().ToUnixTimeMilliseconds());
+            LabDatabase.Param(take, "@id", job.Id);
+            var taken = (await ReadAsync(take, t)).SingleOrDefault();
+            await tx.CommitAsync(t);
+            return taken;
+        }
+        await tx.RollbackAsync(t);
+        return null;
     }, ct);
+
+    /// <summary>Gives a claimed job back untouched (its board could not be leased): queued again, the attempt not counted.</summary>
+    public Task<bool> ReturnAsync(string id, string agent, string note, CancellationToken ct) => UpdateAsync(
+        "UPDATE jobs SET state = 'queued', agent = NULL, attempts = attempts - 1, note = @note WHERE id = @id AND agent = @agent AND state = 'running'",
+        ct, ("@id", id), ("@agent", agent), ("@note", note));
 
     /// <summary>The agent is still running the job. False if the job was taken from it (its heartbeat had expired).</summary>
     public Task<bool> HeartbeatAsync(string id, string agent, string? runId, CancellationToken ct) => UpdateAsync(
         "UPDATE jobs SET heartbeat_ms = @now, run_id = COALESCE(@run, run_id) WHERE id = @id AND agent = @agent AND state = 'running'",
         ct, ("@id", id), ("@agent", agent), ("@run", runId));
 
-    public Task<bool> FinishAsync(string id, string agent, string runId, Verdict verdict, string? note, CancellationToken ct) => UpdateAsync(
-        "UPDATE jobs SET state = 'done', run_id = @run, verdict = @verdict, note = @note, heartbeat_ms = @now WHERE id = @id AND agent = @agent AND state = 'running'",
-        ct, ("@id", id), ("@agent", agent), ("@run", runId), ("@verdict", verdict.ToWire()), ("@note", note));
+    /// <summary>
+    /// The run's outcome. An <c>incomplete</c> run (the lab's fault) with attempts left is queued
+    /// again for another board, like the nightly's retry; anything else is done.
+    /// </summary>
+    public Task<bool> FinishAsync(string id, string agent, string runId, Verdict verdict, string? note, CancellationToken ct) => verdict == Verdict.Incomplete
+        ? UpdateAsync("""
+            UPDATE jobs SET state = CASE WHEN attempts < @max THEN 'queued' ELSE 'done' END,
+                verdict = CASE WHEN attempts < @max THEN NULL ELSE 'incomplete' END,
+                avoid = ran_on, agent = CASE WHEN attempts < @max THEN NULL ELSE agent END,
+                run_id = @run, note = @note, heartbeat_ms = @now
+            WHERE id = @id AND agent = @agent AND state = 'running'
+            """, ct, ("@id", id), ("@agent", agent), ("@run", runId), ("@note", note), ("@max", MaxAttempts))
+        : UpdateAsync(
+            "UPDATE jobs SET state = 'done', run_id = @run, verdict = @verdict, note = @note, heartbeat_ms = @now WHERE id = @id AND agent = @agent AND state = 'running'",
+            ct, ("@id", id), ("@agent", agent), ("@run", runId), ("@verdict", verdict.ToWire()), ("@note", note));
 
     /// <summary>
     /// Jobs whose agent has not heart-beaten for <paramref name="timeout"/>: queued again for another
@@ -79,7 +114,7 @@ public sealed class JobQueue(LabDatabase db, TimeProvider time)
         int n = 0;
         foreach (var (sql, retry) in new[]
         {
-            ("UPDATE jobs SET state = 'queued', note = 'agent ' || agent || ' stopped heart-beating; queued again', agent = NULL WHERE state = 'running' AND heartbeat_ms < @cutoff AND attempts < @max", true),
+            ("UPDATE jobs SET state = 'queued', note = 'agent ' || agent || ' stopped heart-beating on ' || ran_on || '; queued again for another board', avoid = ran_on, agent = NULL WHERE state = 'running' AND heartbeat_ms < @cutoff AND attempts < @max", true),
             ("UPDATE jobs SET state = 'done', verdict = 'incomplete', note = 'agent ' || agent || ' stopped heart-beating on the last attempt' WHERE state = 'running' AND heartbeat_ms < @cutoff", false),
         })
         {
@@ -139,7 +174,7 @@ public sealed class JobQueue(LabDatabase db, TimeProvider time)
             string? S(int i) => r.IsDBNull(i) ? null : r.GetString(i);
             DateTimeOffset? T(int i) => r.IsDBNull(i) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(i));
             list.Add(new QueuedJob(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), Convert.ToInt32(r.GetValue(4)), r.GetString(5),
-                Convert.ToInt32(r.GetValue(6)), T(7)!.Value, S(8), T(9), S(10), S(11), S(12)));
+                Convert.ToInt32(r.GetValue(6)), T(7)!.Value, S(8), T(9), S(10), S(11), S(12), S(13), S(14)));
         }
         return list;
     }

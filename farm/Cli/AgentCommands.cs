@@ -1,0 +1,117 @@
+using System.ComponentModel;
+using Farm.Boards.Spec;
+using Farm.Jobs;
+using Farm.Jobs.Spec;
+using Farm.Lab;
+using Farm.Lab.Leases;
+using Farm.Lab.Queue;
+using Farm.Reports;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Farm.Cli;
+
+/// <summary>
+/// <c>farm agent [--name HOST] [--boards a,b] [--until-idle]</c>: runs queued jobs on this host's
+/// boards (see <see cref="Agent"/>). The lab database is shared with the controller (PostgreSQL for
+/// several hosts); runs are recorded in this host's run store and their ids in the queue.
+/// </summary>
+public sealed class AgentCommand : AsyncCommand<AgentCommand.Settings>
+{
+    public sealed class Settings : LeaseSettings
+    {
+        [CommandOption("--name <NAME>")]
+        [Description("This agent's name (default: the host name).")]
+        public string? Name { get; init; }
+
+        [CommandOption("--boards <NAMES>")]
+        [Description("Comma-separated boards this host serves (default: every board of the lab file).")]
+        public string? Boards { get; init; }
+
+        [CommandOption("--out <DIR>")]
+        public string Out { get; init; } = "artifacts";
+
+        [CommandOption("--heartbeat <DURATION>")]
+        [Description("How often a running job and its lease are renewed (default 10s).")]
+        public string Heartbeat { get; init; } = "10s";
+
+        [CommandOption("--lease <DURATION>")]
+        [Description("How long a board lease lasts without a heartbeat (default 2m).")]
+        public string Lease { get; init; } = "2m";
+
+        [CommandOption("--stale <DURATION>")]
+        [Description("A running job whose agent is silent this long is queued again (default 1m).")]
+        public string Stale { get; init; } = "1m";
+
+        [CommandOption("--until-idle")]
+        [Description("Exit when the queue has nothing for this agent (instead of polling).")]
+        public bool UntilIdle { get; init; }
+
+        public override ValidationResult Validate() =>
+            new[] { Heartbeat, Lease, Stale }.FirstOrDefault(d => !Duration.TryParse(d, out _)) is { } bad
+                ? ValidationResult.Error($"{bad}: not a duration ({Duration.Hint})") : ValidationResult.Success();
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
+    {
+        var lab = LabFile.Load(s.Lab);
+        var names = s.Boards?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? lab.Boards.Select(b => b.Name).ToArray();
+        var boards = names.Select(n => lab.Find(n) ?? throw new ConfigurationException($"--boards: no board named \"{n}\" in {s.Lab}{NearMiss.Hint(n, lab.Boards.Select(b => b.Name))}")).ToList();
+        await using var db = await s.OpenDatabaseAsync(ct);
+        var time = TimeProvider.System;
+        var store = await RunSinks.OpenStoreAsync(s.Out, s.Store, ct);
+        var sinks = RunSinks.Create(store);
+        var name = s.Name ?? Environment.MachineName;
+        var options = new AgentOptions(name, boards, s.Out, Duration.Parse(s.Heartbeat), Duration.Parse(s.Lease), Duration.Parse(s.Stale), TimeSpan.FromSeconds(2));
+        var agent = new Agent(new JobQueue(db, time), new LeaseStore(db, time), options, (request, token) => new JobRunner(time, sinks).RunAsync(request, token), time);
+        agent.Said += m => AnsiConsole.MarkupLineInterpolated($"[grey]{DateTime.Now:HH:mm:ss}[/] agent {name}: {m}");
+        AnsiConsole.MarkupLineInterpolated($"agent {name}: serving {string.Join(", ", names)} from {db.Display}");
+        try
+        {
+            await agent.RunAsync(s.UntilIdle, ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
+        return 0;
+    }
+}
+
+/// <summary><c>farm queue &lt;job.yaml&gt;... [--board NAME] [--priority N]</c>: queues jobs for the agents; <c>farm queue --list</c> shows the queue.</summary>
+public sealed class QueueCommand : AsyncCommand<QueueCommand.Settings>
+{
+    public sealed class Settings : LeaseSettings
+    {
+        [CommandArgument(0, "[job]")]
+        public string[] Jobs { get; init; } = [];
+
+        [CommandOption("--board <NAME>")]
+        [Description("Run on this board (default: any board the job file allows).")]
+        public string? Board { get; init; }
+
+        [CommandOption("--priority <N>")]
+        public int Priority { get; init; }
+
+        [CommandOption("--list")]
+        public bool List { get; init; }
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
+    {
+        await using var db = await s.OpenDatabaseAsync(ct);
+        var queue = new JobQueue(db, TimeProvider.System);
+        foreach (var job in s.Jobs)
+        {
+            JobFile.Load(job);   // a bad job file is refused now, not on a bench host later
+            var q = await queue.EnqueueAsync(Path.GetFullPath(job), s.Board ?? JobQueue.AnyBoard, s.Holder, s.Priority, ct);
+            AnsiConsole.MarkupLineInterpolated($"queued {q.Id}: {job} on {q.Board}");
+        }
+        if (s.List || s.Jobs.Length == 0)
+        {
+            var table = new Table().AddColumns("job", "file", "board", "state", "attempts", "agent", "ran on", "run", "verdict", "note");
+            foreach (var j in await queue.ListAsync(50, ct))
+                table.AddRow(Markup.Escape(j.Id), Markup.Escape(Path.GetFileName(j.Job)), Markup.Escape(j.Board), Markup.Escape(j.State), j.Attempts.ToString(),
+                    Markup.Escape(j.Agent ?? "-"), Markup.Escape(j.RanOn ?? "-"), Markup.Escape(j.RunId ?? "-"), Markup.Escape(j.Verdict ?? "-"), Markup.Escape(j.Note ?? ""));
+            AnsiConsole.Write(table);
+        }
+        return 0;
+    }
+}

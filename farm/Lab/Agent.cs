@@ -1,0 +1,123 @@
+using Farm.Boards.Spec;
+using Farm.Jobs;
+using Farm.Jobs.Spec;
+using Farm.Lab.Leases;
+using Farm.Lab.Queue;
+
+namespace Farm.Lab;
+
+/// <summary>How an agent works: who it is, its boards, how often it proves it is alive.</summary>
+public sealed record AgentOptions(string Name, IReadOnlyList<BoardSpec> Boards, string Out, TimeSpan Heartbeat, TimeSpan LeaseFor, TimeSpan StaleAfter, TimeSpan Poll);
+
+/// <summary>
+/// <c>farm agent</c>: one per bench host. It claims queued jobs its boards can run (the queue in
+/// the lab database; <c>FOR UPDATE SKIP LOCKED</c> on PostgreSQL), holds the board with a job lease,
+/// runs the job, and while it runs heart-beats both the queue row and the lease. If the agent dies,
+/// both stop: the lease lapses (the board is free again) and any agent's reaper queues the job again
+/// for another board, once. It talks only to the database, so a controller (<c>farm serve</c>)
+/// restarting does not disturb a running job.
+/// </summary>
+public sealed class Agent(JobQueue queue, LeaseStore leases, AgentOptions options, Func<RunRequest, CancellationToken, Task<RunRecord>> run, TimeProvider time)
+{
+    /// <summary>What the agent did with one claim, for its log.</summary>
+    public event Action<string>? Said;
+
+    /// <summary>Claims and runs jobs until cancelled (or, with <paramref name="untilIdle"/>, until the queue has nothing for it).</summary>
+    public async Task RunAsync(bool untilIdle, CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            if (!await RunOneAsync(ct).ConfigureAwait(false))
+            {
+                if (untilIdle) return;
+                await Task.Delay(options.Poll, time, ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Reaps dead agents' jobs, then claims and runs one job. False when there was nothing to run.</summary>
+    public async Task<bool> RunOneAsync(CancellationToken ct)
+    {
+        if (await queue.ReapAsync(options.StaleAfter, ct).ConfigureAwait(false) is > 0 and var n)
+            Said?.Invoke($"{n} job(s) of silent agents queued again");
+        var job = await queue.ClaimAsync(options.Name, BoardFor, ct).ConfigureAwait(false);
+        if (job is null) return false;
+        var board = job.RanOn!;
+        Said?.Invoke($"claimed {job.Id} ({job.Job}) for {board}, attempt {job.Attempts}");
+
+        var grant = await leases.AcquireAsync(board, options.Name, options.LeaseFor, LeaseKind.Job, $"queue {job.Id}", ct).ConfigureAwait(false);
+        if (!grant.Granted)
+        {
+            await queue.ReturnAsync(job.Id, options.Name, $"{board} is held: {grant.Describe}", ct).ConfigureAwait(false);
+            Said?.Invoke($"{board} is held ({grant.Describe}); {job.Id} goes back to the queue");
+            return false;
+        }
+        try
+        {
+            RunRequest request;
+            try
+            {
+                request = RunRequests.Create(JobFile.Load(job.Job), options.Boards.Single(b => b.Name == board), RunRequests.RepoRoot(job.Job), options.Out);
+            }
+            catch (ConfigurationException e)
+            {
+                await queue.FinishAsync(job.Id, options.Name, "-", Verdict.Error, e.Message, ct).ConfigureAwait(false);
+                Said?.Invoke($"{job.Id}: error: {e.Message}");
+                return true;
+            }
+            using var beating = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var heart = HeartbeatAsync(job.Id, board, beating.Token);
+            RunRecord record;
+            try
+            {
+                record = await run(request, ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                await beating.CancelAsync().ConfigureAwait(false);
+                await heart.ConfigureAwait(false);
+            }
+            var note = record.Verdict == Verdict.Incomplete ? $"incomplete on {board}: {record.Message?.Split('\n')[0]}" : null;
+            await queue.FinishAsync(job.Id, options.Name, record.RunId, record.Verdict, note, CancellationToken.None).ConfigureAwait(false);
+            Said?.Invoke($"{job.Id}: {record.Verdict.ToWire()} ({record.RunId})");
+            return true;
+        }
+        finally
+        {
+            await leases.ReleaseAsync(board, options.Name, CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The first of this agent's boards that the job allows: its board, or any board with all its tags; not the one it last died on.</summary>
+    string? BoardFor(QueuedJob j)
+    {
+        JobSpec spec;
+        try { spec = JobFile.Load(j.Job); }
+        catch (ConfigurationException) { return j.Board == JobQueue.AnyBoard ? options.Boards.FirstOrDefault()?.Name : options.Boards.FirstOrDefault(b => b.Name == j.Board)?.Name; }
+        return options.Boards.FirstOrDefault(b =>
+            (j.Board == JobQueue.AnyBoard ? (spec.BoardName is null || spec.BoardName == b.Name) && b.Name != j.Avoid : b.Name == j.Board)
+            && spec.Tags.All(t => b.Tags.Contains(t)))?.Name;
+    }
+
+    async Task HeartbeatAsync(string id, string board, CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(options.Heartbeat, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
+            {
+                try
+                {
+                    await queue.HeartbeatAsync(id, options.Name, null, ct).ConfigureAwait(false);
+                    await leases.RenewAsync(board, options.Name, options.LeaseFor, ct).ConfigureAwait(false);
+                }
+                catch (InfrastructureException e)
+                {
+                    // The database is away (restarting): the run goes on; the next beat tries again.
+                    Said?.Invoke($"heartbeat for {id} missed: {e.Message}");
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
+    }
+}
