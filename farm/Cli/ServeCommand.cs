@@ -23,13 +23,29 @@ public sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
         [Description("Where runs are recorded (default: artifacts/).")]
         public string Out { get; init; } = "artifacts";
 
+        [CommandOption("--nightly-at <HH:MM>")]
+        [Description("Queue the nightly jobs every day at this UTC time (for farm agent to run).")]
+        public string? NightlyAt { get; init; }
+
+        [CommandOption("--nightly <JOB>")]
+        [Description("A nightly job file (repeatable; default: jobs/native-smoke.yaml jobs/xen-smoke.yaml jobs/xen-vpci-smoke.yaml).")]
+        public string[] Nightly { get; init; } = [];
+
         public override ValidationResult Validate() =>
-            IPEndPoint.TryParse(Listen, out _) ? ValidationResult.Success() : ValidationResult.Error($"--listen {Listen}: expected ADDRESS:PORT, e.g. 127.0.0.1:8080");
+            !IPEndPoint.TryParse(Listen, out _) ? ValidationResult.Error($"--listen {Listen}: expected ADDRESS:PORT, e.g. 127.0.0.1:8080")
+            : NightlyAt is not null && !TimeSpan.TryParseExact(NightlyAt, @"hh\:mm", null, out _) ? ValidationResult.Error($"--nightly-at {NightlyAt}: expected HH:MM (UTC), e.g. 02:00")
+            : ValidationResult.Success();
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
     {
-        var app = await LabApi.BuildAsync(new LabApiOptions(s.Lab, s.ConnectionString, s.Out, s.Store, ApiTokens.Load(s.Tokens)), IPEndPoint.Parse(s.Listen), ct);
+        var nightly = s.Nightly.Length > 0 ? s.Nightly : ["jobs/native-smoke.yaml", "jobs/xen-smoke.yaml", "jobs/xen-vpci-smoke.yaml"];
+        var options = new LabApiOptions(s.Lab, s.ConnectionString, s.Out, s.Store, ApiTokens.Load(s.Tokens))
+        {
+            NightlyAt = s.NightlyAt is null ? null : TimeSpan.ParseExact(s.NightlyAt, @"hh\:mm", null),
+            NightlyJobs = nightly.Select(Path.GetFullPath).ToList(),
+        };
+        var app = await LabApi.BuildAsync(options, IPEndPoint.Parse(s.Listen), ct);
         await app.StartAsync(ct);
         AnsiConsole.MarkupLine($"farm serve: lab API on http://{Markup.Escape(s.Listen)}/api (Ctrl-C to stop)");
         try

@@ -13,7 +13,13 @@ using Microsoft.Extensions.Logging;
 namespace Farm.Web;
 
 /// <summary>Where <c>farm serve</c> finds the lab, its database, the run store and the tokens.</summary>
-public sealed record LabApiOptions(string Lab, string Database, string Out, string? Store, ApiTokens Tokens);
+public sealed record LabApiOptions(string Lab, string Database, string Out, string? Store, ApiTokens Tokens)
+{
+    /// <summary>When set, <c>farm serve</c> queues <see cref="NightlyJobs"/> every day at this UTC time.</summary>
+    public TimeSpan? NightlyAt { get; init; }
+
+    public IReadOnlyList<string> NightlyJobs { get; init; } = [];
+}
 
 /// <summary>Bodies of the write endpoints.</summary>
 public sealed record ReserveBody(string Board, string? For, string? Note);
@@ -41,7 +47,18 @@ public static class LabApi
         var view = new LabView(o, db, TimeProvider.System);
         var (leases, events) = (view.Leases, view.Events);
         var app = builder.Build();
-        app.Lifetime.ApplicationStopped.Register(() => db.DisposeAsync().AsTask().GetAwaiter().GetResult());
+        // The schedule (nightly + reaping silent agents' jobs) lives as long as the server; stopping waits for it.
+        var stopping = new CancellationTokenSource();
+        var schedule = new NightlySchedule(view.Queue, o.NightlyAt ?? TimeSpan.FromHours(2), o.NightlyAt is null ? [] : o.NightlyJobs, view.Time, TimeSpan.FromMinutes(1));
+        Task? scheduled = null;
+        app.Lifetime.ApplicationStarted.Register(() => scheduled = schedule.RunAsync(stopping.Token));
+        app.Lifetime.ApplicationStopping.Register(() => stopping.Cancel());
+        app.Lifetime.ApplicationStopped.Register(() =>
+        {
+            scheduled?.GetAwaiter().GetResult();
+            stopping.Dispose();
+            db.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        });
 
         app.Use(async (ctx, next) =>
         {
