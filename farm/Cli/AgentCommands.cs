@@ -96,6 +96,17 @@ public sealed class QueueCommand : AsyncCommand<QueueCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
     {
+        if (s.Remote() is { } remote)
+            using (remote)
+            {
+                if (s.List) throw new ConfigurationException("--list with --server: GET /api/jobs, or --db to read the queue");
+                foreach (var job in s.Jobs)
+                {
+                    var q = await remote.QueueAsync(job, s.Board, s.Priority, ct);
+                    AnsiConsole.MarkupLineInterpolated($"queued {q.GetProperty("id").GetString()}: {job} on {q.GetProperty("board").GetString()}");
+                }
+                return 0;
+            }
         await using var db = await s.OpenDatabaseAsync(ct);
         var queue = new JobQueue(db, TimeProvider.System);
         foreach (var job in s.Jobs)

@@ -23,6 +23,25 @@ public class LeaseSettings : LabSettings
 
     public string ConnectionString => Db ?? Environment.GetEnvironmentVariable("FARM_DB") ?? "Data Source=artifacts/lab.db";
 
+    [CommandOption("--server <URL>")]
+    [Description("A lab controller (farm serve) to talk to instead of the database, e.g. http://lab:8080. Default: $FARM_SERVER.")]
+    public string? Server { get; init; }
+
+    [CommandOption("--token <TOKEN>")]
+    [Description("Bearer token for --server (made by farm token). Default: $FARM_TOKEN.")]
+    public string? Token { get; init; }
+
+    /// <summary>The controller's client when --server (or FARM_SERVER) is given, else null: use the database.</summary>
+    public Farm.Web.RemoteLab? Remote()
+    {
+        var server = Server ?? Environment.GetEnvironmentVariable("FARM_SERVER");
+        if (string.IsNullOrWhiteSpace(server)) return null;
+        var token = Token ?? Environment.GetEnvironmentVariable("FARM_TOKEN");
+        if (string.IsNullOrWhiteSpace(token)) throw new ConfigurationException($"--server {server} needs a token: --token or FARM_TOKEN (farm token --user NAME --role developer makes one)");
+        if (!Uri.TryCreate(server, UriKind.Absolute, out _)) throw new ConfigurationException($"--server {server}: not a URL (e.g. http://lab:8080)");
+        return new Farm.Web.RemoteLab(server, token);
+    }
+
     public Task<LabDatabase> OpenDatabaseAsync(CancellationToken ct) => LabDatabase.OpenAsync(ConnectionString, ct);
 
     public async Task<LeaseStore> OpenAsync(CancellationToken ct) => new(await OpenDatabaseAsync(ct), TimeProvider.System);
@@ -55,6 +74,17 @@ public sealed class ReserveCommand : AsyncCommand<ReserveCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
     {
+        if (s.Remote() is { } remote)
+            using (remote)
+            {
+                var boards = await remote.BoardsAsync(ct);
+                var names = s.Board is not null ? [s.Board] : boards.Where(b => s.Tags.All(t => b.Tags.Contains(t))).Select(b => b.Name).ToList();
+                if (names.Count == 0) throw new ConfigurationException($"no board of {s.Server ?? "the controller"} carries all of the tags {string.Join(", ", s.Tags)}");
+                LeaseGrant? got = null;
+                foreach (var name in names)
+                    if ((got = await remote.AcquireAsync(name, Duration.Parse(s.For), s.Note, ct)).Granted) break;
+                return Said(got!);
+            }
         var lab = LabFile.Load(s.Lab);
         var candidates = s.Board is not null
             ? [lab.Find(s.Board) ?? throw new ConfigurationException($"no board named \"{s.Board}\" in the lab{NearMiss.Hint(s.Board, lab.Boards.Select(b => b.Name))}")]
@@ -67,8 +97,13 @@ public sealed class ReserveCommand : AsyncCommand<ReserveCommand.Settings>
             last = await leases.AcquireAsync(board.Name, s.Holder, Duration.Parse(s.For), LeaseKind.Interactive, s.Note, ct);
             if (last.Granted) break;
         }
-        AnsiConsole.MarkupLine(last!.Granted ? $"[green]reserved[/] {Markup.Escape(last.Describe)}" : $"[yellow]taken[/]: {Markup.Escape(last.Describe)}");
-        return last.Granted ? 0 : 1;
+        return Said(last!);
+    }
+
+    static int Said(LeaseGrant g)
+    {
+        AnsiConsole.MarkupLine(g.Granted ? $"[green]reserved[/] {Markup.Escape(g.Describe)}" : $"[yellow]taken[/]: {Markup.Escape(g.Describe)}");
+        return g.Granted ? 0 : 1;
     }
 }
 
@@ -89,17 +124,22 @@ public sealed class RenewCommand : AsyncCommand<RenewCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
     {
-        var leases = await s.OpenAsync(ct);
+        var remote = s.Remote();
         try
         {
-            var lease = await leases.RenewAsync(s.Board, s.Holder, Duration.Parse(s.For), ct);
+            var lease = remote is not null ? await remote.RenewAsync(s.Board, Duration.Parse(s.For), ct)
+                : await (await s.OpenAsync(ct)).RenewAsync(s.Board, s.Holder, Duration.Parse(s.For), ct);
             AnsiConsole.MarkupLine($"[green]renewed[/] {Markup.Escape(lease.Board)} until {lease.Expires:u}");
             return 0;
         }
-        catch (InfrastructureException e)
+        catch (InfrastructureException e) when (remote is null || !e.Message.StartsWith("controller ", StringComparison.Ordinal))
         {
             AnsiConsole.MarkupLine($"[yellow]lost[/]: {Markup.Escape(e.Message)}");
             return 1;
+        }
+        finally
+        {
+            remote?.Dispose();
         }
     }
 }
@@ -115,7 +155,11 @@ public sealed class ReleaseCommand : AsyncCommand<ReleaseCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
     {
-        var released = await (await s.OpenAsync(ct)).ReleaseAsync(s.Board, s.Holder, ct);
+        bool released;
+        if (s.Remote() is { } remote)
+            using (remote) released = await remote.ReleaseAsync(s.Board, ct);
+        else
+            released = await (await s.OpenAsync(ct)).ReleaseAsync(s.Board, s.Holder, ct);
         AnsiConsole.MarkupLine(released ? $"[green]released[/] {Markup.Escape(s.Board)}" : $"[yellow]{Markup.Escape(s.Holder)} holds no lease on {Markup.Escape(s.Board)}[/]");
         return released ? 0 : 1;
     }
@@ -133,6 +177,12 @@ public sealed class LeasesCommand : AsyncCommand<LeasesCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
     {
+        if (s.Remote() is { } remote)
+        {
+            if (s.Audit is not null) throw new ConfigurationException("--audit reads the lab database; the controller's API does not serve it yet (use --db)");
+            using (remote) WriteActive(await remote.ActiveAsync(ct));
+            return 0;
+        }
         var leases = await s.OpenAsync(ct);
         if (s.Audit is not null)
         {
@@ -142,10 +192,15 @@ public sealed class LeasesCommand : AsyncCommand<LeasesCommand.Settings>
             AnsiConsole.Write(log);
             return 0;
         }
+        WriteActive(await leases.ActiveAsync(ct));
+        return 0;
+    }
+
+    static void WriteActive(IReadOnlyList<Lease> active)
+    {
         var table = new Table().AddColumns("board", "holder", "kind", "since", "until", "note");
-        foreach (var l in await leases.ActiveAsync(ct))
+        foreach (var l in active)
             table.AddRow(Markup.Escape(l.Board), Markup.Escape(l.Holder), l.Kind.ToString().ToLowerInvariant(), $"{l.Acquired:u}", $"{l.Expires:u}", Markup.Escape(l.Note ?? ""));
         AnsiConsole.Write(table);
-        return 0;
     }
 }
