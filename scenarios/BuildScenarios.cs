@@ -133,6 +133,40 @@ public class BuildScenarios
     }
 
     [Test]
+    public async Task ARefBuildsThatCommitNotTheWorkingTree()
+    {
+        var tree = FakeTree("int version(void) { return 1; }\n");
+        async Task<string> Git(params string[] args)
+        {
+            var psi = new System.Diagnostics.ProcessStartInfo("git", ["-C", tree, "-c", "user.name=farm", "-c", "user.email=farm@localhost", .. args]) { RedirectStandardOutput = true, RedirectStandardError = true };
+            using var p = System.Diagnostics.Process.Start(psi)!;
+            var output = await p.StandardOutput.ReadToEndAsync();
+            await p.WaitForExitAsync();
+            Assert.That(p.ExitCode, Is.Zero, $"git {string.Join(' ', args)}: {await p.StandardError.ReadToEndAsync()}");
+            return output.Trim();
+        }
+        await Git("init", "-q");
+        await Git("add", "-A");
+        await Git("commit", "-q", "-m", "v1");
+        await Git("tag", "v1");
+        var v1 = await Git("rev-parse", "HEAD");
+        File.WriteAllText(Path.Combine(tree, "xen", "main.c"), "int version(void) { return broken; }\n");   // uncommitted and broken
+
+        var psi = new System.Diagnostics.ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "farm"),
+            ["build", "xen", "--source", tree, "--ref", "v1", "--config", Fragment("CONFIG_HAS_PCI=y"), "--cache", Path.Combine(_dir, "cache")])
+        { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var farm = System.Diagnostics.Process.Start(psi)!;
+        var stdout = await farm.StandardOutput.ReadToEndAsync();
+        var stderr = await farm.StandardError.ReadToEndAsync();
+        await farm.WaitForExitAsync();
+        Assert.That(farm.ExitCode, Is.Zero, stdout + stderr);
+        var build = Directory.GetDirectories(Path.Combine(_dir, "cache", "xen-builds")).Single();
+        var provenance = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(build, "build.json"))).RootElement;
+        Assert.That(provenance.GetProperty("commit").GetString(), Is.EqualTo(v1));
+        Assert.That(provenance.GetProperty("source").GetString(), Does.EndWith("@v1"));
+    }
+
+    [Test]
     public async Task NoEngineIsAnErrorThatSaysHowToStartOne()
     {
         var e = await Assert.ThrowsAsync<ConfigurationException>(() => DockerEngine.ConnectAsync("unix:///tmp/farm-no-such-engine.sock", default));

@@ -7,7 +7,11 @@ using Docker.DotNet;
 namespace Farm.Build;
 
 /// <summary>What to build: a Xen source tree, a Kconfig fragment, patches applied in name order, the toolchain image.</summary>
-public sealed record XenBuildRequest(string Source, string SourceDescription, string ConfigFragment, IReadOnlyList<string> Patches, string Image, string CacheRoot, string? BaseArtifacts);
+public sealed record XenBuildRequest(string Source, string SourceDescription, string ConfigFragment, IReadOnlyList<string> Patches, string Image, string CacheRoot, string? BaseArtifacts)
+{
+    /// <summary>The commit the tree was exported from (--ref), when it is not a checkout itself.</summary>
+    public string? Commit { get; init; }
+}
 
 /// <summary>What was built, recorded as build.json beside the binary and copied into the artifact set's MANIFEST.</summary>
 public sealed record XenBuildProvenance(
@@ -100,7 +104,7 @@ public static partial class XenBuild
                 throw new CheckFailedException($"the Xen build failed (exit {outcome.ExitCode}) after {outcome.Duration.TotalSeconds:0} s", outcome.LastLines.TakeLast(15).ToList());
             }
             var config = await File.ReadAllTextAsync(Path.Combine(staging, "xen.config"), ct).ConfigureAwait(false);
-            var provenance = new XenBuildProvenance(key, r.SourceDescription, Version(r.Source), Commit(r.Source),
+            var provenance = new XenBuildProvenance(key, r.SourceDescription, Version(r.Source), r.Commit ?? Commit(r.Source),
                 Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(config))),
                 PciOption().Matches(config).Select(m => "CONFIG_" + m.Groups[1].Value).ToList(),
                 r.Patches.Select(p => $"{Path.GetFileName(p)} {Sha256File(p)[..12]}").ToList(), r.Image, imageId, time.GetUtcNow(), time.GetElapsedTime(t0).TotalSeconds);

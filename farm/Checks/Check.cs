@@ -37,6 +37,9 @@ public static class CheckRunner
     /// <summary>Needs whose absence is a known gap of the Xen build/platform (xfail), not a different kind of target (n/a).</summary>
     static readonly HashSet<Need> XenFeatures = [Need.XenPci, Need.DomUPci, Need.Iommu, Need.Its, Need.Msi];
 
+    /// <summary>The build option that promises a feature: a Xen built with it that does not show the feature is a failure, not an xfail.</summary>
+    static readonly Dictionary<Need, string> PromisedBy = new() { [Need.XenPci] = "CONFIG_HAS_VPCI", [Need.Its] = "CONFIG_HAS_ITS" };
+
     public static IReadOnlyList<CheckResult> Run(Target target, IEnumerable<Check> checks) => checks.Select(c => Run(target, c)).ToList();
 
     public static CheckResult Run(Target t, Check check)
@@ -45,6 +48,9 @@ public static class CheckRunner
         {
             var cap = t[need];
             if (cap.Present) continue;
+            if (t[Need.Xen].Present && PromisedBy.TryGetValue(need, out var option) && t.BuiltWith.Contains(option))
+                return new CheckResult(check.Id, check.Group, CheckVerdict.Fail, CheckVerdict.Pass,
+                    $"{check.Title}: this Xen was built with {option} but the boot shows no {Wire(need)}", [cap.Evidence, $"built with {option} (MANIFEST xen_build_pci)"], check.Source);
             var gated = XenFeatures.Contains(need) && t[Need.Xen].Present ? CheckVerdict.XFail : CheckVerdict.NotApplicable;
             return new CheckResult(check.Id, check.Group, gated, gated, $"{check.Title}: needs {Wire(need)}, which this target lacks",
                 [cap.Evidence], check.Source);

@@ -41,10 +41,12 @@ public sealed class Target
     public const string NvmeDmaMarker = "FARM-PROBE nvme-dma";
     public const string PciAssignMarker = "FARM-PROBE pci-assign";
 
-    public Target(EvidenceBundle bundle, IReadOnlyList<string>? expectedPci = null)
+    /// <param name="builtWith">The Kconfig options the booted Xen was built with, when Farm built it (MANIFEST xen_build_pci).</param>
+    public Target(EvidenceBundle bundle, IReadOnlyList<string>? expectedPci = null, IReadOnlyCollection<string>? builtWith = null)
     {
         Bundle = bundle;
         ExpectedPci = expectedPci ?? [];
+        BuiltWith = builtWith ?? [];
         var dmesg = bundle.Output("dmesg");
         Dmesg = LinuxDmesgParser.Parse(string.IsNullOrEmpty(dmesg) ? bundle.ConsoleLog : dmesg);
         Xen = XenLogParser.Parse(bundle.Output("xl dmesg") is { Length: > 0 } xd ? xd : bundle.ConsoleLog);
@@ -60,6 +62,9 @@ public sealed class Target
     public EvidenceBundle Bundle { get; }
     public string Name => Bundle.Target;
     public IReadOnlyList<string> ExpectedPci { get; }
+
+    /// <summary>Kconfig options of a Xen Farm built (empty for a packaged Xen): what the boot should show.</summary>
+    public IReadOnlyCollection<string> BuiltWith { get; }
     public LinuxDmesg Dmesg { get; }
     public XenLog Xen { get; }
     public IReadOnlyDictionary<string, string> XlInfo { get; }

@@ -25,6 +25,10 @@ public sealed class BuildCommand : AsyncCommand<BuildCommand.Settings>
         [Description("debian:SUITE (Debian's Xen source, apt-get source; default debian:bookworm) or a Xen source directory.")]
         public string Source { get; init; } = "debian:bookworm";
 
+        [CommandOption("--ref <REF>")]
+        [Description("With --source DIR (a git checkout): build this commit, branch or tag (exported with git archive).")]
+        public string? Ref { get; init; }
+
         [CommandOption("--config <FRAGMENT>")]
         [Description("Kconfig fragment merged with olddefconfig (default ci/xen/xen-vpci.config).")]
         public string Config { get; init; } = "ci/xen/xen-vpci.config";
@@ -55,6 +59,7 @@ public sealed class BuildCommand : AsyncCommand<BuildCommand.Settings>
 
         public override ValidationResult Validate() =>
             What != "xen" ? ValidationResult.Error($"farm build {What}: only \"xen\" can be built")
+            : Ref is not null && Source.StartsWith("debian:", StringComparison.Ordinal) ? ValidationResult.Error("--ref needs --source DIR (a git checkout)")
             : Name is not null && ArtifactsFrom is null ? ValidationResult.Error("--name needs --artifacts-from (a name is given to an artifact set)")
             : Name is not null && (Name.Contains('/') || Name.StartsWith('.')) ? ValidationResult.Error($"--name {Name}: a plain name, e.g. xen-vpci")
             : ValidationResult.Success();
@@ -65,12 +70,18 @@ public sealed class BuildCommand : AsyncCommand<BuildCommand.Settings>
         var host = DockerEngine.Locate(s.Engine);
         using var docker = await DockerEngine.ConnectAsync(host, ct);
         string source, description;
+        string? commit = null;
         if (s.Source.StartsWith("debian:", StringComparison.Ordinal))
         {
             var suite = s.Source["debian:".Length..];
             AnsiConsole.MarkupLineInterpolated($"source: Debian {suite}'s xen (apt-get source)");
             source = await DebianSource.FetchAsync(suite, s.Cache, ct);
             description = $"debian:{suite} {Path.GetFileName(source)}";
+        }
+        else if (s.Ref is not null)
+        {
+            (source, commit) = await GitSource.ExportAsync(Path.GetFullPath(s.Source), s.Ref, s.Cache, ct);
+            description = $"git:{Path.GetFullPath(s.Source)}@{s.Ref}";
         }
         else
         {
@@ -79,7 +90,7 @@ public sealed class BuildCommand : AsyncCommand<BuildCommand.Settings>
         }
         var baseSet = s.ArtifactsFrom is null ? null : ArtifactStore.Locate(s.ArtifactsFrom, Directory.GetCurrentDirectory());
         var request = new XenBuildRequest(source, description, Path.GetFullPath(s.Config), s.Patches.Select(Path.GetFullPath).ToList(), s.Image,
-            Path.GetFullPath(Path.Combine(s.Cache, "xen-builds")), baseSet);
+            Path.GetFullPath(Path.Combine(s.Cache, "xen-builds")), baseSet) { Commit = commit };
 
         var log = new List<string>();
         XenBuildResult result = null!;

@@ -48,4 +48,18 @@ public class SelfBuiltXenGoldenTests
         Assert.That(m["nvme.read.MBps"], Is.GreaterThan(0));
         Assert.That(m["irq.nvme.count"], Is.GreaterThan(0));
     }
+
+    [Test]
+    public void AXenBuiltWithVpciThatBootsWithoutItFailsInsteadOfXfailing()
+    {
+        // Debian's Xen log, as if Farm had built that Xen with vPCI: a build/boot mismatch (pci-passthrough=on forgotten, a patch lost).
+        var console = Logs.Shared("xen-4.17-bookworm.serial.log");
+        var asPackaged = CheckRunner.Run(new Target(new EvidenceBundle("deb", console, new Dictionary<string, string>())), CheckSuite.All).ToDictionary(c => c.Id);
+        var asBuilt = CheckRunner.Run(new Target(new EvidenceBundle("built", console, new Dictionary<string, string>()), null, ["CONFIG_HAS_PCI", "CONFIG_HAS_VPCI"]), CheckSuite.All).ToDictionary(c => c.Id);
+        var id = "ecam.xen-traps-dom0-config-space";
+        Assert.That(asPackaged[id].Verdict, Is.EqualTo(CheckVerdict.XFail));
+        Assert.That((asBuilt[id].Verdict, asBuilt[id].Expected), Is.EqualTo((CheckVerdict.Fail, CheckVerdict.Pass)));
+        Assert.That(asBuilt[id].Summary, Does.Contain("built with CONFIG_HAS_VPCI"));
+        Assert.That(asBuilt[id].Evidence, Has.Some.Contains("xen_build_pci"));
+    }
 }

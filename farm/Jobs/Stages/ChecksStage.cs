@@ -16,7 +16,9 @@ public sealed class ChecksStage(string target, IReadOnlyList<Check> checks, IRea
         // A resumed run judges the log of the boot its snapshot holds, then its own console.
         var console = string.Join('\n', ctx.FullConsole());
         var bundle = new EvidenceBundle(target, console, new Dictionary<string, string>(ctx.CommandOutputs));
-        var evaluated = new Target(bundle, expectedPci);
+        // A Xen Farm built says what it was built with; the checks then expect those features, not xfail them.
+        var builtWith = ctx.Facts.TryGetValue("manifest:xen_build_pci", out var pci) ? pci.Split(' ', StringSplitOptions.RemoveEmptyEntries) : [];
+        var evaluated = new Target(bundle, expectedPci, builtWith);
         var results = CheckRunner.Run(evaluated, checks);
         foreach (var (name, value) in PerfMetrics.From(evaluated)) ctx.Metrics[name] = value;
         ctx.Checks.AddRange(results);
