@@ -30,8 +30,47 @@ public sealed class LeaseStore(LabDatabase db, TimeProvider time)
 {
     long Now => time.GetUtcNow().ToUnixTimeMilliseconds();
 
-    /// <summary>Takes <paramref name="board"/> for <paramref name="duration"/> if it is free (or its lease expired, or the holder already has it).</summary>
-    public Task<LeaseGrant> AcquireAsync(string board, string holder, TimeSpan duration, LeaseKind kind, string? note, CancellationToken ct) => db.RunAsync(t => AcquireOnceAsync(board, holder, duration, kind, note, t), ct);
+    readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task<LeaseGrant>> _inflight = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Takes <paramref name="board"/> for <paramref name="duration"/> if it is free (or its lease expired, or the holder already has it).
+    /// Requests for one board that arrive while this process is already asking the database about it
+    /// wait for that answer instead of queueing for connections: if someone else now holds a live lease,
+    /// that is their answer too (the database decided it a moment ago); a request from the holder itself,
+    /// or after expiry, asks the database in its own turn. Across processes the database alone decides.
+    /// </summary>
+    public async Task<LeaseGrant> AcquireAsync(string board, string holder, TimeSpan duration, LeaseKind kind, string? note, CancellationToken ct)
+    {
+        while (true)
+        {
+            var mine = new TaskCompletionSource<LeaseGrant>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var asking = _inflight.GetOrAdd(board, mine.Task);
+            if (asking == mine.Task)
+            {
+                try
+                {
+                    var grant = await db.RunAsync(t => AcquireOnceAsync(board, holder, duration, kind, note, t), ct).ConfigureAwait(false);
+                    mine.SetResult(grant);
+                    return grant;
+                }
+                catch (Exception e)
+                {
+                    // The waiters take their own turn rather than inherit this caller's failure or cancellation.
+                    mine.SetException(e);
+                    _ = mine.Task.Exception;
+                    throw;
+                }
+                finally
+                {
+                    _inflight.TryRemove(KeyValuePair.Create(board, mine.Task));
+                }
+            }
+            LeaseGrant answer;
+            try { answer = await asking.WaitAsync(ct).ConfigureAwait(false); }
+            catch (Exception) when (!ct.IsCancellationRequested) { continue; }
+            if (answer.Current.Holder != holder && answer.Current.Expires > time.GetUtcNow()) return new LeaseGrant(false, answer.Current);
+        }
+    }
 
     async Task<LeaseGrant> AcquireOnceAsync(string board, string holder, TimeSpan duration, LeaseKind kind, string? note, CancellationToken ct)
     {
