@@ -38,9 +38,12 @@ public sealed class LeaseStore(LabDatabase db, TimeProvider time)
     /// wait for that answer instead of queueing for connections: if someone else now holds a live lease,
     /// that is their answer too (the database decided it a moment ago); a request from the holder itself,
     /// or after expiry, asks the database in its own turn. Across processes the database alone decides.
+    /// Only for PostgreSQL: an embedded SQLite write is cheaper than waiting for another caller's.
     /// </summary>
     public async Task<LeaseGrant> AcquireAsync(string board, string holder, TimeSpan duration, LeaseKind kind, string? note, CancellationToken ct)
     {
+        if (db.Engine == DatabaseEngine.Sqlite)
+            return await db.RunAsync(t => AcquireOnceAsync(board, holder, duration, kind, note, t), ct).ConfigureAwait(false);
         while (true)
         {
             var mine = new TaskCompletionSource<LeaseGrant>(TaskCreationOptions.RunContinuationsAsynchronously);
