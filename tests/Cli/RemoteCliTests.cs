@@ -1,43 +1,26 @@
-using System.Net;
 using Farm.Cli;
-using Farm.Tests.Spec;
+using Farm.Tests.Web;
 using Farm.Web;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Farm.Tests.Cli;
 
 /// <summary>The CLI against a real controller (farm serve's API on 127.0.0.1) with tokens: who holds a board is decided by the token.</summary>
 public class RemoteCliTests
 {
+    LabServer _lab = null!;
     string _dir = "";
-    WebApplication _app = null!;
     string _url = "";
-    readonly Dictionary<string, string> _tokens = [];
+    Dictionary<string, string> _tokens = null!;
 
     [SetUp]
     public async Task SetUp()
     {
-        _dir = Directory.CreateTempSubdirectory("farm-remote-cli-").FullName;
-        var file = Path.Combine(_dir, "tokens.yaml");
-        foreach (var (user, role) in new[] { ("alice", ApiRole.Developer), ("bob", ApiRole.Developer), ("vera", ApiRole.Viewer) })
-            _tokens[user] = ApiTokens.Issue(file, user, role);
-        _app = await LabApi.BuildAsync(new LabApiOptions(Checkout.File("boards"), $"Data Source={Path.Combine(_dir, "lab.db")}", _dir, null, ApiTokens.Load(file)),
-            new IPEndPoint(IPAddress.Loopback, 0), default);
-        await _app.StartAsync();
-        _url = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        _lab = await LabServer.StartAsync(("alice", ApiRole.Developer), ("bob", ApiRole.Developer), ("vera", ApiRole.Viewer));
+        (_dir, _url, _tokens) = (_lab.Directory, _lab.Url.ToString().TrimEnd('/'), _lab.Tokens);
     }
 
     [TearDown]
-    public async Task TearDown()
-    {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(_dir, recursive: true);
-    }
+    public async Task TearDown() => await _lab.DisposeAsync();
 
     string[] As(string user) => ["--server", _url, "--token", _tokens.GetValueOrDefault(user, user)];
 

@@ -3,43 +3,30 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using Farm.Tests.Spec;
 using Farm.Web;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Farm.Tests.Web;
 
 /// <summary>The lab API on a real Kestrel (127.0.0.1) with a real SQLite lab database: every role × endpoint.</summary>
 public class LabApiTests
 {
-    string _dir = "";
-    WebApplication _app = null!;
+    LabServer _lab = null!;
     HttpClient _http = null!;
-    readonly Dictionary<string, string> _tokens = [];
+    string _dir = "";
+    Dictionary<string, string> _tokens = null!;
 
     [SetUp]
     public async Task SetUp()
     {
-        _dir = Directory.CreateTempSubdirectory("farm-api-").FullName;
-        var file = Path.Combine(_dir, "tokens.yaml");
-        foreach (var (user, role) in new[] { ("vera", ApiRole.Viewer), ("dev", ApiRole.Developer), ("ops", ApiRole.Admin) })
-            _tokens[user] = ApiTokens.Issue(file, user, role);
-        _app = await LabApi.BuildAsync(new LabApiOptions(Checkout.File("boards"), $"Data Source={Path.Combine(_dir, "lab.db")}", _dir, null, ApiTokens.Load(file)),
-            new IPEndPoint(IPAddress.Loopback, 0), default);
-        await _app.StartAsync();
-        var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        _http = new HttpClient { BaseAddress = new Uri(address) };
+        _lab = await LabServer.StartAsync(("vera", ApiRole.Viewer), ("dev", ApiRole.Developer), ("ops", ApiRole.Admin));
+        (_dir, _tokens) = (_lab.Directory, _lab.Tokens);
+        _http = new HttpClient { BaseAddress = _lab.Url };
     }
 
     [TearDown]
     public async Task TearDown()
     {
         _http.Dispose();
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(_dir, recursive: true);
+        await _lab.DisposeAsync();
     }
 
     async Task<HttpStatusCode> Call(string? who, HttpMethod method, string path, object? body = null)

@@ -4,20 +4,16 @@ using Farm.Lab;
 using Farm.Reports.Trends;
 using Farm.Tests.Spec;
 using Farm.Web;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Farm.Tests.Web;
 
 /// <summary>The dashboard on a real Kestrel with a seeded run store: sign-in, roles, escaping, the live console, trends, /metrics.</summary>
 public class WebUiTests
 {
+    LabServer _lab = null!;
     string _dir = "";
-    WebApplication _app = null!;
     Uri _base = null!;
-    readonly Dictionary<string, string> _tokens = [];
+    Dictionary<string, string> _tokens = null!;
     SqliteRunStore _store = null!;
 
     const string Hostile = "<script>window.pwned=1</script><img src=x onerror=\"window.pwned=2\"> & \"quotes\"";
@@ -25,25 +21,13 @@ public class WebUiTests
     [SetUp]
     public async Task SetUp()
     {
-        _dir = Directory.CreateTempSubdirectory("farm-ui-").FullName;
-        var file = Path.Combine(_dir, "tokens.yaml");
-        foreach (var (user, role) in new[] { ("vera", ApiRole.Viewer), ("dev", ApiRole.Developer), ("dan", ApiRole.Developer) })
-            _tokens[user] = ApiTokens.Issue(file, user, role);
+        _lab = await LabServer.StartAsync(("vera", ApiRole.Viewer), ("dev", ApiRole.Developer), ("dan", ApiRole.Developer));
+        (_dir, _base, _tokens) = (_lab.Directory, _lab.Url, _lab.Tokens);
         _store = await SqliteRunStore.OpenAsync(Path.Combine(_dir, "farm.db"), default);
-        _app = await LabApi.BuildAsync(new LabApiOptions(Checkout.File("boards"), $"Data Source={Path.Combine(_dir, "lab.db")}", _dir, null, ApiTokens.Load(file)),
-            new IPEndPoint(IPAddress.Loopback, 0), default);
-        await _app.StartAsync();
-        _base = new Uri(_app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
     }
 
     [TearDown]
-    public async Task TearDown()
-    {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(_dir, recursive: true);
-    }
+    public async Task TearDown() => await _lab.DisposeAsync();
 
     HttpClient Client(string? who)
     {
