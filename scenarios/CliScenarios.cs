@@ -43,6 +43,18 @@ public class CliScenarios
     }
 
     [Test]
+    public async Task HealthRunsTheBoardsHealthJobAndRecordsIt()
+    {
+        var out_ = ScenarioArtifacts.NewRunDirectory();
+        var (code, stdout, stderr) = await RunFarmAsync(["health", "--board", "qemu-native", "--lab", Repo("boards"), "--jobs", Repo("jobs"), "--out", out_]);
+        Assert.That(code, Is.EqualTo(0), stdout + stderr);
+        Assert.That(stdout, Does.Contain("health-native.yaml").And.Contain("healthy"));
+        var r = await RunJsonSink.ReadAsync(Path.Combine(Directory.GetDirectories(out_).Single(), "run.json"), CancellationToken.None);
+        Assert.That((r.Job, r.Board, r.Verdict), Is.EqualTo(("health-native", "qemu-native", Verdict.Pass)));
+        Assert.That(r.Stages.Select(st => st.Name), Is.SupersetOf(new[] { "power-on", "dom0-prompt", "ssh-ready", "commands", "power-off" }), "power, console, prompt and SSH");
+    }
+
+    [Test]
     public async Task NightlyRunsEachTargetOnAHealthyBoardAndRecordsTheNight()
     {
         var out_ = ScenarioArtifacts.NewRunDirectory();
