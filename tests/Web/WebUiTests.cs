@@ -169,6 +169,8 @@ public class WebUiTests
         Assert.That(text, Does.Contain("farm_runs{verdict=\"pass\"} 3").And.Contain("farm_runs{verdict=\"incomplete\"} 1"));
         Assert.That(text, Does.Contain("farm_leases{kind=\"interactive\"} 1").And.Contain("farm_boards_leased 1"));
         Assert.That(text, Does.Contain("farm_queue_length 1"));
+        var runs = await dev.GetStringAsync("/runs");
+        Assert.That(runs, Does.Contain("id=\"queue\"").And.Contain("xen-smoke.yaml").And.Contain("<td>queued</td>"), "the dashboard shows the queue");
         Assert.That(text, Does.Match("farm_boards\\{health=\"healthy\"\\} [1-9]"));
     }
 }

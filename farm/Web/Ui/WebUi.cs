@@ -225,6 +225,14 @@ public static class WebUi
         b.Append($"<label>board <input name=\"board\" value=\"{E(board)}\"></label> <label>job <input name=\"job\" value=\"{E(job)}\"></label> <label>verdict <select name=\"verdict\"><option value=\"\">any</option>");
         foreach (var v in Enum.GetValues<Verdict>()) b.Append($"<option{(v.ToWire() == verdict ? " selected" : "")}>{v.ToWire()}</option>");
         b.Append("</select></label> <button>Filter</button></form>");
+        var queued = (await view.Queue.ListAsync(50, ct)).Where(j => j.State != "done").ToList();
+        if (queued.Count > 0)
+        {
+            b.Append("<h2>Queue</h2><table id=\"queue\"><tr><th>job</th><th>file</th><th>board</th><th>state</th><th>agent</th><th>attempt</th><th>by</th><th>note</th></tr>");
+            foreach (var j in queued)
+                b.Append($"<tr><td>{E(j.Id)}</td><td>{E(Path.GetFileName(j.Job))}</td><td>{E(j.RanOn ?? j.Board)}</td><td>{E(j.State)}</td><td>{E(j.Agent ?? "-")}</td><td>{j.Attempts}</td><td>{E(j.Requester)}</td><td>{E(j.Note)}</td></tr>");
+            b.Append("</table><h2>Runs</h2>");
+        }
         if (await view.RunsAsync(ct) is not { } store) return b.Append("<p>No run recorded yet.</p>").ToString();
         var runs = await store.SearchAsync(board, job, verdict, 200, ct);
         b.Append("<table id=\"runs\"><tr><th>run</th><th>job</th><th>board</th><th>verdict</th><th>started (UTC)</th><th>seconds</th><th>xen</th><th>checks pass/fail/xfail/n-a</th><th>message</th></tr>");
