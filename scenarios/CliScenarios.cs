@@ -43,6 +43,24 @@ public class CliScenarios
     }
 
     [Test]
+    public async Task AQemuThatRejectsItsMachineIsAnErrorQuotingQemu()
+    {
+        var out_ = ScenarioArtifacts.NewRunDirectory();
+        var lab = Path.Combine(out_, "lab.yaml");
+        File.WriteAllText(lab, File.ReadAllText(Repo("boards/qemu.yaml")).Split("\nboards:")[0] + """
+
+            boards:
+              - name: qemu-bad-machine
+                type: qemu-virt-native
+                tags: [qemu, native]
+                qemu: {machine: "virt,gic-version=3,no-such-property=on"}
+            """);
+        var (code, stdout, stderr) = await RunFarmAsync(["run", Repo("jobs/health-native.yaml"), "--board", "qemu-bad-machine", "--lab", lab, "--out", out_]);
+        Assert.That(code, Is.EqualTo(Verdict.Error.ExitCode()), stdout + stderr);
+        Assert.That(stdout + stderr, Does.Contain("QEMU exited with code 1 while starting").And.Contain("no-such-property"));
+    }
+
+    [Test]
     public async Task HealthRunsTheBoardsHealthJobAndRecordsIt()
     {
         var out_ = ScenarioArtifacts.NewRunDirectory();

@@ -80,9 +80,28 @@ public sealed class QemuMachine : IAsyncDisposable
         }
         Console = new ConsoleBroker(_name, new NetworkStream(serial, ownsSocket: true), _time);
         Console.Start();
-        Qmp = await QmpClient.ConnectAsync(new NetworkStream(qmp, ownsSocket: true), alive.Token).ConfigureAwait(false);
-        var v = await Qmp.ExecuteAsync("query-version", null, alive.Token).ConfigureAwait(false);
-        Version = $"{v?["qemu"]?["major"]}.{v?["qemu"]?["minor"]}.{v?["qemu"]?["micro"]} ({v?["package"]?.GetValue<string>().Trim()})";
+        try
+        {
+            Qmp = await QmpClient.ConnectAsync(new NetworkStream(qmp, ownsSocket: true), alive.Token).ConfigureAwait(false);
+            var v = await Qmp.ExecuteAsync("query-version", null, alive.Token).ConfigureAwait(false);
+            Version = $"{v?["qemu"]?["major"]}.{v?["qemu"]?["minor"]}.{v?["qemu"]?["micro"]} ({v?["package"]?.GetValue<string>().Trim()})";
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            // QEMU opens its chardevs before it validates the machine: a bad property ends it here, not at accept.
+            if (!await ExitedSoonAsync().ConfigureAwait(false)) throw;
+            throw new ConfigurationException(
+                $"{_name}: QEMU exited with code {_process.ExitCode} while starting (see qemu.log): {_process.OutputTail(1).FirstOrDefault()}",
+                _process.OutputTail(), e);
+        }
+
+        async Task<bool> ExitedSoonAsync()
+        {
+            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            try { await _process.WaitForExitAsync(wait.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException) { }
+            return _process.HasExited;
+        }
     }
 
     /// <summary>QEMU's version as QMP reports it, e.g. "7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)".</summary>
