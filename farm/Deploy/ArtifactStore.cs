@@ -21,7 +21,7 @@ public static class ArtifactStore
     {
         var manifestPath = Path.Combine(directory, "MANIFEST");
         if (!Directory.Exists(directory))
-            throw new ConfigurationException($"artifact set not found: {directory} ({BuildHint})");
+            throw new ConfigurationException($"artifact set not found: {directory} ({BuildHint}; a self-built Xen's set comes from farm build xen ... --artifacts-from bookworm --name {Path.GetFileName(directory)})");
         if (!File.Exists(manifestPath))
             throw new ConfigurationException($"artifact set {directory} has no MANIFEST ({BuildHint})");
 
