@@ -45,6 +45,7 @@ public sealed class TrendBenchCommand : AsyncCommand<TrendBenchCommand.Settings>
             var seedSeconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
             var since = end.AddDays(-s.Nights - 1);
             int points = 0, shifts = 0;
+            var where = "";
 
             async Task<double> Farm()
             {
@@ -52,6 +53,7 @@ public sealed class TrendBenchCommand : AsyncCommand<TrendBenchCommand.Settings>
                 var series = await TrendQuery.LoadAsync(store, s.Metric, since, ct);
                 int chars = series.Sum(x => SvgChart.Render(x).Length);
                 (points, shifts) = (series.Sum(x => x.Points.Count), series.Sum(x => x.Shifts.Count));
+                where = string.Join(", ", series.SelectMany(x => x.Shifts.Select(sh => $"{x.Target} at {sh.After.Start:yyyy-MM-dd} ({sh.Point.Relative:+0%;-0%})")));
                 return chars > 0 ? Stopwatch.GetElapsedTime(t).TotalMilliseconds : double.NaN;
             }
             async Task<double> Bare()
@@ -68,7 +70,7 @@ public sealed class TrendBenchCommand : AsyncCommand<TrendBenchCommand.Settings>
             double Median(List<double> x) => ChangePoints.Median(x, 0, x.Count);
             double P95(List<double> x) => x.Order().ElementAt(Math.Max(0, (int)Math.Ceiling(x.Count * 0.95) - 1));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{{\"name\": \"trends\", \"nights\": {s.Nights}, \"targets\": {s.Targets}, \"runs\": {s.Nights * s.Targets}, \"points\": {points}, \"shifts\": {shifts}, \"seedSeconds\": {seedSeconds:0.00}, " +
+                $"{{\"name\": \"trends\", \"nights\": {s.Nights}, \"targets\": {s.Targets}, \"runs\": {s.Nights * s.Targets}, \"points\": {points}, \"shifts\": {shifts}, \"shiftsAt\": \"{where}\", \"seedSeconds\": {seedSeconds:0.00}, " +
                 $"\"farmMedianMs\": {Median(farm):0.00}, \"farmP95Ms\": {P95(farm):0.00}, \"bareMedianMs\": {Median(bare):0.00}, \"ratio\": {Median(farm) / Median(bare):0.00}}}"));
             return P95(farm) < 200 ? 0 : 1;
         }

@@ -12,7 +12,8 @@ public sealed record ChangePoint(int Index, double PValue, double MedianBefore, 
 /// Mann-Whitney statistic maximised over every split) decides whether a split is significant,
 /// and binary segmentation looks for further shifts on either side of one that is. Ranks make
 /// it robust: one slow outlier moves a rank by one, not the mean by a lot, and a metric's units
-/// or scale do not matter. Significance is Pettitt's approximation
+/// or scale do not matter; a significant shift must also be at least half the series' robust sigma
+/// (a standardized effect size, not a threshold in the metric's units). Significance is Pettitt's approximation
 /// p ≈ 2·exp(−6K² / (n³ + n²)), which is conservative, so noise alone rarely alarms (the false
 /// positive rate on noise-only series is measured in the tests and printed there).
 /// </summary>
@@ -20,6 +21,9 @@ public static class ChangePoints
 {
     /// <summary>The significance a split must reach (per test).</summary>
     public const double DefaultAlpha = 0.01;
+
+    /// <summary>The smallest shift reported, in units of the series' robust sigma (1.4826 x MAD).</summary>
+    public const double MinEffect = 0.5;
 
     /// <summary>Runs on each side of a shift before it is believed (a last-night outlier is not a shift yet).</summary>
     public const int DefaultMinSegment = 4;
@@ -39,7 +43,12 @@ public static class ChangePoints
         var (split, p) = Pettitt(x, from, to, minSegment);
         if (split < 0 || p >= alpha) return;
         split = Refine(x, from, to, split, minSegment);
-        found.Add(new ChangePoint(split, p, Median(x, from, split), Median(x, split, to)));
+        // With hundreds of nights a rank test finds shifts too small to matter; a shift must also be
+        // large against the series' own noise (robust sigma of each side), whatever the metric's units.
+        double before = Median(x, from, split), after = Median(x, split, to);
+        double sigma = Math.Max(RobustSigma(x, from, split), RobustSigma(x, split, to));
+        if (sigma > 0 && Math.Abs(after - before) < MinEffect * sigma) return;
+        found.Add(new ChangePoint(split, p, before, after));
         Segment(x, from, split, alpha, minSegment, found, depth + 1);
         Segment(x, split, to, alpha, minSegment, found, depth + 1);
     }
@@ -84,6 +93,15 @@ public static class ChangePoints
             if (cost < bestCost - 1e-12) { bestCost = cost; best = t; }
         }
         return best;
+    }
+
+    /// <summary>1.4826 x the median absolute deviation: the standard deviation for Gaussian noise, unmoved by outliers.</summary>
+    static double RobustSigma(IReadOnlyList<double> x, int from, int to)
+    {
+        double m = Median(x, from, to);
+        var dev = new double[to - from];
+        for (int i = from; i < to; i++) dev[i - from] = Math.Abs(x[i] - m);
+        return 1.4826 * Median(dev, 0, dev.Length);
     }
 
     static double Deviation(IReadOnlyList<double> x, int from, int to)
