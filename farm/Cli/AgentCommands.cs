@@ -14,7 +14,8 @@ namespace Farm.Cli;
 /// <summary>
 /// <c>farm agent [--name HOST] [--boards a,b] [--until-idle]</c>: runs queued jobs on this host's
 /// boards (see <see cref="Agent"/>). The lab database is shared with the controller (PostgreSQL for
-/// several hosts); runs are recorded in this host's run store and their ids in the queue.
+/// several hosts); runs are recorded in this host's run store and their ids in the queue, and with
+/// <c>--server/--token</c> also sent to the controller as they happen (record and live console).
 /// </summary>
 public sealed class AgentCommand : AsyncCommand<AgentCommand.Settings>
 {
@@ -60,8 +61,11 @@ public sealed class AgentCommand : AsyncCommand<AgentCommand.Settings>
         await using var db = await s.OpenDatabaseAsync(ct);
         var time = TimeProvider.System;
         var store = await RunSinks.OpenStoreAsync(s.Out, s.Store, ct);
-        var sinks = RunSinks.Create(store);
         var name = s.Name ?? Environment.MachineName;
+        // With --server, every run also goes to the controller as it happens (its dashboard, its live console).
+        using var controller = s.Remote();
+        IReadOnlyList<Farm.Jobs.IRunSink> sinks = controller is null ? RunSinks.Create(store)
+            : [.. RunSinks.Create(store), new Farm.Web.RemoteRunSink(controller, TimeProvider.System, m => AnsiConsole.MarkupLineInterpolated($"[yellow]agent {name}: {m}[/]"))];
         var options = new AgentOptions(name, boards, s.Out, Duration.Parse(s.Heartbeat), Duration.Parse(s.Lease), Duration.Parse(s.Stale), TimeSpan.FromSeconds(2));
         var agent = new Agent(new JobQueue(db, time), new LeaseStore(db, time), options, (request, token) => new JobRunner(time, sinks).RunAsync(request, token), time);
         agent.Said += m => AnsiConsole.MarkupLineInterpolated($"[grey]{DateTime.Now:HH:mm:ss}[/] agent {name}: {m}");

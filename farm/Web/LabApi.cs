@@ -133,6 +133,34 @@ public static class LabApi
             return Results.Created($"/api/jobs/{q.Id}", q);
         }).AddEndpointFilter(Require(ApiRole.Developer));
 
+        // Agents send their runs here (RemoteRunSink): the record when it starts and ends, the console as it grows.
+        api.MapPut("/runs/{id}", async (string id, HttpContext ctx, CancellationToken t) =>
+        {
+            if (!SafeName(id)) return Results.BadRequest(new { error = $"run id \"{id}\" is not a plain name" });
+            RunRecord? record;
+            try { record = await System.Text.Json.JsonSerializer.DeserializeAsync<RunRecord>(ctx.Request.Body, RunJsonSink.Options, t); }
+            catch (System.Text.Json.JsonException e) { return Results.BadRequest(new { error = $"not a run record: {e.Message}" }); }
+            if (record is null || record.RunId != id) return Results.BadRequest(new { error = $"the record's runId must be {id}" });
+            var store = await RunSinks.OpenStoreAsync(o.Out, o.Store, t);
+            await store.SaveAsync(record with { RunDirectory = Path.GetFullPath(Path.Combine(o.Out, id)) }, t);
+            return Results.NoContent();
+        }).AddEndpointFilter(Require(ApiRole.Developer));
+
+        api.MapPost("/runs/{id}/console", async (string id, string board, long offset, HttpContext ctx, CancellationToken t) =>
+        {
+            if (!SafeName(id) || !SafeName(board)) return Results.BadRequest(new { error = "run id and board must be plain names" });
+            var path = Path.Combine(o.Out, id, board, "console.log");
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            await using var f = new FileStream(path, FileMode.OpenOrCreate, FileAccess.Write, FileShare.ReadWrite, 1 << 16, useAsync: true);
+            if (offset > f.Length) return Results.Conflict(new { error = $"have {f.Length} bytes, got a chunk at {offset}", length = f.Length });
+            using var body = new MemoryStream();
+            await ctx.Request.Body.CopyToAsync(body, t);
+            long skip = f.Length - offset;           // a resent chunk: write only what is new
+            f.Seek(0, SeekOrigin.End);
+            if (skip < body.Length) await f.WriteAsync(body.GetBuffer().AsMemory((int)skip, (int)(body.Length - skip)), t);
+            return Results.Ok(new { length = f.Length });
+        }).AddEndpointFilter(Require(ApiRole.Developer));
+
         api.MapGet("/runs", async (int? latest, CancellationToken t) =>
         {
             if (await RunSinks.OpenStoreIfExistsAsync(o.Out, o.Store, t) is not { } store) return Results.Ok(Array.Empty<object>());
@@ -144,6 +172,8 @@ public static class LabApi
     }
 
     static ApiUser User(HttpContext ctx) => (ApiUser)ctx.Items[nameof(ApiUser)]!;
+
+    static bool SafeName(string s) => s.Length is > 0 and < 200 && s.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') && s != "." && s != "..";
 
     static Func<EndpointFilterInvocationContext, EndpointFilterDelegate, ValueTask<object?>> Require(ApiRole role) => async (ctx, next) =>
         User(ctx.HttpContext).Role >= role

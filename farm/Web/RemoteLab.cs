@@ -62,10 +62,29 @@ public sealed class RemoteLab : IDisposable
     public async Task<JsonElement> QueueAsync(string job, string? board, int priority, CancellationToken ct) =>
         await ReadAsync<JsonElement>(await SendAsync(HttpMethod.Post, "api/jobs", new QueueBody(job, board, priority), ct), ct);
 
-    async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, object? body, CancellationToken ct, params HttpStatusCode[] alsoFine)
+    /// <summary>Records a run on the controller (an agent's run, at its start and its end).</summary>
+    public async Task PutRunAsync(RunRecord run, CancellationToken ct)
     {
-        using var req = new HttpRequestMessage(method, path);
-        if (body is not null) req.Content = JsonContent.Create(body, body.GetType(), options: Json);
+        using var req = new HttpRequestMessage(HttpMethod.Put, $"api/runs/{Uri.EscapeDataString(run.RunId)}")
+        {
+            Content = new StringContent(JsonSerializer.Serialize(run, Farm.Reports.RunJsonSink.Options), System.Text.Encoding.UTF8, "application/json"),
+        };
+        (await SendRawAsync(req, ct)).Dispose();
+    }
+
+    /// <summary>Appends console bytes at <paramref name="offset"/>; returns how many bytes the controller has (a gap is answered with that number).</summary>
+    public async Task<long> AppendConsoleAsync(string runId, string board, long offset, ReadOnlyMemory<byte> bytes, CancellationToken ct)
+    {
+        using var req = new HttpRequestMessage(HttpMethod.Post, $"api/runs/{Uri.EscapeDataString(runId)}/console?board={Uri.EscapeDataString(board)}&offset={offset}")
+        {
+            Content = new ReadOnlyMemoryContent(bytes),
+        };
+        using var res = await SendRawAsync(req, ct, HttpStatusCode.Conflict);
+        return (await res.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("length").GetInt64();
+    }
+
+    async Task<HttpResponseMessage> SendRawAsync(HttpRequestMessage req, CancellationToken ct, params HttpStatusCode[] alsoFine)
+    {
         HttpResponseMessage res;
         try { res = await _http.SendAsync(req, ct).ConfigureAwait(false); }
         catch (HttpRequestException e) { throw new InfrastructureException($"controller {_server}: {e.Message}", null, e); }
@@ -76,6 +95,13 @@ public sealed class RemoteLab : IDisposable
         throw (int)res.StatusCode is 401 or 403 or 400 or 404
             ? new ConfigurationException($"controller {_server}: {(int)res.StatusCode} {error}")
             : new InfrastructureException($"controller {_server}: {(int)res.StatusCode} {error}");
+    }
+
+    async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, object? body, CancellationToken ct, params HttpStatusCode[] alsoFine)
+    {
+        using var req = new HttpRequestMessage(method, path);
+        if (body is not null) req.Content = JsonContent.Create(body, body.GetType(), options: Json);
+        return await SendRawAsync(req, ct, alsoFine).ConfigureAwait(false);
     }
 
     static async Task<string> ErrorAsync(HttpResponseMessage res, CancellationToken ct)

@@ -33,10 +33,16 @@ public class LabApiTests
     {
         using var req = new HttpRequestMessage(method, path);
         if (who is not null) req.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _tokens.GetValueOrDefault(who, who));
-        if (body is not null) req.Content = JsonContent.Create(body);
+        if (body is not null)
+            req.Content = body is RunRecord run
+                ? new StringContent(System.Text.Json.JsonSerializer.Serialize(run, Farm.Reports.RunJsonSink.Options), System.Text.Encoding.UTF8, "application/json")
+                : JsonContent.Create(body);
         using var res = await _http.SendAsync(req);
         return res.StatusCode;
     }
+
+    static readonly RunRecord AgentRun = new("run-x", "xen-smoke", "qemu-xen", Verdict.Pass, new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero), TimeSpan.FromSeconds(9), [],
+        Array.Empty<Farm.Checks.CheckResult>(), new Provenance(new Dictionary<string, string>(), new Dictionary<string, string>()), new Dictionary<string, double>());
 
     // Each write endpoint, with the status a permitted caller gets on a fresh lab.
     static readonly (string Name, HttpMethod Method, string Path, object? Body, ApiRole Needs, HttpStatusCode Ok)[] Endpoints =
@@ -46,6 +52,8 @@ public class LabApiTests
         ("list runs", HttpMethod.Get, "/api/runs", null, ApiRole.Viewer, HttpStatusCode.OK),
         ("list jobs", HttpMethod.Get, "/api/jobs", null, ApiRole.Viewer, HttpStatusCode.OK),
         ("queue a job", HttpMethod.Post, "/api/jobs", new QueueBody("jobs/xen-smoke.yaml", "qemu-xen", 0), ApiRole.Developer, HttpStatusCode.Created),
+        ("record a run", HttpMethod.Put, "/api/runs/run-x", AgentRun, ApiRole.Developer, HttpStatusCode.NoContent),
+        ("append a console", HttpMethod.Post, "/api/runs/run-x/console?board=qemu-xen&offset=0", "[t] line", ApiRole.Developer, HttpStatusCode.OK),
         ("reserve", HttpMethod.Post, "/api/leases", new ReserveBody("qemu-xen", "2h", "api test"), ApiRole.Developer, HttpStatusCode.Created),
         ("renew", HttpMethod.Post, "/api/leases/qemu-native/renew", new RenewBody("1h"), ApiRole.Developer, HttpStatusCode.Conflict),
         ("release", HttpMethod.Delete, "/api/leases/qemu-native", null, ApiRole.Developer, HttpStatusCode.Conflict),
