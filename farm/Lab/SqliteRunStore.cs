@@ -132,61 +132,40 @@ public sealed class SqliteRunStore : IRunStore
     /// One metric over time for every job and board, oldest first, from runs that finished with a
     /// verdict about the system (pass or fail; an incomplete run's timings are the lab's).
     /// </summary>
-    public async Task<IReadOnlyList<MetricPoint>> MetricHistoryAsync(string metric, DateTimeOffset since, CancellationToken ct)
-    {
-        await using var c = await ConnectAsync(ct).ConfigureAwait(false);
-        await using var cmd = c.CreateCommand();
-        cmd.CommandText = """
+    public async Task<IReadOnlyList<MetricPoint>> MetricHistoryAsync(string metric, DateTimeOffset since, CancellationToken ct) =>
+        await ReadAsync("""
             SELECT r.run_id, r.job, r.board, r.started_at, m.value, r.xen_version
             FROM metrics m JOIN runs r ON r.run_id = m.run_id
             WHERE m.name = $name AND r.started_at >= $since AND r.verdict IN ('pass', 'fail')
             ORDER BY r.job, r.board, r.started_at, r.run_id
-            """;
-        cmd.Parameters.AddWithValue("$name", metric);
-        cmd.Parameters.AddWithValue("$since", since.UtcDateTime.ToString("O", CultureInfo.InvariantCulture));
-        var list = new List<MetricPoint>();
-        await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        while (await reader.ReadAsync(ct).ConfigureAwait(false))
-            list.Add(new MetricPoint(reader.GetString(0), reader.GetString(1), reader.GetString(2),
-                DateTimeOffset.Parse(reader.GetString(3), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal), reader.GetDouble(4),
-                reader.IsDBNull(5) ? null : reader.GetString(5)));
-        return list;
-    }
+            """, row => new MetricPoint(row.GetString(0), row.GetString(1), row.GetString(2),
+                DateTimeOffset.Parse(row.GetString(3), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal), row.GetDouble(4),
+                row.IsDBNull(5) ? null : row.GetString(5)),
+            ct, ("$name", metric), ("$since", since.UtcDateTime.ToString("O", CultureInfo.InvariantCulture))).ConfigureAwait(false);
 
     /// <summary>Every metric name recorded, for the trends page's picker.</summary>
-    public async Task<IReadOnlyList<string>> MetricNamesAsync(CancellationToken ct)
-    {
-        await using var c = await ConnectAsync(ct).ConfigureAwait(false);
-        await using var cmd = c.CreateCommand();
-        cmd.CommandText = "SELECT DISTINCT name FROM metrics ORDER BY name";
-        var list = new List<string>();
-        await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        while (await reader.ReadAsync(ct).ConfigureAwait(false)) list.Add(reader.GetString(0));
-        return list;
-    }
+    public async Task<IReadOnlyList<string>> MetricNamesAsync(CancellationToken ct) =>
+        await ReadAsync("SELECT DISTINCT name FROM metrics ORDER BY name", row => row.GetString(0), ct).ConfigureAwait(false);
 
     /// <summary>Runs per verdict, for /metrics.</summary>
-    public async Task<IReadOnlyDictionary<string, long>> CountByVerdictAsync(CancellationToken ct)
-    {
-        await using var c = await ConnectAsync(ct).ConfigureAwait(false);
-        await using var cmd = c.CreateCommand();
-        cmd.CommandText = "SELECT verdict, COUNT(*) FROM runs GROUP BY verdict";
-        var map = new Dictionary<string, long>();
-        await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        while (await reader.ReadAsync(ct).ConfigureAwait(false)) map[reader.GetString(0)] = reader.GetInt64(1);
-        return map;
-    }
+    public async Task<IReadOnlyDictionary<string, long>> CountByVerdictAsync(CancellationToken ct) =>
+        (await ReadAsync("SELECT verdict, COUNT(*) FROM runs GROUP BY verdict", row => (Verdict: row.GetString(0), Count: row.GetInt64(1)), ct).ConfigureAwait(false))
+            .ToDictionary(x => x.Verdict, x => x.Count);
 
-    async Task<List<RunRecord>> QueryAsync(string sql, CancellationToken ct, params (string Name, object? Value)[] args)
+    async Task<List<RunRecord>> QueryAsync(string sql, CancellationToken ct, params (string Name, object? Value)[] args) =>
+        (await ReadAsync(sql, row => JsonSerializer.Deserialize<RunRecord>(row.GetString(0), RunJsonSink.Options), ct, args).ConfigureAwait(false))
+            .OfType<RunRecord>().ToList();
+
+    /// <summary>One query, one connection, each row mapped by <paramref name="map"/>.</summary>
+    async Task<List<T>> ReadAsync<T>(string sql, Func<SqliteDataReader, T> map, CancellationToken ct, params (string Name, object? Value)[] args)
     {
         await using var c = await ConnectAsync(ct).ConfigureAwait(false);
         await using var cmd = c.CreateCommand();
         cmd.CommandText = sql;
         foreach (var (n, v) in args) cmd.Parameters.AddWithValue(n, v ?? DBNull.Value);
-        var list = new List<RunRecord>();
+        var list = new List<T>();
         await using var reader = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        while (await reader.ReadAsync(ct).ConfigureAwait(false))
-            if (JsonSerializer.Deserialize<RunRecord>(reader.GetString(0), RunJsonSink.Options) is { } r) list.Add(r);
+        while (await reader.ReadAsync(ct).ConfigureAwait(false)) list.Add(map(reader));
         return list;
     }
 
