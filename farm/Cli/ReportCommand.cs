@@ -79,8 +79,8 @@ public sealed class ReportCommand : AsyncCommand<ReportCommand.Settings>
             var ordered = runs.OrderBy(r => r.Provenance.XenVersion is null ? 0 : 1).ThenBy(r => r.Start).ToList();
             var matrix = new Table().AddColumn("check");
             foreach (var r in ordered) matrix.AddColumn(Markup.Escape(CheckMatrix.Column(r)));
-            foreach (var id in CheckMatrix.CheckIds(ordered))
-                matrix.AddRow([Markup.Escape(id), .. ordered.Select(r => r.Checks.FirstOrDefault(c => c.Id == id) is { } c ? CellMarkup(c) : "-")]);
+            foreach (var (id, cells) in CheckMatrix.Build(ordered).Rows)
+                matrix.AddRow([Markup.Escape(id), .. cells.Select(cell => cell.Check is { } c ? CellMarkup(c) : "-")]);
             AnsiConsole.Write(matrix);
             var path = Path.Combine(s.Out, CheckMatrix.FileName);
             await AtomicFile.WriteTextAsync(path, CheckMatrix.Markdown(ordered), ct);

@@ -18,29 +18,54 @@ public static class CheckMatrix
     public static IReadOnlyList<string> CheckIds(IReadOnlyList<RunRecord> runs) =>
         runs.SelectMany(r => r.Checks).Select(c => c.Id).Distinct().ToList();
 
+    /// <summary>One cell: the check's result on one run (null when the run did not have it) and its evidence footnote number (0: none).</summary>
+    public sealed record Cell(CheckResult? Check, int Note);
+
+    /// <summary>A footnote: the first evidence line of an xfail/n-a/fail, with the check and the column it belongs to.</summary>
+    public sealed record Note(string Check, string Column, string Line)
+    {
+        public override string ToString() => $"{Check} on {Column}: {Line}";
+    }
+
+    /// <summary>The table every renderer draws: a row of cells per check id, and the footnotes.</summary>
+    public sealed record Table(IReadOnlyList<(string Id, IReadOnlyList<Cell> Cells)> Rows, IReadOnlyList<Note> Notes);
+
+    public static Table Build(IReadOnlyList<RunRecord> runs)
+    {
+        var notes = new List<Note>();
+        var rows = new List<(string, IReadOnlyList<Cell>)>();
+        foreach (var id in CheckIds(runs))
+        {
+            var cells = new List<Cell>();
+            foreach (var r in runs)
+            {
+                var c = r.Checks.FirstOrDefault(x => x.Id == id);
+                bool footnoted = c is not null && c.Verdict != CheckVerdict.Pass && c.Evidence.Count > 0;
+                if (footnoted) notes.Add(new Note(id, Column(r), c!.Evidence[0]));
+                cells.Add(new Cell(c, footnoted ? notes.Count : 0));
+            }
+            rows.Add((id, cells));
+        }
+        return new Table(rows, notes);
+    }
+
     public static string Markdown(IReadOnlyList<RunRecord> runs)
     {
         var b = new StringBuilder("# vPCI check matrix\n\n");
         b.Append("| check | ").AppendJoin(" | ", runs.Select(Column)).Append(" |\n|---|").Append(string.Concat(runs.Select(_ => "---|"))).Append('\n');
-        var notes = new List<string>();
-        foreach (var id in CheckIds(runs))
+        var table = Build(runs);
+        foreach (var (id, cells) in table.Rows)
         {
             b.Append($"| `{id}` |");
-            foreach (var r in runs)
+            foreach (var cell in cells)
             {
-                var c = r.Checks.FirstOrDefault(x => x.Id == id);
-                if (c is null) { b.Append(" - |"); continue; }
-                var cell = JUnitReport.Wire(c.Verdict) + (c.Unexpected ? $" (expected {JUnitReport.Wire(c.Expected)})" : "");
-                if (c.Verdict != CheckVerdict.Pass && c.Evidence.Count > 0)
-                {
-                    notes.Add($"[{notes.Count + 1}] {id} on {Column(r)}: {c.Evidence[0].Replace("|", "\\|")}");
-                    cell += $" [{notes.Count}]";
-                }
-                b.Append($" {cell} |");
+                if (cell.Check is not { } c) { b.Append(" - |"); continue; }
+                b.Append($" {JUnitReport.Wire(c.Verdict)}{(c.Unexpected ? $" (expected {JUnitReport.Wire(c.Expected)})" : "")}{(cell.Note > 0 ? $" [{cell.Note}]" : "")} |");
             }
             b.Append('\n');
         }
-        if (notes.Count > 0) b.Append("\nEvidence:\n\n").AppendJoin("\n", notes.Select(n => "- " + n)).Append('\n');
+        if (table.Notes.Count > 0)
+            b.Append("\nEvidence:\n\n").AppendJoin("\n", table.Notes.Select((n, i) => $"- [{i + 1}] {n with { Line = n.Line.Replace("|", "\\|") }}")).Append('\n');
         return b.ToString();
     }
 }

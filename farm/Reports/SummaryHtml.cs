@@ -30,35 +30,25 @@ public static class SummaryHtml
             b.Append($"<tr><td>{E(r.RunId)}</td><td>{E(r.Job)}</td><td>{E(r.Board)}</td><td>{Verdict(r.Verdict.ToWire())}</td><td>{r.Start:yyyy-MM-dd HH:mm:ss}</td><td>{N(r.Duration.TotalSeconds, "0.0")}</td><td>{E(r.Provenance.XenVersion ?? "native")}</td><td>{E(r.Message?.Split('\n')[0])}</td></tr>");
         b.Append("</table>");
 
-        var ids = CheckMatrix.CheckIds(runs);
-        if (ids.Count > 0)
+        var matrix = CheckMatrix.Build(runs);
+        if (matrix.Rows.Count > 0)
         {
-            var notes = new List<string>();
             b.Append("<h2>Check × target</h2><table id=\"matrix\"><tr><th>check</th>");
             foreach (var r in runs) b.Append("<th>").Append(E(CheckMatrix.Column(r))).Append("</th>");
             b.Append("</tr>");
-            foreach (var id in ids)
+            foreach (var (id, cells) in matrix.Rows)
             {
                 b.Append("<tr><td>").Append(E(id)).Append("</td>");
-                foreach (var r in runs)
-                {
-                    var c = r.Checks.FirstOrDefault(x => x.Id == id);
-                    if (c is null) { b.Append("<td>-</td>"); continue; }
-                    var cell = Verdict(JUnitReport.Wire(c.Verdict)) + (c.Unexpected ? $" <b>expected {E(JUnitReport.Wire(c.Expected))}</b>" : "");
-                    if (c.Verdict != CheckVerdict.Pass && c.Evidence.Count > 0)
-                    {
-                        notes.Add($"{id} on {CheckMatrix.Column(r)}: {c.Evidence[0]}");
-                        cell += $" <sup>[{notes.Count}]</sup>";
-                    }
-                    b.Append("<td>").Append(cell).Append("</td>");
-                }
+                foreach (var cell in cells)
+                    b.Append("<td>").Append(cell.Check is not { } c ? "-"
+                        : Verdict(JUnitReport.Wire(c.Verdict)) + (c.Unexpected ? $" <b>expected {E(JUnitReport.Wire(c.Expected))}</b>" : "") + (cell.Note > 0 ? $" <sup>[{cell.Note}]</sup>" : "")).Append("</td>");
                 b.Append("</tr>");
             }
             b.Append("</table>");
-            if (notes.Count > 0)
+            if (matrix.Notes.Count > 0)
             {
                 b.Append("<h3>Evidence</h3><ol id=\"evidence\">");
-                foreach (var n in notes) b.Append("<li><code>").Append(E(n)).Append("</code></li>");
+                foreach (var n in matrix.Notes) b.Append("<li><code>").Append(E(n.ToString())).Append("</code></li>");
                 b.Append("</ol>");
             }
         }
