@@ -37,25 +37,18 @@ public sealed class RemoteRunSink(RemoteLab controller, TimeProvider time, Actio
 
     async Task TailAsync(RunRecord run, CancellationToken stop)
     {
-        var path = Path.Combine(run.RunDirectory!, run.Board, "console.log");
+        var path = Ui.ConsoleTail.LogPath(run)!;
         long sent = 0;
         while (true)
         {
             bool last = stop.IsCancellationRequested;
-            if (File.Exists(path))
+            while (await Ui.ConsoleTail.ReadFromAsync(path, sent, 1 << 20, CancellationToken.None).ConfigureAwait(false) is { Length: > 0 } chunk)
             {
-                await using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, useAsync: true);
-                while (f.Length > sent)
-                {
-                    f.Seek(sent, SeekOrigin.Begin);
-                    var chunk = new byte[Math.Min(f.Length - sent, 1 << 20)];
-                    int n = await f.ReadAtLeastAsync(chunk, chunk.Length, throwOnEndOfStream: false, CancellationToken.None).ConfigureAwait(false);
-                    long? now = null;
-                    await TryAsync(async () => now = await controller.AppendConsoleAsync(run.RunId, run.Board, sent, chunk.AsMemory(0, n), CancellationToken.None).ConfigureAwait(false),
-                        $"console of {run.RunId}").ConfigureAwait(false);
-                    if (now is null) break;                  // controller away: try again next time
-                    sent = now.Value;
-                }
+                long? now = null;
+                await TryAsync(async () => now = await controller.AppendConsoleAsync(run.RunId, run.Board, sent, chunk, CancellationToken.None).ConfigureAwait(false),
+                    $"console of {run.RunId}").ConfigureAwait(false);
+                if (now is null) break;                      // controller away: try again next time
+                sent = now.Value;
             }
             if (last) return;
             try { await Task.Delay(Interval, time, stop).ConfigureAwait(false); }

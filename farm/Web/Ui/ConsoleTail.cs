@@ -59,20 +59,13 @@ public static class ConsoleTail
         {
             while (!ct.IsCancellationRequested)
             {
-                bool grew = false;
-                if (path is not null && File.Exists(path))
+                var chunk = path is null ? [] : await ReadFromAsync(path, pos, 1 << 20, ct);
+                bool grew = chunk.Length > 0;
+                if (grew)
                 {
-                    await using var f = Open(path);
-                    if (f.Length > pos)
-                    {
-                        f.Seek(pos, SeekOrigin.Begin);
-                        var buf = new byte[Math.Min(f.Length - pos, 1 << 20)];
-                        int n = await f.ReadAtLeastAsync(buf, buf.Length, throwOnEndOfStream: false, ct);
-                        pos += n;
-                        grew = n > 0;
-                        pending.AddRange(buf.AsSpan(0, n));
-                        await SendLinesAsync(ctx.Response, pending, ct);
-                    }
+                    pos += chunk.Length;
+                    pending.AddRange(chunk);
+                    await SendLinesAsync(ctx.Response, pending, ct);
                 }
                 idle = grew ? 0 : idle + 1;
                 // Every ~2 s of quiet, ask the store whether the run is over.
@@ -100,6 +93,18 @@ public static class ConsoleTail
         foreach (var line in text.Split('\n')) sb.Append("data: ").Append(line.Replace("\r", "")).Append("\n\n");
         await res.WriteAsync(sb.ToString(), ct);
         await res.Body.FlushAsync(ct);
+    }
+
+    /// <summary>What a growing file holds from <paramref name="offset"/> (at most <paramref name="max"/> bytes), read beside its writer; empty when there is nothing new.</summary>
+    public static async Task<byte[]> ReadFromAsync(string path, long offset, int max, CancellationToken ct)
+    {
+        if (!File.Exists(path)) return [];
+        await using var f = Open(path);
+        if (f.Length <= offset) return [];
+        f.Seek(offset, SeekOrigin.Begin);
+        var buf = new byte[Math.Min(f.Length - offset, max)];
+        int n = await f.ReadAtLeastAsync(buf, buf.Length, throwOnEndOfStream: false, ct).ConfigureAwait(false);
+        return n == buf.Length ? buf : buf[..n];
     }
 
     static FileStream Open(string path) => new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, useAsync: true);
