@@ -22,23 +22,20 @@ public static class ContainerRun
     public static async Task<ContainerOutcome> RunAsync(DockerClient docker, ContainerJob job, string outDirectory, Action<string> line, TimeProvider time, CancellationToken ct)
     {
         long t0 = time.GetTimestamp();
+        CreateContainerResponse created;
         try
         {
-            await docker.Images.InspectImageAsync(job.Image, ct).ConfigureAwait(false);
+            created = await docker.Containers.CreateContainerAsync(new CreateContainerParameters
+            {
+                Image = job.Image,
+                Cmd = ["/bin/sh", "-c", job.Script],
+                WorkingDir = "/",
+                NetworkDisabled = true,
+                Labels = job.Labels.ToDictionary(),
+                HostConfig = new HostConfig { NetworkMode = "none" },
+            }, ct).ConfigureAwait(false);
         }
-        catch (DockerImageNotFoundException)
-        {
-            throw new ConfigurationException($"image {job.Image} is not on the engine; build it with `bash ci/setup-docker.sh`");
-        }
-        var created = await docker.Containers.CreateContainerAsync(new CreateContainerParameters
-        {
-            Image = job.Image,
-            Cmd = ["/bin/sh", "-c", job.Script],
-            WorkingDir = "/",
-            NetworkDisabled = true,
-            Labels = job.Labels.ToDictionary(),
-            HostConfig = new HostConfig { NetworkMode = "none" },
-        }, ct).ConfigureAwait(false);
+        catch (DockerImageNotFoundException) { throw MissingImage(job.Image); }
         var id = created.ID;
         var tail = new Queue<string>();
         try
@@ -93,6 +90,15 @@ public static class ContainerRun
             line(s);
         }
     }
+
+    /// <summary>The id of <paramref name="image"/> on the engine (builds are keyed by it).</summary>
+    public static async Task<string> ImageIdAsync(DockerClient docker, string image, CancellationToken ct)
+    {
+        try { return (await docker.Images.InspectImageAsync(image, ct).ConfigureAwait(false)).ID; }
+        catch (DockerImageNotFoundException) { throw MissingImage(image); }
+    }
+
+    static ConfigurationException MissingImage(string image) => new($"image {image} is not on the engine; build it with `bash ci/setup-docker.sh`");
 
     /// <summary>A tar of a directory (or one file) as <paramref name="prefix"/>, in a temporary file deleted on close.</summary>
     static async Task<FileStream> TarOfAsync(string host, string prefix, CancellationToken ct)

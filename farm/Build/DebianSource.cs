@@ -12,8 +12,7 @@ public static class DebianSource
     public static async Task<string> FetchAsync(string suite, string cacheRoot, CancellationToken ct)
     {
         var dir = Path.GetFullPath(Path.Combine(cacheRoot, "xen-src", suite));
-        var existing = Directory.Exists(dir) ? Directory.GetDirectories(dir, "xen-*").FirstOrDefault(d => File.Exists(Path.Combine(d, "xen", "Makefile"))) : null;
-        if (existing is not null) return existing;
+        if (Unpacked(dir) is { } existing) return existing;
         var apt = Path.Combine(dir, ".apt");
         foreach (var d in new[] { "lists/partial", "cache/archives/partial" }) Directory.CreateDirectory(Path.Combine(apt, d));
         var mirror = Environment.GetEnvironmentVariable("FARM_DEBIAN_MIRROR") ?? "http://deb.debian.org/debian";
@@ -30,7 +29,10 @@ public static class DebianSource
                 throw new InfrastructureException($"apt-get {step[^2]} {step[^1]} for Debian {suite} failed{(r is null ? " (timed out)" : "")}: the mirror ({mirror}) may not carry this suite's Xen source",
                     r?.Evidence("apt-get " + string.Join(' ', step[^2..])).TakeLast(12).ToList());
         }
-        return Directory.GetDirectories(dir, "xen-*").FirstOrDefault(d => File.Exists(Path.Combine(d, "xen", "Makefile")))
-            ?? throw new InfrastructureException($"apt-get source xen ({suite}) left no xen-*/ tree in {dir}");
+        return Unpacked(dir) ?? throw new InfrastructureException($"apt-get source xen ({suite}) left no xen-*/ tree in {dir}");
     }
+
+    /// <summary>The unpacked Xen tree in <paramref name="dir"/>, if apt-get source has left one.</summary>
+    static string? Unpacked(string dir) =>
+        Directory.Exists(dir) ? Directory.GetDirectories(dir, "xen-*").FirstOrDefault(d => File.Exists(Path.Combine(d, "xen", "Makefile"))) : null;
 }

@@ -69,9 +69,7 @@ public static partial class XenBuild
         if (!File.Exists(r.ConfigFragment)) throw new ConfigurationException($"config fragment {r.ConfigFragment} not found");
         foreach (var p in r.Patches.Where(p => !File.Exists(p))) throw new ConfigurationException($"patch {p} not found");
 
-        string imageId;
-        try { imageId = (await docker.Images.InspectImageAsync(r.Image, ct).ConfigureAwait(false)).ID; }
-        catch (DockerImageNotFoundException) { throw new ConfigurationException($"image {r.Image} is not on the engine; build it with `bash ci/setup-docker.sh`"); }
+        var imageId = await ContainerRun.ImageIdAsync(docker, r.Image, ct).ConfigureAwait(false);
 
         var key = await KeyAsync(r, imageId, ct).ConfigureAwait(false);
         var dir = Path.Combine(r.CacheRoot, "xen-" + key[..16]);
@@ -104,10 +102,12 @@ public static partial class XenBuild
                 throw new CheckFailedException($"the Xen build failed (exit {outcome.ExitCode}) after {outcome.Duration.TotalSeconds:0} s", outcome.LastLines.TakeLast(15).ToList());
             }
             var config = await File.ReadAllTextAsync(Path.Combine(staging, "xen.config"), ct).ConfigureAwait(false);
+            var patches = new List<string>();
+            foreach (var p in r.Patches) patches.Add($"{Path.GetFileName(p)} {(await Sha256FileAsync(p, ct).ConfigureAwait(false))[..12]}");
             var provenance = new XenBuildProvenance(key, r.SourceDescription, Version(r.Source), r.Commit ?? Commit(r.Source),
                 Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(config))),
                 PciOption().Matches(config).Select(m => "CONFIG_" + m.Groups[1].Value).ToList(),
-                r.Patches.Select(p => $"{Path.GetFileName(p)} {Sha256File(p)[..12]}").ToList(), r.Image, imageId, time.GetUtcNow(), time.GetElapsedTime(t0).TotalSeconds);
+                patches, r.Image, imageId, time.GetUtcNow(), time.GetElapsedTime(t0).TotalSeconds);
             await File.WriteAllTextAsync(Path.Combine(staging, "build.json"), JsonSerializer.Serialize(provenance, Json), ct).ConfigureAwait(false);
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
             Directory.Move(staging, dir);
@@ -132,7 +132,7 @@ public static partial class XenBuild
         Add(imageId);
         Add(await TreeHashAsync(r.Source, ct).ConfigureAwait(false));
         Add(await File.ReadAllTextAsync(r.ConfigFragment, ct).ConfigureAwait(false));
-        foreach (var p in r.Patches.OrderBy(Path.GetFileName, StringComparer.Ordinal)) { Add(Path.GetFileName(p)); Add(Sha256File(p)); }
+        foreach (var p in r.Patches.OrderBy(Path.GetFileName, StringComparer.Ordinal)) { Add(Path.GetFileName(p)); Add(await Sha256FileAsync(p, ct).ConfigureAwait(false)); }
         return Convert.ToHexStringLower(h.GetHashAndReset());
     }
 
@@ -154,10 +154,10 @@ public static partial class XenBuild
         return Convert.ToHexStringLower(h.GetHashAndReset());
     }
 
-    static string Sha256File(string path)
+    static async Task<string> Sha256FileAsync(string path, CancellationToken ct)
     {
-        using var s = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(s));
+        await using var s = File.OpenRead(path);
+        return Convert.ToHexStringLower(await SHA256.HashDataAsync(s, ct).ConfigureAwait(false));
     }
 
     /// <summary>"4.17.5" from xen/Makefile (XEN_VERSION, XEN_SUBVERSION, XEN_EXTRAVERSION), plus Debian's version when the tree has debian/changelog.</summary>
@@ -195,7 +195,8 @@ public static partial class XenBuild
         foreach (var name in new[] { "vmlinuz", "initrd.cpio.gz" })
             File.Copy(Path.Combine(baseSet, name), Path.Combine(set, name), overwrite: true);
         File.Copy(Path.Combine(buildDir, "xen"), Path.Combine(set, "xen"), overwrite: true);
-        var xenSha = Sha256File(Path.Combine(set, "xen"));
+        // Through the artifact store's cache, so the first boot of this set does not hash it again.
+        var xenSha = await Deploy.VerifiedHash.GetAsync(Path.Combine(set, "xen"), ct).ConfigureAwait(false);
         var lines = new List<string>();
         foreach (var l in await File.ReadAllLinesAsync(manifest, ct).ConfigureAwait(false))
         {

@@ -91,12 +91,26 @@ public sealed class Agent(JobQueue queue, LeaseStore leases, AgentOptions option
     /// <summary>The first of this agent's boards that the job allows: its board, or any board with all its tags; not the one it last died on.</summary>
     string? BoardFor(QueuedJob j)
     {
-        JobSpec spec;
-        try { spec = JobFile.Load(j.Job); }
-        catch (ConfigurationException) { return j.Board == JobQueue.AnyBoard ? options.Boards.FirstOrDefault()?.Name : options.Boards.FirstOrDefault(b => b.Name == j.Board)?.Name; }
+        // A job file that does not load goes to a board anyway: running it reports the error as the job's verdict.
+        if (Spec(j.Job) is not { } spec)
+            return j.Board == JobQueue.AnyBoard ? options.Boards.FirstOrDefault()?.Name : options.Boards.FirstOrDefault(b => b.Name == j.Board)?.Name;
         return options.Boards.FirstOrDefault(b =>
             (j.Board == JobQueue.AnyBoard ? (spec.BoardName is null || spec.BoardName == b.Name) && b.Name != j.Avoid : b.Name == j.Board)
             && spec.Tags.All(t => b.Tags.Contains(t)))?.Name;
+    }
+
+    readonly Dictionary<string, (DateTime Written, JobSpec? Spec)> _specs = [];
+
+    /// <summary>A queued job's file, parsed once per version (the agent looks at every queued job on every poll).</summary>
+    JobSpec? Spec(string path)
+    {
+        var written = File.Exists(path) ? File.GetLastWriteTimeUtc(path) : DateTime.MinValue;
+        if (_specs.TryGetValue(path, out var known) && known.Written == written) return known.Spec;
+        JobSpec? spec;
+        try { spec = JobFile.Load(path); }
+        catch (ConfigurationException) { spec = null; }
+        _specs[path] = (written, spec);
+        return spec;
     }
 
     async Task HeartbeatAsync(string id, string board, CancellationToken ct)
