@@ -124,23 +124,20 @@ public sealed class RenewCommand : AsyncCommand<RenewCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
     {
-        var remote = s.Remote();
-        try
+        Lease? lease;
+        string? lost = null;
+        if (s.Remote() is { } remote)
+            using (remote) (lease, lost) = await remote.RenewAsync(s.Board, Duration.Parse(s.For), ct);
+        else
+            try { lease = await (await s.OpenAsync(ct)).RenewAsync(s.Board, s.Holder, Duration.Parse(s.For), ct); }
+            catch (InfrastructureException e) { (lease, lost) = (null, e.Message); }
+        if (lease is null)
         {
-            var lease = remote is not null ? await remote.RenewAsync(s.Board, Duration.Parse(s.For), ct)
-                : await (await s.OpenAsync(ct)).RenewAsync(s.Board, s.Holder, Duration.Parse(s.For), ct);
-            AnsiConsole.MarkupLine($"[green]renewed[/] {Markup.Escape(lease.Board)} until {lease.Expires:u}");
-            return 0;
-        }
-        catch (InfrastructureException e) when (remote is null || !e.Message.StartsWith("controller ", StringComparison.Ordinal))
-        {
-            AnsiConsole.MarkupLine($"[yellow]lost[/]: {Markup.Escape(e.Message)}");
+            AnsiConsole.MarkupLine($"[yellow]lost[/]: {Markup.Escape(lost ?? "")}");
             return 1;
         }
-        finally
-        {
-            remote?.Dispose();
-        }
+        AnsiConsole.MarkupLine($"[green]renewed[/] {Markup.Escape(lease.Board)} until {lease.Expires:u}");
+        return 0;
     }
 }
 

@@ -95,7 +95,7 @@ public static class LabApi
 
         api.MapPost("/leases", async (ReserveBody body, HttpContext ctx, CancellationToken t) =>
         {
-            var lab = LabFile.Load(o.Lab);
+            var lab = view.Lab();
             if (lab.Find(body.Board) is null) return Results.NotFound(new { error = $"no board named \"{body.Board}\"{NearMiss.Hint(body.Board, lab.Boards.Select(b => b.Name))}" });
             if (!Duration.TryParse(body.For ?? "1h", out var span)) return Results.BadRequest(new { error = $"for: \"{body.For}\" is not a duration ({Duration.Hint})" });
             var grant = await leases.AcquireAsync(body.Board, User(ctx).Name, span, LeaseKind.Interactive, body.Note, t);
@@ -116,7 +116,7 @@ public static class LabApi
         foreach (var action in new[] { "quarantine", "return" })
             api.MapPost($"/boards/{{board}}/{action}", async (string board, ReasonBody? body, HttpContext ctx, CancellationToken t) =>
             {
-                if (LabFile.Load(o.Lab).Find(board) is null) return Results.NotFound(new { error = $"no board named \"{board}\"" });
+                if (view.Lab().Find(board) is null) return Results.NotFound(new { error = $"no board named \"{board}\"" });
                 await events.RecordAsync(board, action, User(ctx).Name, body?.Reason, t);
                 return Results.NoContent();
             }).AddEndpointFilter(Require(ApiRole.Admin));
@@ -163,7 +163,7 @@ public static class LabApi
 
         api.MapGet("/runs", async (int? latest, CancellationToken t) =>
         {
-            if (await RunSinks.OpenStoreIfExistsAsync(o.Out, o.Store, t) is not { } store) return Results.Ok(Array.Empty<object>());
+            if (await view.RunsAsync(t) is not { } store) return Results.Ok(Array.Empty<object>());
             var runs = await store.LatestAsync(Math.Clamp(latest ?? 20, 1, 500), t);
             return Results.Ok(runs.Select(r => new { r.RunId, r.Job, r.Board, verdict = r.Verdict.ToWire(), r.Start, seconds = r.Duration.TotalSeconds, r.Message }));
         }).AddEndpointFilter(Require(ApiRole.Viewer));

@@ -45,12 +45,12 @@ public sealed class RemoteLab : IDisposable
         return new LeaseGrant(true, await ReadAsync<Lease>(res, ct));
     }
 
-    /// <summary>Renews the caller's lease; <see cref="InfrastructureException"/> when it was lost.</summary>
-    public async Task<Lease> RenewAsync(string board, TimeSpan span, CancellationToken ct)
+    /// <summary>Renews the caller's lease: the lease, or why it was lost (the controller's answer); an unreachable controller throws.</summary>
+    public async Task<(Lease? Lease, string? Lost)> RenewAsync(string board, TimeSpan span, CancellationToken ct)
     {
         using var res = await SendAsync(HttpMethod.Post, $"api/leases/{Uri.EscapeDataString(board)}/renew", new RenewBody($"{(long)span.TotalSeconds}s"), ct, HttpStatusCode.Conflict);
-        if (res.StatusCode == HttpStatusCode.Conflict) throw new InfrastructureException(await ErrorAsync(res, ct));
-        return await ReadAsync<Lease>(res, ct);
+        if (res.StatusCode == HttpStatusCode.Conflict) return (null, await ErrorAsync(res, ct));
+        return (await ReadAsync<Lease>(res, ct), null);
     }
 
     public async Task<bool> ReleaseAsync(string board, CancellationToken ct)

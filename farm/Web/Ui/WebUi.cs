@@ -80,17 +80,15 @@ public static class WebUi
         {
             var f = await ctx.Request.ReadFormAsync(ct);
             var (board, span, note) = (f["board"].ToString(), f["for"].ToString(), f["note"].ToString());
-            if (User(ctx).Role < ApiRole.Developer) return Forbidden(ctx, "reserve");
             if (view.Lab().Find(board) is null) return Back(ctx, $"no board named \"{board}\"", StatusCodes.Status404NotFound);
             if (!Duration.TryParse(string.IsNullOrWhiteSpace(span) ? "1h" : span, out var d)) return Back(ctx, $"\"{span}\" is not a duration ({Duration.Hint})", StatusCodes.Status400BadRequest);
             var grant = await view.Leases.AcquireAsync(board, User(ctx).Name, d, LeaseKind.Interactive, string.IsNullOrWhiteSpace(note) ? null : note, ct);
             return Back(ctx, grant.Granted ? $"{board} is yours until {grant.Current.Expires:yyyy-MM-dd HH:mm} UTC" : grant.Describe, grant.Granted ? 303 : StatusCodes.Status409Conflict);
-        });
+        }).AddEndpointFilter(Needs(ApiRole.Developer, "reserve"));
 
         app.MapPost("/ui/renew", async (HttpContext ctx, CancellationToken ct) =>
         {
             var f = await ctx.Request.ReadFormAsync(ct);
-            if (User(ctx).Role < ApiRole.Developer) return Forbidden(ctx, "renew");
             if (!Duration.TryParse(f["for"].ToString() is { Length: > 0 } s ? s : "1h", out var d)) return Back(ctx, $"\"{f["for"]}\" is not a duration", StatusCodes.Status400BadRequest);
             try
             {
@@ -98,17 +96,16 @@ public static class WebUi
                 return Back(ctx, $"{lease.Board} renewed until {lease.Expires:yyyy-MM-dd HH:mm} UTC", 303);
             }
             catch (InfrastructureException e) { return Back(ctx, e.Message, StatusCodes.Status409Conflict); }
-        });
+        }).AddEndpointFilter(Needs(ApiRole.Developer, "renew"));
 
         app.MapPost("/ui/release", async (HttpContext ctx, CancellationToken ct) =>
         {
             var f = await ctx.Request.ReadFormAsync(ct);
-            if (User(ctx).Role < ApiRole.Developer) return Forbidden(ctx, "release");
             var board = f["board"].ToString();
             return await view.Leases.ReleaseAsync(board, User(ctx).Name, ct)
                 ? Back(ctx, $"{board} released", 303)
                 : Back(ctx, $"{User(ctx).Name} holds no lease on {board}", StatusCodes.Status409Conflict);
-        });
+        }).AddEndpointFilter(Needs(ApiRole.Developer, "release"));
 
         app.MapGet("/runs", async (HttpContext ctx, string? board, string? job, string? verdict, CancellationToken ct) =>
             Page("Runs", User(ctx), await RunsAsync(view, Blank(board), Blank(job), Blank(verdict), ct)));
@@ -160,6 +157,10 @@ public static class WebUi
     static string? Blank(string? s) => string.IsNullOrWhiteSpace(s) ? null : s;
 
     static string LocalPath(string next) => next.StartsWith('/') && !next.StartsWith("//", StringComparison.Ordinal) && !next.Contains('\\') ? next : "/";
+
+    /// <summary>A form the user's role does not allow is answered with a page saying so (403), before the form is read.</summary>
+    static Func<EndpointFilterInvocationContext, EndpointFilterDelegate, ValueTask<object?>> Needs(ApiRole role, string what) => async (ctx, next) =>
+        User(ctx.HttpContext).Role >= role ? await next(ctx) : Forbidden(ctx.HttpContext, what);
 
     static IResult Forbidden(HttpContext ctx, string what) =>
         Results.Content(Html.Page("Not allowed", User(ctx), $"<p>To {E(what)} a board you need the developer role; {E(User(ctx).Name)} is {E(User(ctx).Role.ToString().ToLowerInvariant())}.</p>"),
