@@ -111,7 +111,7 @@ public sealed partial class JobRunner(TimeProvider time, IReadOnlyList<IRunSink>
         var stages = new List<Stage>
         {
             new DeployStage(board, r.ArtifactDirectory, xen, key, t.Deploy),
-            new PowerOnStage(board, t.PowerOn),
+            new PowerOnStage(board, t.PowerOn, r.CrashPatterns),
         };
         if (board.Snapshots is not null) stages.Add(new ResumeStage(board, t.Resume));
         if (board.Bootloader is not null) stages.Add(new BootloaderStage(board, t.Bootloader));

@@ -20,6 +20,16 @@ public sealed class RunContext(string runId, string runDirectory, TimeProvider t
     /// <summary>The run's position in the console: expect stages consume it in order.</summary>
     public Farm.Serial.ConsoleCursor? Cursor { get; set; }
 
+    /// <summary>The crash watch on <see cref="Console"/>, started at power-on.</summary>
+    public CrashWatch? Crashes { get; set; }
+
+    /// <summary>
+    /// Runs a stage's work under the board console's crash watch (when there is one): an oops or
+    /// a Xen panic seen meanwhile ends it at once as a check failure.
+    /// </summary>
+    public Task WatchedAsync(string stage, Func<CancellationToken, Task> work, CancellationToken ct) =>
+        Crashes is { } watch ? watch.GuardAsync(stage, work, ct) : work(ct);
+
     /// <summary>When the board was switched on (boot-time metrics are measured from here).</summary>
     public long PoweredOnAt { get; set; }
 

@@ -49,7 +49,8 @@ public sealed record RunRequest(
     string? JobFile = null,
     IReadOnlyList<string>? ExpectedPci = null,
     BootMode Boot = BootMode.Cold,
-    string? SnapshotDirectory = null);
+    string? SnapshotDirectory = null,
+    IReadOnlyList<CrashPattern>? CrashPatterns = null);
 
 /// <summary>
 /// How a job gets its board to a ready dom0. <c>cold</c>: power on and boot (checks see this boot's

@@ -37,7 +37,8 @@ public static class RunRequests
         return new RunRequest(job.Name, config, job.ArtifactDirectory(repoRoot), job.StageTimeouts,
             board.Mode == BoardMode.Xen ? job.Expect.XenBanner : null, job.Expect.Dom0Prompt, job.Commands, job.Checks,
             outDirectory, Path.GetFullPath(job.SourcePath), board.ExpectedPci, job.Boot,
-            job.Boot == BootMode.Snapshot ? SnapshotDirectory(repoRoot) : null);
+            job.Boot == BootMode.Snapshot ? SnapshotDirectory(repoRoot) : null,
+            CrashPatterns.Merge(board.CrashPatterns, job.CrashPatterns, $"job {job.Name}"));
     }
 
     static QemuBoardConfig QemuConfig(BoardSpec board)

@@ -47,6 +47,9 @@ public sealed record BoardSettings
     public IReadOnlyList<string>? ExpectedPci { get; init; }
     public UBootSpec? UBoot { get; init; }
 
+    /// <summary>crash-patterns: id → regex, or null to drop that id; a board's entries lie over its type's.</summary>
+    public IReadOnlyDictionary<string, System.Text.RegularExpressions.Regex?>? CrashPatterns { get; init; }
+
     public static BoardSettings Empty { get; } = new();
 
     /// <summary>These settings laid over <paramref name="lower"/>; <c>qemu</c> merges key by key.</summary>
@@ -59,6 +62,8 @@ public sealed record BoardSettings
         LinuxCmdline = LinuxCmdline ?? lower.LinuxCmdline,
         ExpectedPci = ExpectedPci ?? lower.ExpectedPci,
         UBoot = UBoot ?? lower.UBoot,
+        CrashPatterns = CrashPatterns is null ? lower.CrashPatterns : lower.CrashPatterns is null ? CrashPatterns
+            : lower.CrashPatterns.Where(p => !CrashPatterns.ContainsKey(p.Key)).Concat(CrashPatterns).ToDictionary(),
     };
 }
 

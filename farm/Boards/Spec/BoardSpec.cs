@@ -66,6 +66,9 @@ public sealed record BoardSpec
     /// <summary>BDFs (<c>0000:00:01.0</c>) the checks expect to find on this board.</summary>
     public IReadOnlyList<string> ExpectedPci { get; init; } = [];
 
+    /// <summary>Crash patterns watched on this board's console: the defaults with the lab file's crash-patterns: applied.</summary>
+    public IReadOnlyList<Farm.Jobs.CrashPattern> CrashPatterns { get; init; } = Farm.Jobs.CrashPatterns.Defaults;
+
     /// <summary>Set when <see cref="Kind"/> is <see cref="BoardKind.UBoot"/>: a physical board's power, UART, network and U-Boot.</summary>
     public PowerSpec? Power { get; init; }
     public SerialSpec? Serial { get; init; }

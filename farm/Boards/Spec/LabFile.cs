@@ -15,7 +15,7 @@ public static partial class LabFile
     public const string DefaultDirectory = "boards";
 
     static readonly string[] FileKeys = ["board-types", "boards"];
-    static readonly string[] SettingKeys = ["kind", "mode", "qemu", "uboot", "xen-cmdline", "linux-cmdline", "expected-pci"];
+    static readonly string[] SettingKeys = ["kind", "mode", "qemu", "uboot", "xen-cmdline", "linux-cmdline", "expected-pci", "crash-patterns"];
     static readonly string[] BoardKeys = ["name", "type", "tags", "power", "serial", "network", .. SettingKeys];
     static readonly string[] UBootKeys = ["prompt", "interface", "xen-addr", "kernel-addr", "initrd-addr", "fdt-addr"];
     static readonly string[] PowerKeys = ["backend", "host", "outlet", "url", "user", "password", "community", "on", "off", "status", "fingerprint", "system", "pdu"];
@@ -183,6 +183,7 @@ public static partial class LabFile
             LinuxCmdline = m.Text("linux-cmdline"),
             ExpectedPci = m.TextList("expected-pci", "BDF", duplicateReason: "listed twice",
                 check: bdf => Bdf().IsMatch(bdf) ? null : $"\"{bdf}\" is not a PCI address like 0000:00:01.0 (lower-case hex)"),
+            CrashPatterns = m.CrashPatternMap("crash-patterns"),
         };
     }
 
@@ -376,6 +377,7 @@ public static partial class LabFile
             XenCmdline = s.XenCmdline,
             LinuxCmdline = s.LinuxCmdline!,
             ExpectedPci = s.ExpectedPci ?? [],
+            CrashPatterns = Farm.Jobs.CrashPatterns.Merge(Farm.Jobs.CrashPatterns.Defaults, s.CrashPatterns, $"board type {type.Name} / board {entry.Name}"),
             Tags = entry.Tags,
             SourcePath = entry.At.Source,
             Line = entry.At.Line,

@@ -9,7 +9,7 @@ namespace Farm.Jobs.Spec;
 /// </summary>
 public static partial class JobFile
 {
-    static readonly string[] Keys = ["name", "description", "board", "tags", "artifacts", "boot", "timeouts", "expect", "commands", "checks", "metadata"];
+    static readonly string[] Keys = ["name", "description", "board", "tags", "artifacts", "boot", "timeouts", "expect", "commands", "checks", "metadata", "crash-patterns"];
     static readonly string[] TimeoutKeys = ["deploy", "power-on", "resume", "bootloader", "xen-banner", "dom0-prompt", "snapshot", "ssh-ready", "commands", "checks", "power-off", "job"];
     static readonly string[] ExpectKeys = ["xen-banner", "dom0-prompt"];
 
@@ -70,6 +70,7 @@ public static partial class JobFile
             duplicateReason: "evidence is stored per command line, so the second output would overwrite the first") ?? [];
         var checks = root.TextList("checks", "check", duplicateReason: "it would run twice") ?? [];
         var metadata = root.TextMap("metadata") ?? new Dictionary<string, string>();
+        var crashPatterns = root.CrashPatternMap("crash-patterns");
 
         if (name is null || artifacts is null || expect is null || timeouts is null) return null;
         return new JobSpec
@@ -85,6 +86,7 @@ public static partial class JobFile
             Commands = commands,
             Checks = checks,
             Metadata = metadata,
+            CrashPatterns = crashPatterns,
             SourcePath = root.Reader.Source,
             Positions = new Dictionary<string, SpecPosition>(root.Reader.Positions),
         };

@@ -35,6 +35,12 @@ public sealed record JobSpec
 
     public IReadOnlyDictionary<string, string> Metadata { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>
+    /// crash-patterns: laid over the board's (id → regex; null drops the pattern of that id), e.g. to
+    /// watch for a driver's own fatal message or to accept an oops a negative test provokes.
+    /// </summary>
+    public IReadOnlyDictionary<string, Regex?>? CrashPatterns { get; init; }
+
     /// <summary>The file the job came from, as given to the loader (or the source name given to Parse).</summary>
     public string SourcePath { get; init; } = "";
 

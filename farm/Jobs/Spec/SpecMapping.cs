@@ -189,6 +189,32 @@ internal sealed class SpecMapping
         return result;
     }
 
+    /// <summary>
+    /// A <c>crash-patterns:</c> map: id → regex (compiled now), or <c>off</c> to drop the pattern of
+    /// that id from the layers below (the defaults, the board type).
+    /// </summary>
+    public IReadOnlyDictionary<string, Regex?>? CrashPatternMap(string key)
+    {
+        if (Value(key) is not { } node || reader.Mapping(node, PathOf(key), null) is not { } map) return null;
+        var result = new Dictionary<string, Regex?>(StringComparer.Ordinal);
+        foreach (var (name, keyNode, _) in map.Entries)
+        {
+            if (!Farm.Jobs.CrashPatterns.IsValidId(name))
+            {
+                reader.Report(keyNode, map.PathOf(name), $"\"{name}\" is not a crash pattern id ({Farm.Jobs.CrashPatterns.IdHint})");
+                continue;
+            }
+            if (map.Text(name) is not { } text) continue;
+            if (text == "off")
+            {
+                result[name] = null;
+                continue;
+            }
+            if (map.Pattern(name) is { } regex) result[name] = regex;
+        }
+        return result;
+    }
+
     public SpecMapping? Mapping(string key, IReadOnlyCollection<string>? knownKeys, bool required = false, string? hint = null)
     {
         if (Value(key) is not { } node)

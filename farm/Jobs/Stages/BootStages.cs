@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Farm.Boards;
 using Farm.Deploy;
+using Farm.Serial;
 using Farm.Ssh;
 
 namespace Farm.Jobs.Stages;
@@ -40,7 +41,7 @@ public sealed class BootloaderStage(Board board, TimeSpan timeout) : Stage("boot
     public override async Task RunAsync(RunContext ctx, CancellationToken ct)
     {
         var cursor = ctx.Cursor ?? throw new InfrastructureException($"stage '{Name}': no console attached");
-        await board.Bootloader!.BootAsync(board.Console, cursor, ct).ConfigureAwait(false);
+        await ctx.WatchedAsync(Name, t => board.Bootloader!.BootAsync(board.Console, cursor, t), ct).ConfigureAwait(false);
         ctx.Metrics["boot.bootloader.seconds"] = ctx.Time.GetElapsedTime(ctx.PoweredOnAt).TotalSeconds;
     }
 }
@@ -55,7 +56,7 @@ public sealed class ResumeStage(Board board, TimeSpan timeout) : Stage("resume",
 
     public override async Task RunAsync(RunContext ctx, CancellationToken ct)
     {
-        await board.Snapshots!.WaitResumedAsync(ct).ConfigureAwait(false);
+        await ctx.WatchedAsync(Name, t => board.Snapshots!.WaitResumedAsync(t), ct).ConfigureAwait(false);
         ctx.Metrics["boot.resume.seconds"] = ctx.Time.GetElapsedTime(ctx.PoweredOnAt).TotalSeconds;
         await board.Console.WriteAsync("\n", ct).ConfigureAwait(false);
     }
@@ -89,13 +90,15 @@ public sealed class SaveSnapshotStage(Board board, TimeSpan timeout) : Stage("sn
 }
 
 /// <summary>Switches the board on and reads the state back; a board that does not report On is a lab fault.</summary>
-public sealed class PowerOnStage(Board board, TimeSpan timeout) : Stage("power-on", timeout)
+public sealed class PowerOnStage(Board board, TimeSpan timeout, IReadOnlyList<CrashPattern>? crashPatterns = null) : Stage("power-on", timeout)
 {
     public override async Task RunAsync(RunContext ctx, CancellationToken ct)
     {
         await board.Power.SetAsync(PowerState.On, ct).ConfigureAwait(false);
         ctx.PoweredOnAt = ctx.Time.GetTimestamp();
         ctx.Console = board.Console;
+        // From the first byte: a crash before the first expect stage must still be seen.
+        ctx.Crashes ??= CrashWatch.Start(board.Console, "board console", crashPatterns ?? CrashPatterns.Defaults);
         var state = await board.Power.GetAsync(ct).ConfigureAwait(false);
         if (state != PowerState.On)
             throw new InfrastructureException($"board {board.Name} reads back {state} after power-on", ctx.ConsoleTail());
@@ -116,9 +119,10 @@ public sealed class ExpectStage(string name, TimeSpan timeout, Regex pattern, bo
     public override async Task RunAsync(RunContext ctx, CancellationToken ct)
     {
         var cursor = ctx.Cursor ?? throw new InfrastructureException($"stage '{Name}': no console attached");
-        var m = await cursor.ExpectAsync(pattern, ct, partialLine).ConfigureAwait(false);
+        ConsoleMatch? m = null;
+        await ctx.WatchedAsync(Name, async t => m = await cursor.ExpectAsync(pattern, t, partialLine).ConfigureAwait(false), ct).ConfigureAwait(false);
         ctx.Metrics[$"boot.{Name}.seconds"] = ctx.Time.GetElapsedTime(ctx.PoweredOnAt).TotalSeconds;
-        if (fact is not null && m.Match.Groups.Count > 1) ctx.Facts[fact] = m.Match.Groups[1].Value;
+        if (fact is not null && m!.Match.Groups.Count > 1) ctx.Facts[fact] = m.Match.Groups[1].Value;
     }
 }
 
@@ -128,7 +132,10 @@ public sealed class SshReadyStage(Board board, SshKey key, TimeSpan timeout) : S
     public override async Task RunAsync(RunContext ctx, CancellationToken ct)
     {
         var ep = board.Ssh ?? throw new ConfigurationException($"board {board.Name} has no SSH endpoint but the job runs commands");
-        var ssh = await SshCommandRunner.ConnectAsync(ep, ctx.SshKey ?? key, ctx.Time, ct).ConfigureAwait(false);
+        SshCommandRunner? ssh = null;
+        await ctx.WatchedAsync(Name, async t => ssh = await SshCommandRunner.ConnectAsync(ep, ctx.SshKey ?? key, ctx.Time, t).ConfigureAwait(false), ct)
+            .ConfigureAwait(false);
+        if (ssh is null) throw new InfrastructureException($"stage '{Name}': SSH did not connect");
         ctx.Shell = ssh;
         ctx.Facts["ssh-host-key"] = ssh.HostKeyFingerprint;
         ctx.Metrics["boot.ssh-ready.seconds"] = ctx.Time.GetElapsedTime(ctx.PoweredOnAt).TotalSeconds;
@@ -145,6 +152,7 @@ public sealed class PowerOffStage(Board board, TimeSpan timeout) : Stage("power-
         (ctx.Shell as IDisposable)?.Dispose();
         ctx.Shell = null;
         await board.Power.SetAsync(PowerState.Off, ct).ConfigureAwait(false);
+        if (ctx.Crashes is { } watch) await watch.DisposeAsync().ConfigureAwait(false);
         var state = await board.Power.GetAsync(ct).ConfigureAwait(false);
         if (state != PowerState.Off)
             throw new InfrastructureException($"board {board.Name} reads back {state} after power-off");

@@ -19,7 +19,8 @@ public sealed partial class CommandsStage(IReadOnlyList<string> commands, TimeSp
         var index = new List<object>();
         foreach (var command in commands)
         {
-            var r = await shell.RunAsync(command, Timeout, ct).ConfigureAwait(false);
+            CommandResult r = null!;
+            await ctx.WatchedAsync(Name, async t => r = await shell.RunAsync(command, Timeout, t).ConfigureAwait(false), ct).ConfigureAwait(false);
             var slug = Slug(command);
             await File.WriteAllTextAsync(Path.Combine(ctx.EvidenceDirectory, slug + ".txt"), r.StdOut, ct).ConfigureAwait(false);
             if (r.StdErr.Length > 0)
