@@ -56,7 +56,7 @@ public class FaultScenarios
     {
         var out_ = ScenarioArtifacts.NewRunDirectory();
         var sinks = await RunSinks.OpenAsync(out_, null, CancellationToken.None);
-        var timeouts = StageTimeouts.Default with { Dom0Prompt = TimeSpan.FromSeconds(4) };
+        var timeouts = StageTimeouts.Default.With("dom0-prompt", TimeSpan.FromSeconds(4));
         // A prompt nobody prints; the guest idles at its shell, Farm must give up at 4 s.
         var r = await new JobRunner(TimeProvider.System, sinks).RunAsync(
             JobRunnerScenarios.BootOnly(out_, prompt: new Regex("this prompt never appears"), timeouts: timeouts), CancellationToken.None);

@@ -79,13 +79,22 @@ public class JobFileTests
     public void OmittedTimeoutsTakeTheDefaults()
     {
         var job = JobFile.Parse(Replace("timeouts:\n  power-on: 10s\n  dom0-prompt: 2m\n", ""), Source);
-        Assert.That(job.StageTimeouts, Is.EqualTo(new StageTimeouts
-        {
-            PowerOn = TimeSpan.FromSeconds(30), XenBanner = TimeSpan.FromSeconds(60), Dom0Prompt = TimeSpan.FromSeconds(300),
-            SshReady = TimeSpan.FromSeconds(120), Commands = TimeSpan.FromSeconds(300), PowerOff = TimeSpan.FromSeconds(30),
-            Job = TimeSpan.FromMinutes(30),
-        }));
+        Assert.That(job.StageTimeouts, Is.EqualTo(StageTimeouts.Default));
+        Assert.That(job.StageTimeouts.Stages, Is.EqualTo(StageKinds.All.Select(k => (k.Name, k.DefaultTimeout))), "each stage's own default");
+        Assert.That(job.StageTimeouts.Job, Is.EqualTo(TimeSpan.FromMinutes(30)));
         Assert.That(JobFile.Parse(Valid, Source).StageTimeouts.PowerOn, Is.EqualTo(TimeSpan.FromSeconds(10)));
+    }
+
+    [Test]
+    public void EveryKnownStageNameIsATimeoutKeyGuestStagesIncluded()
+    {
+        var keys = string.Join("\n", StageKinds.All.Select((k, i) => $"  {k.Name}: {i + 1}s"));
+        var job = JobFile.Parse(Replace("timeouts:\n  power-on: 10s\n  dom0-prompt: 2m\n", "timeouts:\n" + keys + "\n"), Source);
+        foreach (var (k, i) in StageKinds.All.Select((k, i) => (k, i)))
+            Assert.That(job.StageTimeouts[k.Name], Is.EqualTo(TimeSpan.FromSeconds(i + 1)), k.Name);
+        Assert.That(job.StageTimeouts["guest-prompt"], Is.Not.EqualTo(StageKinds.GuestPrompt.DefaultTimeout));
+        Assert.That(Mistakes(Replace("power-on: 10s", "guest-promt: 10s")),
+            Has.One.StartsWith("jobs/x.yaml:5:3: timeouts.guest-promt: unknown key (did you mean \"guest-prompt\"?)"));
     }
 
     [Test]

@@ -10,7 +10,8 @@ namespace Farm.Jobs.Spec;
 public static partial class JobFile
 {
     static readonly string[] Keys = ["name", "description", "board", "tags", "artifacts", "boot", "timeouts", "expect", "commands", "checks", "metadata", "crash-patterns"];
-    static readonly string[] TimeoutKeys = ["deploy", "power-on", "resume", "bootloader", "xen-banner", "dom0-prompt", "snapshot", "ssh-ready", "commands", "checks", "power-off", "job"];
+    // Every stage Farm knows (StageKinds), guest stages included, and the whole job.
+    static readonly string[] TimeoutKeys = [.. StageKinds.All.Select(k => k.Name), "job"];
     static readonly string[] ExpectKeys = ["xen-banner", "dom0-prompt"];
 
     // Job and board names become run directory names and report keys.
@@ -95,26 +96,14 @@ public static partial class JobFile
     static StageTimeouts? ReadTimeouts(SpecMapping? map)
     {
         if (map is null) return StageTimeouts.Default;
-        var d = StageTimeouts.Default;
-        var t = new StageTimeouts
-        {
-            Deploy = map.Duration("deploy") ?? d.Deploy,
-            PowerOn = map.Duration("power-on") ?? d.PowerOn,
-            Resume = map.Duration("resume") ?? d.Resume,
-            Bootloader = map.Duration("bootloader") ?? d.Bootloader,
-            Snapshot = map.Duration("snapshot") ?? d.Snapshot,
-            XenBanner = map.Duration("xen-banner") ?? d.XenBanner,
-            Dom0Prompt = map.Duration("dom0-prompt") ?? d.Dom0Prompt,
-            SshReady = map.Duration("ssh-ready") ?? d.SshReady,
-            Commands = map.Duration("commands") ?? d.Commands,
-            Checks = map.Duration("checks") ?? d.Checks,
-            PowerOff = map.Duration("power-off") ?? d.PowerOff,
-            Job = map.Duration("job") ?? d.Job,
-        };
+        var set = new Dictionary<string, TimeSpan>(StringComparer.Ordinal);
+        foreach (var kind in StageKinds.All)
+            if (map.Duration(kind.Name) is { } d) set[kind.Name] = d;
+        var t = new StageTimeouts(set, map.Duration("job"));
         // LAVA refuses an action timeout above the job timeout: the job would be killed first,
         // and the report would blame the wrong stage.
-        foreach (var (key, timeout) in t.Stages)
-            if (map.Has(key) && timeout > t.Job)
+        foreach (var (key, timeout) in set)
+            if (timeout > t.Job)
                 map.Report(key, $"{Duration.Format(timeout)} is longer than the whole job ({Duration.Format(t.Job)}, timeouts.job)");
         return t;
     }
