@@ -13,7 +13,7 @@ OUT=${FARM_OUT:-artifacts}
 "$FARM" build xen --source debian:bookworm --patch ci/xen/patches/xen-4.17-arm-pci-passthrough.patch \
     --artifacts-from bookworm --name xen-vpci || { rm -f .cache/artifacts/xen-vpci; echo "[nightly] farm build xen failed: xen-vpci-smoke will say why" >&2; }
 # The matrix: Debian Xen 4.17 + dom0, the self-built Xen with vPCI, and the same Linux natively as the baseline.
-JOBS=(${FARM_NIGHTLY_JOBS:-jobs/native-smoke.yaml jobs/xen-smoke.yaml jobs/xen-vpci-smoke.yaml})
+JOBS=(${FARM_NIGHTLY_JOBS:-jobs/native-smoke.yaml jobs/xen-smoke.yaml jobs/xen-vpci-smoke.yaml jobs/xen-guest.yaml jobs/xen-guest-pci.yaml jobs/xen-guest-pci-vpci.yaml})
 # farm nightly: healthy boards only, lab failures retried once on another board, nightly-*.json.
 "$FARM" nightly "${JOBS[@]}" --out "$OUT"; worst=$?
 "$FARM" report nightly --out "$OUT" || true

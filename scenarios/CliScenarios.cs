@@ -183,7 +183,7 @@ public class CliScenarios
     }
 
     /// <summary>No QEMU is left running for this run (its command line names the run directory).</summary>
-    static async Task AssertNoQemuForAsync(string runDir)
+    internal static async Task AssertNoQemuForAsync(string runDir)
     {
         var deadline = DateTime.UtcNow.AddSeconds(10);
         string left;
@@ -197,7 +197,7 @@ public class CliScenarios
         Assert.Fail("QEMU outlived Farm: " + left);
     }
 
-    static async Task WaitForAsync(StringBuilder output, string text)
+    internal static async Task WaitForAsync(StringBuilder output, string text)
     {
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (!Text(output).Contains(text))
@@ -207,7 +207,7 @@ public class CliScenarios
         }
     }
 
-    static string Text(StringBuilder sb)
+    internal static string Text(StringBuilder sb)
     {
         lock (sb) return sb.ToString();
     }
@@ -224,7 +224,7 @@ public class CliScenarios
         return (p.ExitCode, await o, await e);
     }
 
-    static Process StartFarm(string[] args, out StringBuilder output)
+    internal static Process StartFarm(string[] args, out StringBuilder output)
     {
         var psi = new ProcessStartInfo(Farm, args) { RedirectStandardOutput = true, RedirectStandardError = true };
         var p = Process.Start(psi)!;

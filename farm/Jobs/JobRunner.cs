@@ -89,7 +89,7 @@ public sealed partial class JobRunner(TimeProvider time, IReadOnlyList<IRunSink>
     async Task<PipelineResult> RunPlanAsync(RunRequest request, RunContext ctx, Board board, CancellationToken ct)
     {
         // A key only when the plan logs in: generating one loads OpenSSL, which a boot-only run need not pay for.
-        using var key = request.Commands.Count > 0 || request.Checks.Count > 0 ? new SshKey() : null;
+        using var key = request.Commands.Count > 0 || request.Checks.Count > 0 || request.Guests is { Count: > 0 } ? new SshKey() : null;
         var pipeline = new StagePipeline(time);
         pipeline.StageStarted += s => StageStarted?.Invoke(s);
         pipeline.StageFinished += (s, r) => StageFinished?.Invoke(s, r);
@@ -122,6 +122,16 @@ public sealed partial class JobRunner(TimeProvider time, IReadOnlyList<IRunSink>
         {
             stages.Add(new SshReadyStage(board, key, t.SshReady));
             stages.Add(new CommandsStage(r.Commands, t.Commands));
+            foreach (var g in r.Guests ?? [])
+            {
+                stages.Add(new GuestAssignStage(g, g.TimeoutFor(StageKinds.GuestAssign, t)));
+                stages.Add(new GuestCreateStage(g, g.TimeoutFor(StageKinds.GuestCreate, t), r.CrashPatterns ?? CrashPatterns.Defaults));
+                stages.Add(new GuestPromptStage(g, g.TimeoutFor(StageKinds.GuestPrompt, t)));
+                stages.Add(new GuestCommandsStage(g, g.TimeoutFor(StageKinds.GuestCommands, t)));
+                stages.Add(new GuestHotplugStage(g, g.TimeoutFor(StageKinds.GuestHotplug, t)));
+                stages.Add(new GuestDestroyStage(g, g.TimeoutFor(StageKinds.GuestDestroy, t)));
+                stages.Add(new GuestDeassignStage(g, g.TimeoutFor(StageKinds.GuestDeassign, t)));
+            }
             if (r.Checks.Count > 0)
                 stages.Add(new ChecksStage(r.Board.Name, Farm.Checks.CheckSuite.Resolve(r.Checks), r.ExpectedPci ?? [], t.Checks));
         }

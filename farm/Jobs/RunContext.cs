@@ -41,6 +41,9 @@ public sealed class RunContext(string runId, string runDirectory, TimeProvider t
 
     public List<CheckResult> Checks { get; } = [];
 
+    /// <summary>The job's guests that have begun their stages, by name.</summary>
+    public ConcurrentDictionary<string, Farm.Jobs.Stages.GuestSession> Guests { get; } = new();
+
     public ConcurrentDictionary<string, double> Metrics { get; } = new();
 
     /// <summary>Versions and hashes discovered while running (QEMU, Xen, Linux, artifacts).</summary>

@@ -124,7 +124,8 @@ public sealed record RunRequest(
     IReadOnlyList<string>? ExpectedPci = null,
     BootMode Boot = BootMode.Cold,
     string? SnapshotDirectory = null,
-    IReadOnlyList<CrashPattern>? CrashPatterns = null);
+    IReadOnlyList<CrashPattern>? CrashPatterns = null,
+    IReadOnlyList<Farm.Jobs.Spec.GuestSpec>? Guests = null);
 
 /// <summary>
 /// How a job gets its board to a ready dom0. <c>cold</c>: power on and boot (checks see this boot's

@@ -30,6 +30,8 @@ public static class RunRequests
         {
             throw new ConfigurationException($"{job.PositionOf("checks")}: checks: {e.Message}", e.Evidence, e);
         }
+        if (job.Guests.Count > 0 && board.Mode != BoardMode.Xen)
+            throw new ConfigurationException($"{job.PositionOf("guests[0]")}: guests: board {board.Name} boots Linux natively; guests need a Xen board");
         IBoardConfig config = board.Kind == BoardKind.UBoot
             ? new Farm.Boards.Physical.PhysicalBoardConfig(board.Name, board.Mode, board.XenCmdline, board.LinuxCmdline,
                 board.Power!, board.Serial!, board.Network!, board.UBoot!)
@@ -38,7 +40,7 @@ public static class RunRequests
             board.Mode == BoardMode.Xen ? job.Expect.XenBanner : null, job.Expect.Dom0Prompt, job.Commands, job.Checks,
             outDirectory, Path.GetFullPath(job.SourcePath), board.ExpectedPci, job.Boot,
             job.Boot == BootMode.Snapshot ? SnapshotDirectory(repoRoot) : null,
-            CrashPatterns.Merge(board.CrashPatterns, job.CrashPatterns, $"job {job.Name}"));
+            CrashPatterns.Merge(board.CrashPatterns, job.CrashPatterns, $"job {job.Name}"), job.Guests);
     }
 
     static QemuBoardConfig QemuConfig(BoardSpec board)

@@ -10,7 +10,7 @@ namespace Farm.Ssh;
 public sealed record SshEndpoint(string Host, int Port, string User);
 
 /// <summary>Runs commands on the target over SSH (SSH.NET), one connection per run.</summary>
-public sealed class SshCommandRunner : ICommandRunner, IDisposable
+public sealed class SshCommandRunner : ICommandRunner, Farm.Guests.ITerminalHost, IDisposable
 {
     readonly SshClient _client;
     readonly TimeProvider _time;
@@ -86,6 +86,9 @@ public sealed class SshCommandRunner : ICommandRunner, IDisposable
         }
         return new CommandResult(command, cmd.ExitStatus ?? -1, cmd.Result, cmd.Error, _time.GetElapsedTime(t0));
     }
+
+    /// <summary>A login shell on a wide pseudo-terminal (long typed lines do not wrap), e.g. for xl console.</summary>
+    public Stream OpenTerminal() => new Farm.Guests.TerminalStream(_client.CreateShellStream("dumb", 1000, 50, 0, 0, 1 << 16));
 
     public void Dispose()
     {

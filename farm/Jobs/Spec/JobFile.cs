@@ -9,7 +9,7 @@ namespace Farm.Jobs.Spec;
 /// </summary>
 public static partial class JobFile
 {
-    static readonly string[] Keys = ["name", "description", "board", "tags", "artifacts", "boot", "timeouts", "expect", "commands", "checks", "metadata", "crash-patterns"];
+    static readonly string[] Keys = ["name", "description", "board", "tags", "artifacts", "boot", "timeouts", "expect", "commands", "checks", "metadata", "crash-patterns", "guests"];
     // Every stage Farm knows (StageKinds), guest stages included, and the whole job.
     static readonly string[] TimeoutKeys = [.. StageKinds.All.Select(k => k.Name), "job"];
     static readonly string[] ExpectKeys = ["xen-banner", "dom0-prompt"];
@@ -72,6 +72,7 @@ public static partial class JobFile
         var checks = root.TextList("checks", "check", duplicateReason: "it would run twice") ?? [];
         var metadata = root.TextMap("metadata") ?? new Dictionary<string, string>();
         var crashPatterns = root.CrashPatternMap("crash-patterns");
+        var guests = GuestFile.Read(root);
 
         if (name is null || artifacts is null || expect is null || timeouts is null) return null;
         return new JobSpec
@@ -88,6 +89,7 @@ public static partial class JobFile
             Checks = checks,
             Metadata = metadata,
             CrashPatterns = crashPatterns,
+            Guests = guests,
             SourcePath = root.Reader.Source,
             Positions = new Dictionary<string, SpecPosition>(root.Reader.Positions),
         };

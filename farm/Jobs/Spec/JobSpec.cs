@@ -41,6 +41,9 @@ public sealed record JobSpec
     /// </summary>
     public IReadOnlyDictionary<string, Regex?>? CrashPatterns { get; init; }
 
+    /// <summary>domUs started from dom0 once its SSH is ready, each through the guest stages.</summary>
+    public IReadOnlyList<GuestSpec> Guests { get; init; } = [];
+
     /// <summary>The file the job came from, as given to the loader (or the source name given to Parse).</summary>
     public string SourcePath { get; init; } = "";
 
