@@ -87,11 +87,12 @@ public abstract class GuestStage(StageKind kind, GuestSpec guest, TimeSpan timeo
     }
 
     /// <summary>Runs a dom0 command for this guest and keeps it as evidence; returns the result.</summary>
-    protected async Task<CommandResult> Dom0Async(RunContext ctx, string stage, string command, CancellationToken ct)
+    protected async Task<CommandResult> Dom0Async(RunContext ctx, string stage, string command, CancellationToken ct, bool evidence = true)
     {
         var shell = ctx.Shell ?? throw new InfrastructureException($"stage '{Name}': no shell in dom0");
         CommandResult r = null!;
         await ctx.WatchedAsync(Name, async t => r = await shell.RunAsync(command, Timeout, t).ConfigureAwait(false), ct).ConfigureAwait(false);
+        if (!evidence) return r;
         var text = (r.StdOut + r.StdErr).TrimEnd('\n');
         ctx.CommandOutputs[$"dom0:{Guest.Name}:{stage}:{command}"] = (text.Length == 0 ? "" : text + "\n") + $"FARM-EXIT {r.ExitCode}";
         return r;
@@ -102,7 +103,9 @@ public abstract class GuestStage(StageKind kind, GuestSpec guest, TimeSpan timeo
     {
         if (r.ExitCode == 0) return;
         var said = (r.StdOut + r.StdErr).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var quote = said.FirstOrDefault(l => l.Contains("error", StringComparison.OrdinalIgnoreCase)) ?? said.LastOrDefault() ?? "(no output)";
+        // libxl says why (xl's own lines and libxc's come first but explain less).
+        var quote = said.FirstOrDefault(l => l.StartsWith("libxl: error", StringComparison.Ordinal))
+                    ?? said.FirstOrDefault(l => l.Contains("error", StringComparison.OrdinalIgnoreCase)) ?? said.LastOrDefault() ?? "(no output)";
         throw new CheckFailedException($"{what}: '{r.Command}' exited {r.ExitCode}: {quote}", said);
     }
 }
@@ -114,12 +117,15 @@ public sealed class GuestAssignStage(GuestSpec g, TimeSpan timeout) : GuestStage
 
     protected override async Task RunGuestAsync(RunContext ctx, GuestSession s, CancellationToken ct)
     {
+        // Every device is tried, so the evidence says what Xen did with each, before the first refusal fails the stage.
+        (CommandResult R, string Sbdf)? refused = null;
         foreach (var d in Guest.Config.Pci)
         {
             s.Offered.Add(d.Sbdf);
             var r = await Dom0Async(ctx, "assign", $"xl pci-assignable-add {d.Sbdf}", ct).ConfigureAwait(false);
-            RequireSuccess(r, $"guest {Guest.Name}: {d.Sbdf} cannot be made assignable");
+            if (r.ExitCode != 0) refused ??= (r, d.Sbdf);
         }
+        if (refused is { } x) RequireSuccess(x.R, $"guest {Guest.Name}: {x.Sbdf} cannot be made assignable");
     }
 }
 
@@ -128,7 +134,7 @@ public sealed class GuestAssignStage(GuestSpec g, TimeSpan timeout) : GuestStage
 /// terminal, then <c>xl unpause</c>: the domain runs only once its console is read, so the
 /// transcript starts at the guest kernel's first line.
 /// </summary>
-public sealed partial class GuestCreateStage(GuestSpec g, TimeSpan timeout, IReadOnlyList<CrashPattern> crashPatterns)
+public sealed class GuestCreateStage(GuestSpec g, TimeSpan timeout, IReadOnlyList<CrashPattern> crashPatterns)
     : GuestStage(StageKinds.GuestCreate, g, timeout)
 {
     protected override async Task RunGuestAsync(RunContext ctx, GuestSession s, CancellationToken ct)
@@ -138,7 +144,7 @@ public sealed partial class GuestCreateStage(GuestSpec g, TimeSpan timeout, IRea
         System.IO.Directory.CreateDirectory(s.Directory);
         await File.WriteAllTextAsync(Path.Combine(s.Directory, "xl.cfg"), cfg, ct).ConfigureAwait(false);
         var b64 = Convert.ToBase64String(Encoding.UTF8.GetBytes(cfg));
-        var write = await Dom0Async(ctx, "create", $"echo {b64} | base64 -d > {s.ConfigPath}", ct).ConfigureAwait(false);
+        var write = await Dom0Async(ctx, "create", $"echo {b64} | base64 -d > {s.ConfigPath}", ct, evidence: false).ConfigureAwait(false);
         if (write.ExitCode != 0) throw new InfrastructureException($"guest {Guest.Name}: cannot write {s.ConfigPath} in dom0", [write.StdOut + write.StdErr]);
 
         var create = await Dom0Async(ctx, "create", $"xl create -p {s.ConfigPath}", ct).ConfigureAwait(false);
@@ -154,22 +160,22 @@ public sealed partial class GuestCreateStage(GuestSpec g, TimeSpan timeout, IRea
         s.Crashes = CrashWatch.Start(s.Console, $"guest {Guest.Name} console", crashPatterns);
         s.Console.Start();
         var cursor = s.Console.Cursor();
-        // The terminal's own shell prompt (dom0's, the same text as the guest's) must not count as the guest's.
-        await s.Console.WriteAsync($"exec xl console {Guest.Name}\n", ct).ConfigureAwait(false);
-        await cursor.ExpectAsync(ConsoleCommandEcho(), ct).ConfigureAwait(false);
+        // dom0's shell prompt on this terminal reads like the guest's: the cursor goes past a marker
+        // that only the shell's output can hold (the echoed input has it split by quotes), printed
+        // right before the shell becomes xl console. Everything after it is the guest's.
+        var m = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+        await s.Console.WriteAsync($"echo FARM''{m}''C; exec xl console {Guest.Name}\n", ct).ConfigureAwait(false);
+        await cursor.ExpectAsync(new Regex($"^FARM{m}C$"), ct).ConfigureAwait(false);
         s.Cursor = cursor;
         // Unpause only once xenconsole holds the guest's pty.
         while (true)
         {
-            var r = await Dom0Async(ctx, "create", "ps -o args | grep -c '^[^ ]*xenconsole'", ct).ConfigureAwait(false);
+            var r = await Dom0Async(ctx, "create", "ps -o args | grep -c '^[^ ]*xenconsole'", ct, evidence: false).ConfigureAwait(false);
             if (r.StdOut.Trim() is var n && n != "0" && n.Length > 0) break;
             await Task.Delay(TimeSpan.FromMilliseconds(100), ctx.Time, ct).ConfigureAwait(false);
         }
         RequireSuccess(await Dom0Async(ctx, "create", $"xl unpause {Guest.Name}", ct).ConfigureAwait(false), $"guest {Guest.Name}: xl unpause failed");
     }
-
-    [GeneratedRegex(@"exec xl console ")]
-    private static partial Regex ConsoleCommandEcho();
 }
 
 /// <summary>guest-prompt: the guest's shell prompt on its console; a guest crash meanwhile fails at once.</summary>
@@ -312,7 +318,8 @@ public sealed class GuestDeassignStage(GuestSpec g, TimeSpan timeout) : GuestSta
         foreach (var d in s.Offered)
         {
             var r = await Dom0Async(ctx, "deassign", $"xl pci-assignable-remove -r {d}", ct).ConfigureAwait(false);
-            if (r.ExitCode != 0) { refused ??= r; continue; }
+            if (r.ExitCode != 0) refused ??= r;
+            // Also after a refusal: what dom0 has now (still pciback, or its own driver) is the evidence.
             await Dom0Async(ctx, "after-deassign", ReuseProbe(d), ct).ConfigureAwait(false);
         }
         if (refused is not null) RequireSuccess(refused, $"guest {Guest.Name}: device not returned to dom0");
