@@ -39,6 +39,16 @@ public class GuestScenarios
         return r;
     }
 
+    static async Task WaitForAsync(System.Text.StringBuilder output, string text, TimeSpan limit)
+    {
+        var deadline = DateTime.UtcNow + limit;
+        while (!CliScenarios.Text(output).Contains(text))
+        {
+            if (DateTime.UtcNow > deadline) Assert.Fail($"timed out waiting for '{text}' from farm:\n{CliScenarios.Text(output)}");
+            await Task.Delay(200);
+        }
+    }
+
     static StageStatus Status(RunRecord r, string stage) => r.Stages.Single(s => s.Name == stage).Status;
 
     static string GuestFile(RunRecord r, string relative) => File.ReadAllText(Path.Combine(r.RunDirectory!, "qemu-xen", "guests", "g1", relative));
@@ -133,9 +143,9 @@ public class GuestScenarios
                 timeouts: {guest-prompt: 600s}
             """);
         using var farm = CliScenarios.StartFarm(["run", job, "--lab", Repo("boards"), "--out", out_], out var output);
-        // Each wait has its own minute: a loaded host boots slowly.
-        foreach (var stage in new[] { "xen-banner (", "dom0-prompt (", "ssh-ready (", "guest-create.g1 (", "guest-prompt.g1 (" })
-            await CliScenarios.WaitForAsync(output, stage);
+        // A loaded host boots slowly: each stage gets minutes, not the CLI scenarios' one.
+        foreach (var stage in new[] { "dom0-prompt (", "ssh-ready (", "guest-create.g1 (", "guest-prompt.g1 (" })
+            await WaitForAsync(output, stage, TimeSpan.FromMinutes(5));
         var guestLog = Path.Combine(Directory.GetDirectories(out_).Single(), "qemu-xen", "guests", "g1", "console.log");
         // Killed once the guest kernel is running, as its console shows on disk.
         for (var deadline = DateTime.UtcNow.AddMinutes(3); !(File.Exists(guestLog) && File.ReadAllText(guestLog).Contains("Booting Linux"));)

@@ -46,13 +46,13 @@ public class GuestFileTests
             .Replace("hotplug: ['0000:00:02.0']", "hotplug: ['0000:00:03.0']").Replace("guest-prompt: 90s", "guest-promt: 90s")
             .Replace("memory: 256", "memory: 256\n    kernel: ../etc/shadow");
         var e = Mistakes(bad);
-        Assert.That(e, Has.Some.StartsWith("jobs/x.yaml:6:13: guests[0].name: \"G_1\" is not a guest name"));
+        Assert.That(e, Has.Some.StartsWith("jobs/x.yaml:6:11: guests[0].name: \"G_1\" is not a guest name"));
         Assert.That(e, Has.Some.StartsWith("jobs/x.yaml:8:13: guests[0].kernel: \"../etc/shadow\" is not a file of the artifact set"));
-        Assert.That(e, Has.Some.StartsWith("jobs/x.yaml:11:14: guests[0].hotplug[0]: \"0000:00:03.0\" is not one of this guest's pci devices"));
+        Assert.That(e, Has.Some.StartsWith("jobs/x.yaml:11:15: guests[0].hotplug[0]: \"0000:00:03.0\" is not one of this guest's pci devices"));
         Assert.That(e, Has.Some.StartsWith("jobs/x.yaml:14:16: guests[0].timeouts.guest-promt: unknown key (did you mean \"guest-prompt\"?)"));
         var pci = Mistakes(Job.Replace("'0000:00:01.0',", "'0000:00:01.0,seize=2',"));
         Assert.That(pci, Has.Some.Contains("guests[0].pci: ").And.Some.Contains("seize=2 must be 0 or 1"));
-        Assert.That(Mistakes(Job + "  - name: g1\n    expect: {prompt: x}\n"), Has.Some.Contains("guest \"g1\" is defined twice"));
+        Assert.That(Mistakes(Job + "\n  - name: g1\n    expect: {prompt: x}\n"), Has.Some.Contains("guest \"g1\" is defined twice"));
         Assert.That(Mistakes(Job.Replace("    expect: {prompt: 'root@farm:~# '}\n", "")), Has.Some.Contains("guests[0].expect: required field is missing"));
     }
 
