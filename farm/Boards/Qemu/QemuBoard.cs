@@ -113,9 +113,11 @@ public sealed partial class QemuBoard : IAsyncDisposable, IBootSnapshots
         var a = request.Artifacts;
         var args = new List<string>
         {
-            "-machine", _config.Iommu is "none" or "" ? _config.Machine : $"{_config.Machine},iommu={_config.Iommu}",
+            "-machine", _config.Iommu is "none" or "" ? _config.Machine : $"{_config.Machine},iommu=smmuv3",
             "-cpu", _config.Cpu, "-smp", _config.Smp.ToString(), "-m", _config.MemoryMb.ToString(), "-no-reboot",
         };
+        // QEMU 10's SMMUv3 can translate at stage 2 (QEMU 7.2 rejects the property and exits at start).
+        if (_config.Iommu == "smmuv3-stage2") args.AddRange(["-global", "arm-smmuv3.stage=2"]);
         var linux = string.Join(' ', new[] { _config.LinuxCmdline }.Concat(request.KernelArguments));
         string? tftp = null;
         if (_config.Firmware == "u-boot")
