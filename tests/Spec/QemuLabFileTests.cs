@@ -51,7 +51,7 @@ public class QemuLabFileTests
         var e = Assert.Throws<ConfigurationException>(() => LabFile.Parse(Lab.Replace("iommu: smmuv3-stage2", "iommu: smmuv3"), "lab/q.yaml"))!;
         Assert.That(e.Verdict, Is.EqualTo(Verdict.Error));
         Assert.That(e.Evidence, Has.Count.EqualTo(1));
-        Assert.That(e.Evidence[0], Does.StartWith("lab/q.yaml:").And.Contain("qemu.iommu: smmuv3 (QEMU's stage-1 SMMU) hangs a Xen boot")
+        Assert.That(e.Evidence[0], Does.StartWith("lab/q.yaml:").And.Contain("qemu.iommu: smmuv3 is QEMU's stage-1 SMMU, which hangs a Xen boot")
             .And.Contain("needs stage-2").And.Contain("smmuv3-stage2").And.Contain("ci/setup-qemu10.sh"));
         Assert.That(LabFile.Parse(Lab.Replace("mode: xen", "mode: native").Replace("    xen-cmdline: console=dtuart\n", "")
             .Replace("iommu: smmuv3-stage2", "iommu: smmuv3").Replace("virtualization=on,", ""), "lab/q.yaml").Find("smmu")!.Qemu!.IommuOption,

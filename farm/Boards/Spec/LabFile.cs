@@ -345,13 +345,15 @@ public static partial class LabFile
             // Xen runs at EL2; without virtualization=on QEMU's virt machine has none.
             if (s.Qemu.Machine is { } m && !m.Split(',').Contains("virtualization=on"))
                 Problem("qemu.machine", $"Xen needs EL2: add virtualization=on to \"{m}\" ({Origin(x => x.Qemu.Machine)})");
-            // QEMU's default SMMUv3 translates at stage 1 only. Xen's SMMUv3 driver needs stage 2
-            // (xen/drivers/passthrough/arm/smmu-v3.c: "no stage-2 translation support!"), declines it,
-            // and Debian's Xen then hands dom0 an SMMU it cannot use: the boot hangs on NVMe DMA
-            // (xen-on-qemu README, gotchas). QEMU 10's arm-smmuv3.stage=2 gives Xen the stage it needs.
+            // QEMU's default SMMUv3 translates at stage 1 only. A Xen with an SMMUv3 driver needs stage 2
+            // (xen/drivers/passthrough/arm/smmu-v3.c: "no stage-2 translation support!") and declines
+            // it; one without (Debian's 4.17) leaves the SMMU to dom0. Either way nothing gives dom0's
+            // DMA a translation: NVMe and e1000e DMA faults until the boot times out (xen-on-qemu
+            // README, gotchas). QEMU 10's arm-smmuv3.stage=2 gives Xen's driver the stage it needs.
             if (s.Qemu.Iommu == IommuModel.SmmuV3)
-                Problem("qemu.iommu", "smmuv3 (QEMU's stage-1 SMMU) hangs a Xen boot: Xen's SMMUv3 driver needs stage-2 translation and declines it; " +
-                    $"use smmuv3-stage2 with QEMU 10 (binary: .cache/qemu-10/usr/bin/qemu-system-aarch64, from ci/setup-qemu10.sh), or smmuv3 in native mode only ({Origin(x => x.Qemu.Iommu)})");
+                Problem("qemu.iommu", "smmuv3 is QEMU's stage-1 SMMU, which hangs a Xen boot: Xen's SMMUv3 driver needs stage-2 translation and declines it, " +
+                    "leaving dom0's DMA to fault; use smmuv3-stage2 with QEMU 10 (binary: .cache/qemu-10/usr/bin/qemu-system-aarch64, from ci/setup-qemu10.sh), " +
+                    $"or smmuv3 in native mode only ({Origin(x => x.Qemu.Iommu)})");
         }
         // Verified on Xen 4.17 under QEMU's virt machine: the board boots and powers off normally but
         // the UART stays silent (its tree has no serial0 alias), so every console stage would time out.
