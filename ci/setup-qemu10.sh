@@ -20,18 +20,7 @@ BIN=$DEST/usr/bin/qemu-system-aarch64
 # keymaps; qemu-system-common's qemu-bridge-helper is not needed (Farm uses user-mode networking).
 PKGS=(qemu-system-arm qemu-system-data)
 
-# The first Debian archive URI the host's apt uses (deb822 URIs: or a one-line `deb URI suite`),
-# skipping the security archive, which has no backports suite.
-host_mirror() {
-    local f
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -f "$f" ] && awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i !~ /security/) { print $i; exit } }' "$f"
-    done
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [ -f "$f" ] && awk '$1 == "deb" { u = ($2 ~ /^\[/) ? $3 : $2; if (u !~ /security/) { print u; exit } }' "$f"
-    done
-    return 0
-}
+. ci/debian-mirror.sh
 
 check() {
     local out
@@ -53,7 +42,7 @@ if [ "$(cat "$DEST/.version" 2>/dev/null)" = "$VERSION" ] && [ -x "$BIN" ] && ch
     exit 0
 fi
 
-mirror=${FARM_DEBIAN_MIRROR:-$(host_mirror | head -n 1)}
+mirror=$(host_debian_mirror)
 [ -n "$mirror" ] || { log "no Debian mirror in /etc/apt/sources.list{,.d}: set FARM_DEBIAN_MIRROR"; exit 1; }
 apt=$(mktemp -d /tmp/farm-qemu10-apt.XXXXXX)
 trap 'rm -rf "$apt"' EXIT
