@@ -72,6 +72,9 @@ public sealed partial class QemuBoard : IAsyncDisposable, IBootSnapshots
 
     public QemuMachine? Machine => _machine;
 
+    /// <summary>QEMU's arguments as deploy prepared them (before Farm adds its console and QMP sockets).</summary>
+    internal IReadOnlyList<string>? LaunchArguments => _launchArgs;
+
     /// <summary>U-Boot, when the board boots through it (<c>qemu.firmware: u-boot</c>); set by deploy.</summary>
     public IBootloader? Bootloader => _config.Firmware == "u-boot" ? new UBootLoader(this) : null;
 
