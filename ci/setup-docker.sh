@@ -45,7 +45,10 @@ inputs=$(printf 'bookworm minbase %s\n' "$PKGS" | sha256sum | cut -c1-16)
 if [ "$(docker -H "$host" image inspect "$IMAGE" --format '{{index .Config.Labels "farm.inputs"}}' 2>/dev/null)" != "$inputs" ]; then
     root=$(mktemp -d /tmp/farm-builder-root.XXXXXX)
     log "debootstrap bookworm ($PKGS) -> $IMAGE"
-    debootstrap --variant=minbase --include="$PKGS" bookworm "$root" http://deb.debian.org/debian >/tmp/farm-debootstrap.log 2>&1 \
+    . ci/debian-mirror.sh
+    mirror=$(host_debian_mirror)
+    [ -n "$mirror" ] || { log "no Debian mirror in /etc/apt/sources.list{,.d}: set FARM_DEBIAN_MIRROR"; rm -rf "$root"; exit 1; }
+    debootstrap --variant=minbase --include="$PKGS" bookworm "$root" "$mirror" >/tmp/farm-debootstrap.log 2>&1 \
         || { tail -n 20 /tmp/farm-debootstrap.log >&2; rm -rf "$root"; exit 1; }
     rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
     tar -C "$root" -c . | docker -H "$host" import --change "LABEL farm.inputs=$inputs" --change 'CMD ["/bin/sh"]' - "$IMAGE" >/dev/null

@@ -4,6 +4,7 @@
 #   and a Release build of farm. Needs root for apt-get (CI runs as root).
 # Environment: FARM_SKIP_ARTIFACTS=1  do not build the artifact set
 #              FARM_SKIP_ALLURE=1     do not install the npm allure CLI
+#              FARM_SKIP_QEMU10=1     do not unpack QEMU 10 into .cache/qemu-10
 #              FARM_SKIP_DOCKER=1     do not start a container engine / build the Xen build image
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# QEMU 10 (stage-2 SMMUv3 for Xen) in .cache/qemu-10, beside the system QEMU 7.2 (boards/qemu.yaml says which board runs which).
+[ "${FARM_SKIP_QEMU10:-0}" = 1 ] || bash ci/setup-qemu10.sh >/dev/null || log "WARNING: no QEMU 10; the SMMU boards (qemu-xen-smmu, qemu-xen-vpci-smmu) will refuse jobs and say why"
 [ "${FARM_SKIP_ARTIFACTS:-0}" = 1 ] || bash ci/artifacts.sh
 [ "${FARM_SKIP_ALLURE:-0}" = 1 ] || [ ! -f ci/setup-allure.sh ] || bash ci/setup-allure.sh
 # The container engine and the Xen build image (farm build xen).

@@ -78,9 +78,15 @@ public static class ContainerRun
         finally
         {
             // Never leave a build container behind, whatever happened; not cancellable by the caller's token.
-            using var cleanup = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            // On a busy host removing a container that holds a built tree can take minutes; a removal that
+            // does not finish in time is a warning naming the container, never the loss of a finished build.
+            using var cleanup = new CancellationTokenSource(TimeSpan.FromMinutes(3));
             try { await docker.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true }, cleanup.Token).ConfigureAwait(false); }
             catch (DockerContainerNotFoundException) { }
+            catch (Exception e) when (cleanup.IsCancellationRequested || e is DockerApiException or HttpRequestException)
+            {
+                line($"FARM: warning: container {id[..Math.Min(12, id.Length)]} was not removed ({e.GetType().Name}: {e.Message}); remove it with: docker rm -f {id}");
+            }
         }
 
         void Emit(string s)

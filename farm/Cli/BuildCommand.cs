@@ -99,7 +99,7 @@ public sealed class BuildCommand : AsyncCommand<BuildCommand.Settings>
             result = await XenBuild.RunAsync(docker, request, l =>
             {
                 lock (log) log.Add(l);
-                status.Status(Markup.Escape(l.Length > 100 ? l[..100] : l));
+                if (BuildProgress.Of(l) is { } shown) status.Status(Markup.Escape(shown));
                 if (l.StartsWith("FARM", StringComparison.Ordinal)) AnsiConsole.MarkupLineInterpolated($"[grey]{l}[/]");
             }, TimeProvider.System, ct);
         });

@@ -47,7 +47,7 @@ public static class RunRequests
     {
         var q = board.Qemu!;
         return new QemuBoardConfig(board.Name, board.Mode, q.Binary, q.Machine, q.Cpu, q.Smp, q.MemoryMb,
-            q.Iommu == IommuModel.SmmuV3 ? "smmuv3" : "none", q.Devices, board.XenCmdline, board.LinuxCmdline, q.ShareArtifacts,
+            q.IommuOption, q.Devices, board.XenCmdline, board.LinuxCmdline, q.ShareArtifacts,
             q.Firmware == QemuFirmware.UBoot ? "u-boot" : "direct");
     }
 

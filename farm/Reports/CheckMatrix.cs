@@ -13,7 +13,9 @@ public static class CheckMatrix
 
     public static string Column(RunRecord r) => $"{r.Job}@{r.Board}" + (r.Provenance.XenVersion is { } x
         ? r.Provenance.Packages.ContainsKey("xen_build") ? $" (Xen {x}, self-built, PCI passthrough on)" : $" (Xen {x})"
-        : " (native)");
+        : " (native)")
+        // The QEMU under the board (7.2 system, 10.0 for the SMMU boards): "10.0.2", without Debian's package suffix.
+        + (r.Provenance.QemuVersion is { Length: > 0 } q ? $" on QEMU {q.Split(' ')[0]}" : "");
 
     public static IReadOnlyList<string> CheckIds(IReadOnlyList<RunRecord> runs) =>
         runs.SelectMany(r => r.Checks).Select(c => c.Id).Distinct().ToList();

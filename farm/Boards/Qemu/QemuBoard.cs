@@ -72,6 +72,9 @@ public sealed partial class QemuBoard : IAsyncDisposable, IBootSnapshots
 
     public QemuMachine? Machine => _machine;
 
+    /// <summary>QEMU's arguments as deploy prepared them (before Farm adds its console and QMP sockets).</summary>
+    internal IReadOnlyList<string>? LaunchArguments => _launchArgs;
+
     /// <summary>U-Boot, when the board boots through it (<c>qemu.firmware: u-boot</c>); set by deploy.</summary>
     public IBootloader? Bootloader => _config.Firmware == "u-boot" ? new UBootLoader(this) : null;
 
@@ -113,9 +116,11 @@ public sealed partial class QemuBoard : IAsyncDisposable, IBootSnapshots
         var a = request.Artifacts;
         var args = new List<string>
         {
-            "-machine", _config.Iommu is "none" or "" ? _config.Machine : $"{_config.Machine},iommu={_config.Iommu}",
+            "-machine", _config.Iommu is "none" or "" ? _config.Machine : $"{_config.Machine},iommu=smmuv3",
             "-cpu", _config.Cpu, "-smp", _config.Smp.ToString(), "-m", _config.MemoryMb.ToString(), "-no-reboot",
         };
+        // QEMU 10's SMMUv3 can translate at stage 2 (QEMU 7.2 rejects the property and exits at start).
+        if (_config.Iommu == "smmuv3-stage2") args.AddRange(["-global", "arm-smmuv3.stage=2"]);
         var linux = string.Join(' ', new[] { _config.LinuxCmdline }.Concat(request.KernelArguments));
         string? tftp = null;
         if (_config.Firmware == "u-boot")

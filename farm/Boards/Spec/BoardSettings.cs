@@ -10,6 +10,10 @@ namespace Farm.Boards.Spec;
 public sealed record QemuSettings
 {
     public string? Binary { get; init; }
+
+    /// <summary>Where <see cref="Binary"/> was written (its problems are reported there).</summary>
+    public SpecPosition? BinaryAt { get; init; }
+
     public string? Machine { get; init; }
     public string? Cpu { get; init; }
     public int? Smp { get; init; }
@@ -25,6 +29,7 @@ public sealed record QemuSettings
     public QemuSettings Over(QemuSettings lower) => new()
     {
         Binary = Binary ?? lower.Binary,
+        BinaryAt = Binary is null ? lower.BinaryAt : BinaryAt,
         Machine = Machine ?? lower.Machine,
         Cpu = Cpu ?? lower.Cpu,
         Smp = Smp ?? lower.Smp,

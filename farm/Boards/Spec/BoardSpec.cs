@@ -9,8 +9,12 @@ public enum BoardKind { Qemu, UBoot }
 /// <summary>Whether the board boots Xen with Linux as dom0, or the same Linux on bare metal (the baseline).</summary>
 public enum BoardMode { Xen, Native }
 
-/// <summary>The emulated IOMMU QEMU gives the virt machine (<c>-machine ...,iommu=smmuv3</c>).</summary>
-public enum IommuModel { None, SmmuV3 }
+/// <summary>
+/// The emulated IOMMU QEMU gives the virt machine (<c>-machine ...,iommu=smmuv3</c>).
+/// <see cref="SmmuV3"/> is QEMU's default SMMUv3, stage-1 only; <see cref="SmmuV3Stage2"/> adds
+/// <c>-global arm-smmuv3.stage=2</c> (QEMU 10 and later), the stage Xen's SMMUv3 driver translates with.
+/// </summary>
+public enum IommuModel { None, SmmuV3, SmmuV3Stage2 }
 
 /// <summary>How QEMU starts the board: direct kernel boot, or U-Boot loading images over TFTP like a physical board.</summary>
 public enum QemuFirmware { Direct, UBoot }
@@ -21,7 +25,11 @@ public enum QemuFirmware { Direct, UBoot }
 /// </summary>
 public sealed record QemuSpec
 {
+    /// <summary>A program on PATH, or an absolute path (a lab file's checkout-relative path is resolved on load).</summary>
     public string Binary { get; init; } = "qemu-system-aarch64";
+
+    /// <summary>Why <see cref="Binary"/> cannot run, with its lab-file position and the set-up that provides it; null when it exists.</summary>
+    public string? BinaryProblem { get; init; }
 
     /// <summary><c>-machine</c> without the IOMMU, which comes from <see cref="Iommu"/>.</summary>
     public required string Machine { get; init; }
@@ -30,6 +38,9 @@ public sealed record QemuSpec
     public int Smp { get; init; } = 2;
     public int MemoryMb { get; init; } = 2048;
     public IommuModel Iommu { get; init; } = IommuModel.None;
+
+    /// <summary><see cref="Iommu"/> as the QEMU board takes it: <c>none</c>, <c>smmuv3</c> or <c>smmuv3-stage2</c>.</summary>
+    public string IommuOption => Iommu switch { IommuModel.SmmuV3 => "smmuv3", IommuModel.SmmuV3Stage2 => "smmuv3-stage2", _ => "none" };
 
     /// <summary>PCI devices under test, as QEMU device names (<c>nvme</c>, <c>e1000e</c>).</summary>
     public IReadOnlyList<string> Devices { get; init; } = [];
@@ -87,6 +98,7 @@ public sealed record BoardSpec
     {
         var missing = job.Tags.Where(t => !Tags.Contains(t, StringComparer.Ordinal)).ToList();
         if (missing.Count > 0) return $"lacks tag{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing)}";
+        if (Qemu?.BinaryProblem is { } qemu) return qemu;
         if (job.Expect.XenBanner is not null && Mode != BoardMode.Xen)
             return $"boots {Mode.ToString().ToLowerInvariant()} Linux, so the Xen banner the job expects (expect.xen-banner) never appears";
         return null;

@@ -37,7 +37,7 @@ public static partial class LabFile
     static readonly Dictionary<string, BoardMode> Modes = new() { ["xen"] = BoardMode.Xen, ["native"] = BoardMode.Native };
     static readonly Dictionary<string, QemuFirmware> Firmwares = new() { ["direct"] = QemuFirmware.Direct, ["u-boot"] = QemuFirmware.UBoot };
     static readonly Dictionary<string, bool> Shares = new() { ["artifacts"] = true, ["none"] = false };
-    static readonly Dictionary<string, IommuModel> Iommus = new() { ["none"] = IommuModel.None, ["smmuv3"] = IommuModel.SmmuV3 };
+    static readonly Dictionary<string, IommuModel> Iommus = new() { ["none"] = IommuModel.None, ["smmuv3"] = IommuModel.SmmuV3, ["smmuv3-stage2"] = IommuModel.SmmuV3Stage2 };
 
     [GeneratedRegex(@"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$", RegexOptions.CultureInvariant)]
     private static partial Regex Bdf();
@@ -306,9 +306,14 @@ public static partial class LabFile
         // The IOMMU is a separate field so a board can switch it without restating the machine.
         if (machine is not null && machine.Contains("iommu=", StringComparison.Ordinal))
             q.Report("machine", "set the IOMMU with qemu.iommu, not iommu= in the machine string");
+        var binary = q.Text("binary");
+        // A path is the checkout's (.cache/qemu-10/...): it must stay inside it.
+        if (binary is not null && (binary.Length == 0 || binary.Split('/').Contains("..") || binary.Any(char.IsControl)))
+            q.Report("binary", $"\"{binary}\" is not a QEMU program: give a name on PATH, an absolute path, or a path relative to the checkout without '..'");
         return new QemuSettings
         {
-            Binary = q.Text("binary"),
+            Binary = binary,
+            BinaryAt = q.Value("binary") is { } b ? q.Reader.At(b) : null,
             Machine = machine,
             Cpu = q.Text("cpu"),
             Smp = q.Integer("smp", min: 1),
@@ -341,10 +346,15 @@ public static partial class LabFile
             // Xen runs at EL2; without virtualization=on QEMU's virt machine has none.
             if (s.Qemu.Machine is { } m && !m.Split(',').Contains("virtualization=on"))
                 Problem("qemu.machine", $"Xen needs EL2: add virtualization=on to \"{m}\" ({Origin(x => x.Qemu.Machine)})");
-            // Debian's Xen has no SMMUv3 driver: dom0 programs the SMMU itself and every NVMe DMA
-            // faults until the boot times out (xen-on-qemu README, gotchas).
+            // QEMU's default SMMUv3 translates at stage 1 only. A Xen with an SMMUv3 driver needs stage 2
+            // (xen/drivers/passthrough/arm/smmu-v3.c: "no stage-2 translation support!") and declines
+            // it; one without (Debian's 4.17) leaves the SMMU to dom0. Either way nothing gives dom0's
+            // DMA a translation: NVMe and e1000e DMA faults until the boot times out (xen-on-qemu
+            // README, gotchas). QEMU 10's arm-smmuv3.stage=2 gives Xen's driver the stage it needs.
             if (s.Qemu.Iommu == IommuModel.SmmuV3)
-                Problem("qemu.iommu", $"smmuv3 hangs a Xen boot (Xen has no SMMUv3 driver); use it in native mode only ({Origin(x => x.Qemu.Iommu)})");
+                Problem("qemu.iommu", "smmuv3 is QEMU's stage-1 SMMU, which hangs a Xen boot: Xen's SMMUv3 driver needs stage-2 translation and declines it, " +
+                    "leaving dom0's DMA to fault; use smmuv3-stage2 with QEMU 10 (binary: .cache/qemu-10/usr/bin/qemu-system-aarch64, from ci/setup-qemu10.sh), " +
+                    $"or smmuv3 in native mode only ({Origin(x => x.Qemu.Iommu)})");
         }
         // Verified on Xen 4.17 under QEMU's virt machine: the board boots and powers off normally but
         // the UART stays silent (its tree has no serial0 alias), so every console stage would time out.
@@ -385,11 +395,13 @@ public static partial class LabFile
         if (s.Kind == BoardKind.UBoot)
             return board with { Power = entry.Power, Serial = entry.Serial, Network = entry.Network, UBoot = s.UBoot ?? new UBootSpec() };
         var defaults = new QemuSpec { Machine = "" };
+        var (binary, binaryProblem) = QemuBinary(s.Qemu, defaults.Binary);
         return board with
         {
             Qemu = new QemuSpec
             {
-                Binary = s.Qemu.Binary ?? defaults.Binary,
+                Binary = binary,
+                BinaryProblem = binaryProblem,
                 Machine = s.Qemu.Machine!,
                 Cpu = s.Qemu.Cpu ?? defaults.Cpu,
                 Smp = s.Qemu.Smp ?? defaults.Smp,
@@ -401,4 +413,35 @@ public static partial class LabFile
             },
         };
     }
+
+    /// <summary>
+    /// The QEMU a board runs, resolved: a name is looked up on PATH when QEMU starts; a relative
+    /// path is the checkout's (the directory with Farm.sln above the lab file, else the lab file's
+    /// directory), so a lab file can name a private QEMU such as <c>.cache/qemu-10/usr/bin/qemu-system-aarch64</c>.
+    /// A missing file makes the board refuse jobs with its position and the script that provides it
+    /// (<c>.cache/qemu-N/</c> comes from <c>ci/setup-qemuN.sh</c>), while the rest of the lab stays usable.
+    /// </summary>
+    static (string Binary, string? Problem) QemuBinary(QemuSettings q, string fallback)
+    {
+        if (q.Binary is not { } written || !written.Contains('/')) return (q.Binary ?? fallback, null);
+        var root = q.BinaryAt is { Source: var source } ? CheckoutOf(source) : Directory.GetCurrentDirectory();
+        var path = Path.GetFullPath(written, root);
+        if (File.Exists(path)) return (path, null);
+        var private10 = PrivateQemu().Match(written);
+        var hint = private10.Success
+            ? $"run ci/setup-qemu{private10.Groups[1].Value}.sh (ci/setup.sh runs it) to unpack QEMU {private10.Groups[1].Value} there"
+            : "install that QEMU or correct qemu.binary";
+        return (path, $"{q.BinaryAt}: qemu.binary: {path} does not exist; {hint}");
+    }
+
+    static string CheckoutOf(string labFile)
+    {
+        var dir = Path.GetDirectoryName(Path.GetFullPath(labFile))!;
+        for (var d = new DirectoryInfo(dir); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "Farm.sln"))) return d.FullName;
+        return dir;
+    }
+
+    [GeneratedRegex(@"(?:^|/)\.cache/qemu-(\d+)/")]
+    private static partial Regex PrivateQemu();
 }

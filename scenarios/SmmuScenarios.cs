@@ -1,0 +1,63 @@
+using Farm.Jobs;
+using Farm.Reports;
+
+namespace Farm.Scenarios;
+
+/// <summary>
+/// The SMMU board (qemu-virt-xen-smmu: QEMU 10.0 with a stage-2 SMMUv3) with each Xen, as
+/// README "QEMU 10 and the SMMU board" records it. Needs ci/setup-qemu10.sh (ci/setup.sh runs it);
+/// the self-built case also needs <c>farm build xen ... --name xen-vpci</c> (SelfBuiltXenScenarios, ci/nightly.sh).
+/// </summary>
+[Category("Qemu")]
+public class SmmuScenarios
+{
+    static string Repo(string relative) => Path.Combine(ScenarioArtifacts.RepoRoot, relative);
+
+    static async Task<(RunRecord Run, string Console)> RunAsync(string job)
+    {
+        if (!File.Exists(Repo(".cache/qemu-10/usr/bin/qemu-system-aarch64")))
+            Assert.Fail("QEMU 10 is not unpacked: run ci/setup-qemu10.sh");
+        var out_ = ScenarioArtifacts.NewRunDirectory();
+        var request = RunRequests.Resolve(Repo(job), null, Repo("boards"), out_);
+        var r = await new JobRunner(TimeProvider.System, await RunSinks.OpenAsync(out_, null, CancellationToken.None)).RunAsync(request, CancellationToken.None);
+        TestContext.Out.WriteLine($"{r.RunId}: {r.Verdict} in {r.Duration.TotalSeconds:0.0}s on QEMU {r.Provenance.QemuVersion}; {r.Message.Split('\n')[0]}");
+        await Recorded.AssertAsync(r, out_);
+        var console = await File.ReadAllTextAsync(Path.Combine(r.RunDirectory!, r.Board, "console.log"));
+        foreach (var line in console.Split('\n').Where(l => l.Contains("I/O virtualisation") || l.Contains("SMMUv3") || l.Contains("smmuv3: event") ||
+                     l.Contains("Unable to handle kernel") || l.Contains("nvme nvme0")).Take(20))
+            TestContext.Out.WriteLine("  " + line.TrimEnd());
+        return (r, console);
+    }
+
+    [Test]
+    public async Task DebiansXenLeavesTheStage2SmmuToDom0WhoseDmaFaults()
+    {
+        var (r, console) = await RunAsync("jobs/xen-smmu-smoke.yaml");
+        Assert.That(r.Provenance.QemuVersion, Does.StartWith("10.0.2 (Debian 1:10.0.2"));
+        // Debian's Xen 4.17 has no SMMUv3 driver (ARM_SMMU_V3 is UNSUPPORTED in 4.17 and Debian leaves it off).
+        Assert.That(console, Does.Contain("(XEN) I/O virtualisation disabled").And.Not.Contain("(XEN) SMMUv3:"));
+        Assert.That(console, Does.Contain("arm-smmu-v3 9050000.smmuv3: event 0x10 received:"), "dom0 drives the SMMU, and its DMA faults");
+        Assert.That(r.Verdict, Is.Not.EqualTo(Verdict.Pass), "dom0's NVMe never comes up");
+        Assert.That(r.Stages.Single(s => s.Name == "dom0-prompt").Status, Is.Not.EqualTo(StageStatus.Passed));
+    }
+
+    /// <summary>
+    /// Issue 14: Xen probes the SMMU and enables I/O virtualisation, then dom0 oopses on its first BAR
+    /// access. That is the system under test failing: with the crash watch (issue 14 item 0) the run is
+    /// <c>fail</c> within seconds, quoting the oops, not a dom0-prompt timeout.
+    /// </summary>
+    [Test]
+    public async Task TheSelfBuiltXenEnablesTheSmmuThenDom0OopsesAndTheRunFailsFast()
+    {
+        if (!Directory.Exists(Repo(".cache/artifacts/xen-vpci")))
+            Assert.Fail("no xen-vpci artifact set: farm build xen --source debian:bookworm --patch ci/xen/patches/xen-4.17-arm-pci-passthrough.patch --artifacts-from bookworm --name xen-vpci");
+        var (r, console) = await RunAsync("jobs/xen-vpci-smmu-smoke.yaml");
+        Assert.That(console, Does.Contain("(XEN) SMMUv3: /smmuv3@9050000: ias 44-bit, oas 44-bit"));
+        Assert.That(console, Does.Contain("(XEN) I/O virtualisation enabled"));
+        Assert.That(console, Does.Contain("Unable to handle kernel ttbr address size fault"));
+        Assert.That(r.Provenance.Packages["xen_build_pci"], Does.Contain("CONFIG_ARM_SMMU_V3"));
+        Assert.That(r.Verdict, Is.EqualTo(Verdict.Fail), r.Message);
+        Assert.That(r.Message, Does.Contain("Unable to handle kernel"));
+        Assert.That(r.Stages.Single(s => s.Name == "dom0-prompt").Duration, Is.LessThan(TimeSpan.FromSeconds(120)), "fails at the oops, not at the timeout");
+    }
+}

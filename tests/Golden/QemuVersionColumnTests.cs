@@ -1,0 +1,21 @@
+using Farm.Reports;
+
+namespace Farm.Tests.Golden;
+
+/// <summary>The matrix says which QEMU each column ran on (7.2 for most boards, 10.0 for the SMMU boards).</summary>
+public class QemuVersionColumnTests
+{
+    static RunRecord Run(string board, string? qemu, Dictionary<string, string>? packages = null) =>
+        new("20261202-030000-x-abc123", "xen-smoke", board, Verdict.Pass, DateTimeOffset.UnixEpoch, TimeSpan.Zero, [], [],
+            new Provenance(new Dictionary<string, string>(), packages ?? [], qemu, "4.17.7"), new Dictionary<string, double>());
+
+    [Test]
+    public void TheColumnNamesTheQemuVersionWithoutDebiansPackageSuffix()
+    {
+        Assert.That(CheckMatrix.Column(Run("qemu-xen-smmu", "10.0.2 (Debian 1:10.0.2+ds-2+deb13u1~bpo12+1)")),
+            Is.EqualTo("xen-smoke@qemu-xen-smmu (Xen 4.17.7) on QEMU 10.0.2"));
+        Assert.That(CheckMatrix.Column(Run("qemu-xen-vpci-smmu", "10.0.2 (Debian 1:10.0.2+ds-2+deb13u1~bpo12+1)", new() { ["xen_build"] = "xen-1" })),
+            Is.EqualTo("xen-smoke@qemu-xen-vpci-smmu (Xen 4.17.7, self-built, PCI passthrough on) on QEMU 10.0.2"));
+        Assert.That(CheckMatrix.Column(Run("rpi4-1", null)), Is.EqualTo("xen-smoke@rpi4-1 (Xen 4.17.7)"), "a physical board has no QEMU");
+    }
+}
