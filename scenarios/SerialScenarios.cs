@@ -85,6 +85,66 @@ public class SerialScenarios
         }
     }
 
+    /// <summary>
+    /// A real <c>farm capture</c> process, SIGKILLed: everything it had read is in its transcripts.
+    /// The first part ends mid-line and is far smaller than any write buffer, so a transcript that
+    /// waited for a full buffer, a newline or a clean exit would not have it on disk; it must get
+    /// there while Farm runs (within one flush interval). The second part is sent and Farm killed
+    /// at once: the transcript may hold any prefix of it, never less than the first part, never a
+    /// changed byte.
+    /// </summary>
+    [Test]
+    public async Task ASigkilledFarmLosesNoMoreThanItsLastFlushInterval()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        var dir = ScenarioArtifacts.NewRunDirectory();
+        await using var cable = await NullModem.CreateAsync(dir, "kill", cts.Token);
+        var out_ = Path.Combine(dir, "capture");
+        var psi = new System.Diagnostics.ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "farm"), ["capture", cable.B, "--out", out_])
+            { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var farm = System.Diagnostics.Process.Start(psi)!;
+        string raw = Path.Combine(out_, "kill-b.raw"), log = Path.Combine(out_, "kill-b.log");
+        try
+        {
+            // The transcripts are created after the port is open: from then on no byte is missed.
+            await WaitUntilAsync(() => File.Exists(raw) && File.Exists(log), "farm capture opened the port", cts.Token);
+            var rng = new Random(16);
+            var text = string.Concat(Enumerable.Range(0, 200).Select(n => $"(XEN) line {n} {new string('v', rng.Next(0, 40))}\r\n"));
+            var first = System.Text.Encoding.ASCII.GetBytes(text + "root@farm:~# ").Concat(Enumerable.Range(0, 256).Select(b => (byte)b)).ToArray();
+            var second = new byte[8192];
+            rng.NextBytes(second);
+            using var uart = TtyStream.Open(cable.A);
+            await uart.WriteAsync(first, cts.Token);
+            await WaitUntilAsync(() => new FileInfo(raw).Length >= first.Length, $"{first.Length} bytes in {raw} while farm runs", cts.Token);
+            await WaitUntilAsync(() => File.ReadAllLines(log).Length >= 200, $"200 lines in {log} while farm runs", cts.Token);
+
+            await uart.WriteAsync(second, cts.Token);
+            farm.Kill(); // SIGKILL: no finally block, no flush, no dispose runs in Farm
+            await farm.WaitForExitAsync(cts.Token);
+
+            var sent = first.Concat(second).ToArray();
+            var got = await File.ReadAllBytesAsync(raw, cts.Token);
+            TestContext.Out.WriteLine($"sent {first.Length} + {second.Length} bytes; console.raw has {got.Length} after SIGKILL");
+            Assert.That(got.Length, Is.InRange(first.Length, sent.Length));
+            Assert.That(got, Is.EqualTo(sent.Take(got.Length).ToArray()), "console.raw is exactly a prefix of what the board sent");
+            var lines = (await File.ReadAllLinesAsync(log, cts.Token)).Select(l => System.Text.RegularExpressions.Regex.Replace(l, @"^\[[^\]]+\] ", "")).ToList();
+            Assert.That(lines.Take(200), Is.EqualTo(text.Split("\r\n").Take(200)), "console.log has every complete line, in order");
+        }
+        finally
+        {
+            if (!farm.HasExited) farm.Kill();
+        }
+    }
+
+    static async Task WaitUntilAsync(Func<bool> done, string what, CancellationToken ct)
+    {
+        while (!done())
+        {
+            if (ct.IsCancellationRequested) Assert.Fail($"timed out waiting for {what}");
+            await Task.Delay(20, CancellationToken.None);
+        }
+    }
+
     [Test]
     public async Task ConsoleEndsWithAReasonWhenTheCableIsPulled()
     {

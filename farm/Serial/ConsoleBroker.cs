@@ -65,9 +65,10 @@ public sealed class ConsoleBroker : IConsole, IAsyncDisposable
                 int n = await _transport.ReadAsync(buffer, _stop.Token).ConfigureAwait(false);
                 if (n == 0) break;
                 Interlocked.Add(ref _bytes, n);
-                _raw.Writer.TryWrite(buffer.AsSpan(0, n).ToArray());
                 int c = _decoder.GetChars(buffer, 0, n, chars, 0, flush: false);
+                // Lines before raw bytes: a transcript woken by the raw chunk finds its lines queued too.
                 Publish(chars.AsSpan(0, c));
+                _raw.Writer.TryWrite(buffer.AsSpan(0, n).ToArray());
             }
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)

@@ -8,55 +8,58 @@ namespace Farm.Serial;
 /// prefixed with its UTC arrival time) and console.raw (the bytes exactly as received).
 /// Runs beside the read loop, never inside it, so disk latency cannot stall the guest.
 /// Appends, so the transcript of a board that is power-cycled within a run stays one file.
+/// <para>
+/// One writer for both files, woken once per chunk the broker read: each wake-up ends with one
+/// write(2) per file, whatever the number of bytes and lines in hand. Chunks are at least
+/// <see cref="TtyReactor.ReadInterval"/> apart on a paced console, so that interval is the flush
+/// interval: a SIGKILL of Farm loses at most the bytes it read in the last one (the kernel holds
+/// every write already made; nothing waits in a user-space buffer for more input).
+/// </para>
 /// </summary>
 public sealed class ConsoleTranscript : IAsyncDisposable
 {
-    readonly Task _lines;
-    readonly Task _raw;
+    const int BufferSize = 1 << 16;
 
-    ConsoleTranscript(Task lines, Task raw) => (_lines, _raw) = (lines, raw);
+    readonly Task _writer;
+
+    ConsoleTranscript(Task writer) => _writer = writer;
 
     public static ConsoleTranscript Start(ConsoleBroker broker, string logPath, string? rawPath = null)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(logPath))!);
-        var reader = broker.Subscribe(replay: true);
-        var lines = Task.Run(async () =>
+        var lines = broker.Subscribe(replay: true);
+        return new ConsoleTranscript(Task.Run(async () =>
         {
-            await using var w = new StreamWriter(logPath, append: true, new UTF8Encoding(false), 1 << 16);
-            while (await reader.WaitToReadAsync().ConfigureAwait(false))
-            {
-                while (reader.TryRead(out var l))
-                    await w.WriteLineAsync(Format(l)).ConfigureAwait(false);
-                await w.FlushAsync().ConfigureAwait(false);
-            }
-        });
-        var raw = rawPath is null ? DrainAsync(broker) : Task.Run(async () =>
-        {
-            await using var f = new FileStream(rawPath, FileMode.Append, FileAccess.Write, FileShare.Read, 1 << 16, useAsync: true);
-            // Flush whenever the broker has nothing more queued: a crash loses no more than the
-            // chunk in hand, and readers of the file (tail -f, ci/bench) see bytes as they come.
+            // Synchronous writes on purpose: they land in the page cache in microseconds, and an
+            // async FileStream on Linux would only hand the same pwrite to another pool thread.
+            using var log = new StreamWriter(new FileStream(logPath, FileMode.Append, FileAccess.Write, FileShare.Read, 1),
+                new UTF8Encoding(false), BufferSize);
+            using var raw = rawPath is null ? null : new FileStream(rawPath, FileMode.Append, FileAccess.Write, FileShare.Read, BufferSize);
+            // The broker publishes a chunk's lines before its raw bytes, and completes the line
+            // channel before the raw one: waking on raw finds every line of that chunk queued.
             while (await broker.Raw.WaitToReadAsync().ConfigureAwait(false))
             {
-                while (broker.Raw.TryRead(out var chunk))
-                    await f.WriteAsync(chunk).ConfigureAwait(false);
-                await f.FlushAsync().ConfigureAwait(false);
+                while (broker.Raw.TryRead(out var chunk)) raw?.Write(chunk.Span);
+                WriteLines();
             }
-        });
-        return new ConsoleTranscript(lines, raw);
-    }
+            WriteLines();
 
-    static async Task DrainAsync(ConsoleBroker broker)
-    {
-        await foreach (var _ in broker.Raw.ReadAllAsync().ConfigureAwait(false)) { }
+            void WriteLines()
+            {
+                while (lines.TryRead(out var l))
+                {
+                    log.Write(Format(l));
+                    log.Write('\n');
+                }
+                log.Flush();
+                raw?.Flush();
+            }
+        }));
     }
 
     public static string Format(ConsoleLine l) =>
         "[" + l.Timestamp.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture) + "] " + l.Text;
 
     /// <summary>Completes once the broker has closed and every line is on disk.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        await _lines.ConfigureAwait(false);
-        await _raw.ConfigureAwait(false);
-    }
+    public async ValueTask DisposeAsync() => await _writer.ConfigureAwait(false);
 }

@@ -3,8 +3,8 @@ using System.Runtime.InteropServices;
 namespace Farm.Serial;
 
 /// <summary>
-/// The few libc calls a tty needs that .NET does not expose: non-blocking open, termios and
-/// epoll. Constants are Linux's generic values, identical on x86_64 and arm64.
+/// The few libc calls a tty or a console socket needs that .NET does not expose: non-blocking
+/// open, termios, epoll and per-call non-blocking recv/send. Constants are Linux's generic values, identical on x86_64 and arm64.
 /// </summary>
 static unsafe partial class LibC
 {
@@ -13,6 +13,8 @@ static unsafe partial class LibC
     public const int EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2, EPOLL_CTL_MOD = 3;
     public const uint EPOLLIN = 0x1, EPOLLOUT = 0x4, EPOLLERR = 0x8, EPOLLHUP = 0x10, EPOLLONESHOT = 1u << 30;
     public const int TCSANOW = 0, TCIOFLUSH = 2;
+    public const int ECONNRESET = 104, EPIPE = 32;
+    public const int MSG_DONTWAIT = 0x40, MSG_NOSIGNAL = 0x4000;
 
     // struct termios (glibc): c_iflag, c_oflag, c_cflag, c_lflag, c_line, c_cc[32], c_ispeed, c_ospeed.
     public const int TermiosSize = 256; // generous: glibc's is 60 bytes
@@ -32,6 +34,12 @@ static unsafe partial class LibC
 
     [DllImport("libc", SetLastError = true, EntryPoint = "write")]
     public static extern nint Write(int fd, byte* buffer, nint count);
+
+    [DllImport("libc", SetLastError = true, EntryPoint = "recv")]
+    public static extern nint Recv(int fd, byte* buffer, nint count, int flags);
+
+    [DllImport("libc", SetLastError = true, EntryPoint = "send")]
+    public static extern nint Send(int fd, byte* buffer, nint count, int flags);
 
     [DllImport("libc", SetLastError = true, EntryPoint = "isatty")]
     public static extern int IsATty(int fd);

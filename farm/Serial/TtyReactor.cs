@@ -3,12 +3,21 @@ using System.Runtime.InteropServices;
 namespace Farm.Serial;
 
 /// <summary>
-/// One epoll loop for every tty Farm has open: a console waiting for bytes costs no thread and no
-/// CPU, and 64 serial consoles are served by one thread that sleeps in <c>epoll_wait</c> until
-/// one of them has data (.NET's own socket engine works the same way; its file streams do not,
-/// and System.IO.Ports polls each port every millisecond while a read is pending).
+/// One epoll loop for every tty and console socket Farm has open: a console waiting for bytes costs
+/// no thread and no CPU, and 64 serial consoles are served by one thread that sleeps in
+/// <c>epoll_wait</c> until one of them has data (.NET's own socket engine works the same way; its
+/// file streams do not, and System.IO.Ports polls each port every millisecond while a read is pending).
 /// Waits are one-shot: a reader that saw EAGAIN arms its fd and is woken once it is readable.
 /// Arming is level-triggered, so data that arrived between the EAGAIN and the arm is not missed.
+/// <para>
+/// Reads are paced: an fd is reported readable at most once per <see cref="ReadInterval"/>. QEMU's
+/// PL011 hands its chardev one byte per guest write (pl011_write: <c>qemu_chr_fe_write_all(&amp;s->chr,
+/// &amp;ch, 1)</c>), so a reader woken at once would read a byte per wake-up and pay a thread-pool hop,
+/// a decode and two transcript writes for each. Woken after a quiet interval it reads everything that
+/// came meanwhile in one call. The first byte after a quiet spell is reported at once, so a prompt
+/// is never delayed by more than one interval; the kernel buffers (a socket's, a tty's 4 KiB+) hold
+/// far more than one interval of a 115200-baud line, so nothing waits on the pacing but the reader.
+/// </para>
 /// </summary>
 sealed unsafe class TtyReactor
 {
@@ -19,14 +28,22 @@ sealed unsafe class TtyReactor
     static readonly int EventSize = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 12 : 16;
     static readonly int DataOffset = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 4 : 8;
 
+    /// <summary>The least time between two readable reports of one fd: the transcript's flush interval too.</summary>
+    public static readonly TimeSpan ReadInterval = TimeSpan.FromMilliseconds(5);
+    static readonly long IntervalTicks = (long)(ReadInterval.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+
     readonly int _epoll;
     readonly object _gate = new();
     readonly Dictionary<int, Waiters> _fds = [];
+    // Read reports held back until their interval has passed; touched only by the loop thread.
+    readonly List<(int fd, Waiters w, long due)> _held = [];
 
     sealed class Waiters
     {
         public TaskCompletionSource? Read;
         public TaskCompletionSource? Write;
+        public long LastRead = long.MinValue / 2;
+        public bool ReadHeld;
     }
 
     TtyReactor()
@@ -75,7 +92,7 @@ sealed unsafe class TtyReactor
     void Arm(int fd, Waiters w)
     {
         uint events = LibC.EPOLLONESHOT;
-        if (w.Read is { Task.IsCompleted: false }) events |= LibC.EPOLLIN;
+        if (w.Read is { Task.IsCompleted: false } && !w.ReadHeld) events |= LibC.EPOLLIN;
         if (w.Write is { Task.IsCompleted: false }) events |= LibC.EPOLLOUT;
         Control(LibC.EPOLL_CTL_MOD, fd, events);
     }
@@ -95,27 +112,66 @@ sealed unsafe class TtyReactor
         byte* events = (byte*)NativeMemory.Alloc((nuint)(Max * EventSize));
         while (true)
         {
-            int n = LibC.EpollWait(_epoll, events, Max, -1);
-            if (n < 0) continue; // EINTR
+            int n = LibC.EpollWait(_epoll, events, Max, TimeoutMs());
             for (int i = 0; i < n; i++)
             {
                 byte* e = events + i * EventSize;
-                uint flags = *(uint*)e;
-                int fd = (int)*(long*)(e + DataOffset);
-                TaskCompletionSource? read = null, write = null;
-                lock (_gate)
-                {
-                    if (!_fds.TryGetValue(fd, out var w)) continue;
-                    bool failed = (flags & (LibC.EPOLLERR | LibC.EPOLLHUP)) != 0;
-                    if (failed || (flags & LibC.EPOLLIN) != 0) (read, w.Read) = (w.Read, null);
-                    if (failed || (flags & LibC.EPOLLOUT) != 0) (write, w.Write) = (w.Write, null);
-                    // One-shot: whoever is still waiting (e.g. a writer woken only for reads) re-arms.
-                    if (w.Read is not null || w.Write is not null) Arm(fd, w);
-                }
-                // Waiters retry the syscall, which reports EOF or the error itself.
-                read?.TrySetResult();
-                write?.TrySetResult();
+                Fired(*(uint*)e, (int)*(long*)(e + DataOffset));
+            }
+            ReleaseHeld();
+            // n < 0 is EINTR: the loop simply waits again.
+        }
+    }
+
+    void Fired(uint flags, int fd)
+    {
+        TaskCompletionSource? read = null, write = null;
+        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        lock (_gate)
+        {
+            if (!_fds.TryGetValue(fd, out var w)) return;
+            bool failed = (flags & (LibC.EPOLLERR | LibC.EPOLLHUP)) != 0;
+            if (failed || (flags & LibC.EPOLLIN) != 0)
+            {
+                if (failed || now - w.LastRead >= IntervalTicks) { (read, w.Read) = (w.Read, null); w.LastRead = now; }
+                else if (!w.ReadHeld) { w.ReadHeld = true; _held.Add((fd, w, w.LastRead + IntervalTicks)); }
+            }
+            if (failed || (flags & LibC.EPOLLOUT) != 0) (write, w.Write) = (w.Write, null);
+            // One-shot: whoever is still waiting (e.g. a writer woken only for reads) re-arms.
+            if ((w.Read is not null && !w.ReadHeld) || w.Write is not null) Arm(fd, w);
+        }
+        // Waiters retry the syscall, which reports EOF or the error itself.
+        read?.TrySetResult();
+        write?.TrySetResult();
+    }
+
+    int TimeoutMs()
+    {
+        if (_held.Count == 0) return -1;
+        long due = _held.Min(h => h.due) - System.Diagnostics.Stopwatch.GetTimestamp();
+        return due <= 0 ? 0 : (int)Math.Ceiling(due * 1000.0 / System.Diagnostics.Stopwatch.Frequency);
+    }
+
+    void ReleaseHeld()
+    {
+        if (_held.Count == 0) return;
+        long now = System.Diagnostics.Stopwatch.GetTimestamp();
+        List<TaskCompletionSource>? ready = null;
+        lock (_gate)
+        {
+            for (int i = _held.Count - 1; i >= 0; i--)
+            {
+                var (fd, w, due) = _held[i];
+                if (due > now) continue;
+                _held.RemoveAt(i);
+                w.ReadHeld = false;
+                // An fd closed meanwhile (and maybe reused) is skipped: its waiter already failed.
+                if (!_fds.TryGetValue(fd, out var current) || current != w || w.Read is null) continue;
+                (ready ??= []).Add(w.Read);
+                w.Read = null;
+                w.LastRead = now;
             }
         }
+        if (ready is not null) foreach (var r in ready) r.TrySetResult();
     }
 }

@@ -29,12 +29,9 @@ public sealed record SerialSettings(int Baud = 115200, int DataBits = 8, Parity 
 /// The line is put in raw mode (no echo, no CR/LF translation, no signals) at the given settings,
 /// so the console transcript holds exactly the bytes the board sent.
 /// </summary>
-public sealed class TtyStream : Stream
+public sealed class TtyStream : ReactorStream
 {
-    readonly TtyReactor _reactor = TtyReactor.Shared;
-    int _fd;
-
-    TtyStream(string path, int fd) => (Path, _fd) = (path, fd);
+    TtyStream(string path, int fd) : base(fd, $"serial {path}") => Path = path;
 
     public string Path { get; }
 
@@ -58,9 +55,7 @@ public sealed class TtyStream : Stream
             LibC.Close(fd);
             throw;
         }
-        var stream = new TtyStream(path, fd);
-        stream._reactor.Register(fd);
-        return stream;
+        return new TtyStream(path, fd);
     }
 
     static unsafe void Configure(string path, int fd, SerialSettings s)
@@ -85,87 +80,12 @@ public sealed class TtyStream : Stream
     static InfrastructureException Fail(string path, string call) =>
         new($"serial {path}: {call}: {LibC.Describe(Marshal.GetLastPInvokeError())}");
 
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
-    {
-        if (buffer.IsEmpty) return 0;
-        while (true)
-        {
-            ct.ThrowIfCancellationRequested();
-            int fd = Fd();
-            var (n, errno) = ReadSome(fd, buffer);
-            if (n >= 0) return (int)n;
-            switch (errno)
-            {
-                case LibC.EAGAIN: await _reactor.WaitAsync(fd, write: false, ct).ConfigureAwait(false); break;
-                case LibC.EINTR: break;
-                // A PTY whose other side closed, or a USB-UART that was unplugged.
-                case LibC.EIO: return 0;
-                default: throw new IOException($"serial {Path}: read: {LibC.Describe(errno)}");
-            }
-        }
-    }
+    // A PTY whose other side closed, or a USB-UART that was unplugged.
+    protected override bool IsHangUp(int errno) => errno == LibC.EIO;
 
-    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct = default)
-    {
-        while (!buffer.IsEmpty)
-        {
-            ct.ThrowIfCancellationRequested();
-            int fd = Fd();
-            var (n, errno) = WriteSome(fd, buffer);
-            if (n >= 0) { buffer = buffer[(int)n..]; continue; }
-            switch (errno)
-            {
-                case LibC.EAGAIN: await _reactor.WaitAsync(fd, write: true, ct).ConfigureAwait(false); break;
-                case LibC.EINTR: break;
-                default: throw new IOException($"serial {Path}: write: {LibC.Describe(errno)}");
-            }
-        }
-    }
+    protected override unsafe nint ReadSome(int fd, byte* buffer, int count) => LibC.Read(fd, buffer, count);
 
-    static unsafe (nint n, int errno) ReadSome(int fd, Memory<byte> buffer)
-    {
-        using var pin = buffer.Pin();
-        nint n = LibC.Read(fd, (byte*)pin.Pointer, buffer.Length);
-        return (n, n < 0 ? Marshal.GetLastPInvokeError() : 0);
-    }
+    protected override unsafe nint WriteSome(int fd, byte* buffer, int count) => LibC.Write(fd, buffer, count);
 
-    static unsafe (nint n, int errno) WriteSome(int fd, ReadOnlyMemory<byte> buffer)
-    {
-        using var pin = buffer.Pin();
-        nint n = LibC.Write(fd, (byte*)pin.Pointer, buffer.Length);
-        return (n, n < 0 ? Marshal.GetLastPInvokeError() : 0);
-    }
-
-    int Fd() => _fd >= 0 ? _fd : throw new ObjectDisposedException(nameof(TtyStream), $"serial {Path} is closed");
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) =>
-        ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken ct) =>
-        WriteAsync(buffer.AsMemory(offset, count), ct).AsTask();
-
-    // Synchronous I/O would block a thread on the tty: not offered.
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("use ReadAsync");
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException("use WriteAsync");
-    public override void Flush() { }
-    public override Task FlushAsync(CancellationToken ct) => Task.CompletedTask;
-
-    public override bool CanRead => _fd >= 0;
-    public override bool CanWrite => _fd >= 0;
-    public override bool CanSeek => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    protected override void Dispose(bool disposing)
-    {
-        int fd = Interlocked.Exchange(ref _fd, -1);
-        if (fd >= 0)
-        {
-            _reactor.Unregister(fd);
-            LibC.Close(fd);
-        }
-        base.Dispose(disposing);
-    }
+    protected override void Close(int fd) => LibC.Close(fd);
 }

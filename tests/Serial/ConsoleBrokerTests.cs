@@ -109,6 +109,50 @@ public class ConsoleBrokerTests
     }
 }
 
+public class ConsoleSocketStreamTests
+{
+    /// <summary>
+    /// QEMU's serial chardev over a Unix socket, as QemuMachine wires it: the guest side sends a byte
+    /// per call (as QEMU's PL011 does); the paced reactor reads must still deliver every byte in order,
+    /// and what Farm types reaches the other end.
+    /// </summary>
+    [Test]
+    public async Task OneByteSendsArriveWholeAndInOrderAndWritesReachQemu()
+    {
+        var name = $"farm-test-{Guid.NewGuid():N}";
+        using var listener = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        listener.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint("\0" + name));
+        listener.Listen(1);
+        using var qemu = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        await qemu.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint("\0" + name));
+        var broker = new ConsoleBroker("qemu", new ConsoleSocketStream(await listener.AcceptAsync(), "qemu"));
+        var dir = Directory.CreateTempSubdirectory("farm-socket").FullName;
+        var transcript = ConsoleTranscript.Start(broker, Path.Combine(dir, "console.log"), Path.Combine(dir, "console.raw"));
+        broker.Start();
+
+        var text = string.Concat(Enumerable.Range(0, 300).Select(i => $"(XEN) line {i}\r\n")) + "root@farm:~# ";
+        var bytes = Encoding.ASCII.GetBytes(text);
+        var prompt = broker.Cursor().ExpectAsync(new Regex("root@farm:~# "), CancellationToken.None, partialLine: true);
+        for (int i = 0; i < bytes.Length; i++) await qemu.SendAsync(bytes.AsMemory(i, 1));
+        Assert.That((await prompt).LineIndex, Is.EqualTo(300));
+
+        await broker.WriteAsync("xl info\n", CancellationToken.None);
+        var got = new byte[8];
+        int n = 0;
+        while (n < got.Length) n += await qemu.ReceiveAsync(got.AsMemory(n));
+        Assert.That(Encoding.ASCII.GetString(got), Is.EqualTo("xl info\n"));
+
+        qemu.Shutdown(System.Net.Sockets.SocketShutdown.Both);
+        await broker.Completion;
+        await transcript.DisposeAsync();
+        Assert.That(broker.CloseReason, Is.EqualTo("end of stream"));
+        Assert.That(await File.ReadAllBytesAsync(Path.Combine(dir, "console.raw")), Is.EqualTo(bytes));
+        Assert.That(broker.Lines.Select(l => l.Text).Take(300), Is.EqualTo(Enumerable.Range(0, 300).Select(i => $"(XEN) line {i}")));
+        await broker.DisposeAsync();
+        Directory.Delete(dir, true);
+    }
+}
+
 /// <summary>Reads from one stream, writes to another: a console transport for tests.</summary>
 sealed class DuplexStream(Stream input, Stream output) : Stream
 {

@@ -78,7 +78,8 @@ public sealed class QemuMachine : IAsyncDisposable
                 $"{_name}: QEMU exited with code {_process.ExitCode} before the machine started (see qemu.log)",
                 _process.OutputTail());
         }
-        Console = new ConsoleBroker(_name, new NetworkStream(serial, ownsSocket: true), _time);
+        // The reactor, not .NET's socket engine, reads the console: QEMU sends it a byte at a time.
+        Console = new ConsoleBroker(_name, new ConsoleSocketStream(serial, _name), _time);
         Console.Start();
         try
         {

@@ -1,0 +1,128 @@
+using System.Runtime.InteropServices;
+
+namespace Farm.Serial;
+
+/// <summary>
+/// A console fd (a tty, a connected socket) as a non-blocking stream: reads and writes never block
+/// a thread; waiting is done by <see cref="TtyReactor"/>'s single epoll loop, which also paces reads
+/// so that each one takes everything that arrived since the last.
+/// </summary>
+public abstract class ReactorStream : Stream
+{
+    readonly TtyReactor _reactor = TtyReactor.Shared;
+    readonly string _what;
+    int _fd;
+
+    private protected ReactorStream(int fd, string what)
+    {
+        (_fd, _what) = (fd, what);
+        _reactor.Register(fd);
+    }
+
+    /// <summary>An errno that means the other side is gone (end of stream, not an error).</summary>
+    protected virtual bool IsHangUp(int errno) => false;
+
+    protected abstract unsafe nint ReadSome(int fd, byte* buffer, int count);
+
+    protected abstract unsafe nint WriteSome(int fd, byte* buffer, int count);
+
+    protected abstract void Close(int fd);
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
+    {
+        if (buffer.IsEmpty) return 0;
+        while (true)
+        {
+            ct.ThrowIfCancellationRequested();
+            int fd = Fd();
+            var (n, errno) = Call(fd, buffer, write: false);
+            if (n >= 0) return (int)n;
+            if (IsHangUp(errno)) return 0;
+            switch (errno)
+            {
+                case LibC.EAGAIN: await _reactor.WaitAsync(fd, write: false, ct).ConfigureAwait(false); break;
+                case LibC.EINTR: break;
+                default: throw new IOException($"{_what}: read: {LibC.Describe(errno)}");
+            }
+        }
+    }
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct = default)
+    {
+        while (!buffer.IsEmpty)
+        {
+            ct.ThrowIfCancellationRequested();
+            int fd = Fd();
+            var (n, errno) = Call(fd, MemoryMarshal.AsMemory(buffer), write: true);
+            if (n >= 0) { buffer = buffer[(int)n..]; continue; }
+            switch (errno)
+            {
+                case LibC.EAGAIN: await _reactor.WaitAsync(fd, write: true, ct).ConfigureAwait(false); break;
+                case LibC.EINTR: break;
+                default: throw new IOException($"{_what}: write: {LibC.Describe(errno)}");
+            }
+        }
+    }
+
+    unsafe (nint n, int errno) Call(int fd, Memory<byte> buffer, bool write)
+    {
+        using var pin = buffer.Pin();
+        nint n = write ? WriteSome(fd, (byte*)pin.Pointer, buffer.Length) : ReadSome(fd, (byte*)pin.Pointer, buffer.Length);
+        return (n, n < 0 ? Marshal.GetLastPInvokeError() : 0);
+    }
+
+    int Fd() => _fd >= 0 ? _fd : throw new ObjectDisposedException(GetType().Name, $"{_what} is closed");
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) =>
+        ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken ct) =>
+        WriteAsync(buffer.AsMemory(offset, count), ct).AsTask();
+
+    // Synchronous I/O would block a thread on the console: not offered.
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("use ReadAsync");
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException("use WriteAsync");
+    public override void Flush() { }
+    public override Task FlushAsync(CancellationToken ct) => Task.CompletedTask;
+
+    public override bool CanRead => _fd >= 0;
+    public override bool CanWrite => _fd >= 0;
+    public override bool CanSeek => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        int fd = Interlocked.Exchange(ref _fd, -1);
+        if (fd >= 0)
+        {
+            _reactor.Unregister(fd);
+            Close(fd);
+        }
+        base.Dispose(disposing);
+    }
+}
+
+/// <summary>
+/// A connected stream socket (QEMU's serial chardev) read through the reactor instead of .NET's
+/// socket engine: the engine would complete one thread-pool continuation per one-byte
+/// <c>sendmsg</c> QEMU makes, while the reactor's paced reads take a whole burst per call.
+/// The socket is never used through .NET's async API, so it never joins the engine's epoll set.
+/// </summary>
+public sealed class ConsoleSocketStream : ReactorStream
+{
+    readonly System.Net.Sockets.Socket _socket;
+
+    public ConsoleSocketStream(System.Net.Sockets.Socket socket, string name)
+        : base((int)socket.SafeHandle.DangerousGetHandle(), $"console socket {name}") => _socket = socket;
+
+    // MSG_DONTWAIT per call: the socket itself stays in blocking mode, as .NET left it.
+    protected override unsafe nint ReadSome(int fd, byte* buffer, int count) => LibC.Recv(fd, buffer, count, LibC.MSG_DONTWAIT);
+
+    protected override unsafe nint WriteSome(int fd, byte* buffer, int count) =>
+        LibC.Send(fd, buffer, count, LibC.MSG_DONTWAIT | LibC.MSG_NOSIGNAL);
+
+    protected override void Close(int fd) => _socket.Dispose();
+}
