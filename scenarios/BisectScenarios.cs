@@ -114,6 +114,7 @@ public class BisectScenarios
             {
                 var source = await DebianSource.FetchAsync("bookworm", Repo(".cache"), CancellationToken.None);
                 if (Directory.Exists(checkout)) Directory.Delete(checkout, recursive: true);
+                Directory.CreateDirectory(Path.GetDirectoryName(checkout)!);
                 await ShAsync(Path.GetDirectoryName(checkout)!, $"cp -a '{source}' '{checkout}'");
                 await ShAsync(checkout, "git init -q && git add -A && git commit -qm 'Debian Xen 4.17.5'");
                 await ShAsync(checkout, $"patch -p1 --forward -s < '{Repo("ci/xen/patches/xen-4.17-arm-pci-passthrough.patch")}' && git add -A && git commit -qm 'vPCI for dom0 (Farm patch)'");

@@ -258,3 +258,33 @@ public class BisectCriterionTests
         Assert.That(c.Judge(Run(Verdict.Fail)).Observation, Is.EqualTo(Observation.Bad));
     }
 }
+
+public class NightlyTriggerTests
+{
+    const string Checkout = "/src/xen";
+
+    static RunRecord Run(string id, int day, string? commit, CheckVerdict verdict, string source = "git:/src/xen@") =>
+        new(id, "xen-vpci-smoke", "b", verdict == CheckVerdict.Fail ? Verdict.Fail : Verdict.Pass, DateTimeOffset.UnixEpoch.AddDays(day), TimeSpan.Zero, [],
+            [new CheckResult("ecam.x", "ecam", verdict, CheckVerdict.Pass, "s", [], "src")],
+            new Provenance(new Dictionary<string, string>(), commit is null ? new Dictionary<string, string>()
+                : new Dictionary<string, string> { ["xen_build_source"] = source + commit, ["xen_build_commit"] = commit }),
+            new Dictionary<string, double>());
+
+    [Test]
+    public void A_check_that_passed_on_the_last_build_and_fails_now_starts_a_bisect_between_the_two_commits()
+    {
+        var t = NightlyTrigger.Find(Run("r3", 3, "ccc", CheckVerdict.Fail), [Run("r1", 1, "aaa", CheckVerdict.Pass), Run("r2", 2, "bbb", CheckVerdict.Pass)], Checkout);
+        Assert.That(t, Is.EqualTo(new BisectTrigger("xen-vpci-smoke", "ecam.x", "bbb", "ccc", "r2", "r3")));
+    }
+
+    [Test]
+    public void No_bisect_when_the_check_already_failed_last_night_or_the_build_did_not_change_or_came_from_elsewhere()
+    {
+        Assert.That(NightlyTrigger.Find(Run("r3", 3, "ccc", CheckVerdict.Fail), [Run("r2", 2, "bbb", CheckVerdict.Fail), Run("r1", 1, "aaa", CheckVerdict.Pass)], Checkout), Is.Null,
+            "the basis is the newest earlier build, as osstest's is");
+        Assert.That(NightlyTrigger.Find(Run("r3", 3, "ccc", CheckVerdict.Fail), [Run("r2", 2, "ccc", CheckVerdict.Pass)], Checkout), Is.Null, "same commit: not a regression of the tree");
+        Assert.That(NightlyTrigger.Find(Run("r3", 3, "ccc", CheckVerdict.Fail, "git:/other@"), [Run("r2", 2, "bbb", CheckVerdict.Pass, "git:/other@")], Checkout), Is.Null);
+        Assert.That(NightlyTrigger.Find(Run("r3", 3, null, CheckVerdict.Fail), [Run("r2", 2, "bbb", CheckVerdict.Pass)], Checkout), Is.Null, "a packaged Xen has no commit");
+        Assert.That(NightlyTrigger.Find(Run("r3", 3, "ccc", CheckVerdict.Pass), [Run("r2", 2, "bbb", CheckVerdict.Pass)], Checkout), Is.Null);
+    }
+}
