@@ -33,6 +33,8 @@ public static class FarmApp
             c.AddCommand<TrendBenchCommand>("trend-bench").WithDescription("Measure a year of trends for 20 targets (ci/bench).").IsHidden();
             c.AddCommand<BuildCommand>("build").WithDescription("Cross-build Xen for arm64 in a container (Docker engine), cached, with provenance.")
                 .WithExample("build", "xen", "--source", "debian:bookworm", "--patch", "ci/xen/patches/xen-4.17-arm-pci-passthrough.patch", "--artifacts-from", "bookworm");
+            c.AddCommand<BisectCommand>("bisect").WithDescription("Find the Xen commit that broke a check (flake-aware: repeats candidates until sure).")
+                .WithExample("bisect", "--source", "../xen", "--good", "v1", "--bad", "v2", "--job", "jobs/xen-vpci-smoke.yaml", "--check", "ecam.xen-traps-dom0-config-space");
             c.AddCommand<HealthCheckCommand>("health").WithDescription("Run each board's health job (power, console, banner, SSH); health follows from the results.");
             c.AddCommand<AgentCommand>("agent").WithDescription("Run queued jobs on this host's boards (one agent per bench host).");
             c.AddCommand<QueueCommand>("queue").WithDescription("Queue jobs for the agents, or list the queue.");

@@ -28,6 +28,14 @@ public sealed class NightlyCommand : AsyncCommand<NightlyCommand.Settings>
 
         [CommandOption("--parallel <N>")]
         public int? Parallel { get; init; }
+
+        [CommandOption("--bisect-source <DIR>")]
+        [Description("Off by default. A Xen checkout the nightly's Xen was built from (farm build xen --source DIR --ref): when a check flips from pass to fail between two builds of it, run farm bisect on the commits between.")]
+        public string? BisectSource { get; init; }
+
+        [CommandOption("--bisect-arg <ARG>")]
+        [Description("Extra arguments for the bisects --bisect-source starts (repeatable, e.g. --bisect-arg=--patch --bisect-arg=FILE).")]
+        public string[] BisectArgs { get; init; } = [];
     }
 
     static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
@@ -68,6 +76,32 @@ public sealed class NightlyCommand : AsyncCommand<NightlyCommand.Settings>
         var path = Path.Combine(s.Out, $"nightly-{DateTime.UtcNow:yyyyMMdd-HHmmss}.json");
         await File.WriteAllTextAsync(path, JsonSerializer.Serialize(new { started = DateTimeOffset.UtcNow, targets }, Json), ct);
         console.MarkupLine($"nightly -> {Markup.Escape(path)}");
+        if (s.BisectSource is not null) await BisectFlipsAsync(s, jobs.Select(j => j.File).ToList(), targets, store, ct);
         return targets.Select(t => t.Verdict).Aggregate(Verdict.Pass, (a, b) => a.Worst(b)).ExitCode();
+    }
+
+    /// <summary>For each target whose latest run flipped a check since the last build of the same checkout, a farm bisect (a child process, recorded like any).</summary>
+    static async Task BisectFlipsAsync(Settings s, IReadOnlyList<string> files, IReadOnlyList<NightlyTarget> targets, SqliteRunStore store, CancellationToken ct)
+    {
+        for (int i = 0; i < targets.Count; i++)
+        {
+            if (targets[i].RunIds.Count == 0 || await store.GetAsync(targets[i].RunIds[^1], ct) is not { } latest) continue;
+            var history = await store.SearchAsync(null, latest.Job, null, 50, ct);
+            if (Farm.Bisect.NightlyTrigger.Find(latest, history, s.BisectSource!) is not { } t) continue;
+            AnsiConsole.MarkupLineInterpolated($"[yellow]{t.Job}: {t.CheckId} passed in {t.GoodRun} and fails in {t.BadRun}: bisecting {t.GoodCommit[..12]}..{t.BadCommit[..12]}[/]");
+            var psi = new System.Diagnostics.ProcessStartInfo(Environment.ProcessPath!) { UseShellExecute = false };
+            foreach (var a in (string[])["bisect", "--source", s.BisectSource!, "--good", t.GoodCommit, "--bad", t.BadCommit, "--job", files[i],
+                         "--check", t.CheckId, "--lab", s.Lab, "--out", s.Out, .. s.BisectArgs]) psi.ArgumentList.Add(a);
+            using var p = System.Diagnostics.Process.Start(psi)!;
+            try
+            {
+                await p.WaitForExitAsync(ct);
+            }
+            catch (OperationCanceledException)
+            {
+                p.Kill(entireProcessTree: true);   // a cancelled nightly leaves no bisect behind
+                throw;
+            }
+        }
     }
 }

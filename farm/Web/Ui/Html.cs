@@ -28,7 +28,7 @@ public static class Html
         b.Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">");
         b.Append("<title>").Append(E(title)).Append(" · Farm</title><link rel=\"stylesheet\" href=\"/static/farm.css\"></head><body>");
         b.Append("<header><a class=\"brand\" href=\"/\">Farm</a><nav>");
-        foreach (var (href, label) in new[] { ("/", "Boards"), ("/reservations", "Reservations"), ("/runs", "Runs"), ("/trends", "Trends") })
+        foreach (var (href, label) in new[] { ("/", "Boards"), ("/reservations", "Reservations"), ("/runs", "Runs"), ("/bisects", "Bisects"), ("/trends", "Trends") })
             b.Append($"<a href=\"{href}\">{label}</a>");
         b.Append("</nav>");
         if (user is not null)

@@ -143,6 +143,8 @@ public static class WebUi
         app.MapGet("/trends", async (HttpContext ctx, string? metric, int? days, CancellationToken ct) =>
             Page("Trends", User(ctx), await TrendsAsync(view, Blank(metric), Math.Clamp(days ?? 365, 1, 3660), ct)));
 
+        BisectPages.Map(app, view);
+
         app.MapGet("/report/{**file}", (string? file) =>
         {
             var root = Path.GetFullPath(Path.Combine(view.Options.Out, "report")) + Path.DirectorySeparatorChar;
