@@ -125,11 +125,12 @@ public sealed class LifecycleNoToolstackPciErrors : Check
     {
         if (t.Toolstack.Count == 0) return Finding.Pass("toolstack output without PCI errors", t[Need.Toolstack].Evidence);
         // A Xen without PCI support is expected to refuse; negative.unassignable-refused-clearly judges how it refuses.
-        // Only Xen's own log (its banner, xl info) can say it lacks PCI: a bare toolstack excerpt cannot.
-        bool refusalExpected = (t.Xen.VersionLine is not null || t.XlInfo.ContainsKey("xen_version")) && !t[Need.XenPci].Present
+        // Only Xen's own log (its banner, xl info) can say it lacks PCI or an IOMMU (quarantine needs one): a bare toolstack excerpt cannot.
+        bool refusalExpected = (t.Xen.VersionLine is not null || t.XlInfo.ContainsKey("xen_version")) && (!t[Need.XenPci].Present || !t[Need.Iommu].Present)
             && t.Toolstack.All(e => e.Kind is Parsers.ToolstackErrorKind.QuarantineFailed or Parsers.ToolstackErrorKind.PassthroughUnsupported);
         if (refusalExpected)
-            return Finding.NotApplicable("this Xen has no PCI passthrough: its refusals are expected", [t[Need.XenPci].Evidence, .. t.Toolstack.Select(e => e.Line)]);
+            return Finding.NotApplicable("this Xen has no PCI passthrough or no IOMMU: its refusals are expected",
+                [t[Need.XenPci].Present ? t[Need.Iommu].Evidence : t[Need.XenPci].Evidence, .. t.Toolstack.Select(e => e.Line)]);
         return Finding.Fail($"the toolstack failed to pass devices through ({string.Join(", ", t.Toolstack.Select(e => e.Kind).Distinct())})",
             t.Toolstack.Select(e => e.Line));
     }
