@@ -19,6 +19,8 @@ public class AnalyzeCommandTests
 
     static async Task<(int Code, string Out, string Err)> RunAsync(params string[] args)
     {
+        // Spectre's static console captures Console.Out when first touched: bind it to the real one, not to our writer.
+        _ = Spectre.Console.AnsiConsole.Profile;
         var (stdout, stderr) = (Console.Out, Console.Error);
         using var o = new StringWriter();
         using var e = new StringWriter();
