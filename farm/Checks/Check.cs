@@ -80,6 +80,10 @@ public static class CheckRunner
         Need.Its => "a GICv3 ITS",
         Need.Msi => "PCI MSI",
         Need.Iommu => "an IOMMU",
+        Need.KernelLog => "a Linux kernel log",
+        Need.PciLog => "Linux's PCI enumeration from the host bridge on",
+        Need.PciBars => "Linux's BAR assignments",
+        Need.Toolstack => "toolstack (libxl/xl) output",
         _ => n.ToString().ToLowerInvariant(),
     };
 }

@@ -13,10 +13,11 @@ public static class CheckSuite
         new EcamHostBridgeRegistered(), new EcamWindowCoversBusRange(), new EcamWindowReserved(), new EcamDevicesEnumerated(),
         new EcamXenTrapsDom0(), new EcamDomUBridgeAtGuestBase(),
         new BarAllAssigned(), new BarNoAssignmentFailures(), new BarInsideRootWindows(), new BarNoOverlaps(),
-        new BarClaimedInIomem(), new BarLspciMatchesKernel(), new BarDomURelocated(),
+        new BarClaimedInIomem(), new BarLspciMatchesKernel(), new BarDomURelocated(), new BarXenMapsEveryBar(),
         new IrqMsiDomainOnIts(), new IrqDevicesUseMsiX(), new IrqNvmeDelivered(), new IrqNicDelivered(), new IrqIntxRouted(), new IrqNoMsiWarnings(),
         new IommuDevicesGrouped(), new DmaNoIommuFaults(), new DmaNvmeRoundTrip(), new DmaNvmeInterruptsRise(),
         new LifecycleExpectedDevicesPresent(), new LifecycleDriversBound(), new LifecycleNoKernelOops(), new LifecycleXenHealthy(), new LifecycleAssignDeassign(),
+        new LifecycleNoXenCrash(), new LifecycleNoToolstackPciErrors(),
         new NegativeDom0RegistrationRefusedLoudly(), new NegativeUnassignableRefused(),
     ];
 

@@ -27,6 +27,14 @@ public enum Need
     NvmeDmaProbe,
     /// <summary>The assignability probe ran (a FARM-PROBE pci-assign command in the job).</summary>
     PciAssignProbe,
+    /// <summary>A Linux kernel log: a boot ('Linux version'), or kernel lines of an excerpt (an oops, SMMU faults).</summary>
+    KernelLog,
+    /// <summary>Linux's PCI enumeration from its start: a boot, or an excerpt that shows the host bridge (ECAM, ACPI root bridge, MMCONFIG, root bus resources).</summary>
+    PciLog,
+    /// <summary>Linux's BAR assignments: a boot, or an excerpt with assigned BARs or bridge windows.</summary>
+    PciBars,
+    /// <summary>Toolstack output: libxl/xl or QEMU xen-pci-passthrough lines outside Farm's own probes.</summary>
+    Toolstack,
 }
 
 /// <summary>Whether a target has something, and the line of evidence that says so.</summary>
@@ -56,7 +64,10 @@ public sealed class Target
         Iomem = ProcParsers.Iomem(bundle.Output("cat /proc/iomem"));
         NvmeDma = Probe(NvmeDmaMarker);
         PciAssign = Probe(PciAssignMarker);
-        Capabilities = Detect();
+        Toolstack = ToolstackParser.Parse(ToolstackText());
+        var capabilities = Detect();
+        DetectFromExcerpts(capabilities);
+        Capabilities = capabilities;
     }
 
     public EvidenceBundle Bundle { get; }
@@ -74,6 +85,9 @@ public sealed class Target
     public IReadOnlyList<string>? NvmeDma { get; }
     public IReadOnlyList<string>? PciAssign { get; }
     public IReadOnlyDictionary<Need, Capability> Capabilities { get; }
+
+    /// <summary>Toolstack errors on the console and in command outputs (not in Farm's probes, which judge their own).</summary>
+    public IReadOnlyList<ToolstackError> Toolstack { get; }
 
     public Capability this[Need need] => Capabilities[need];
 
@@ -93,6 +107,47 @@ public sealed class Target
         Bundle.Commands.Values.Where(o => o.Contains(marker, StringComparison.Ordinal))
             .Select(o => (IReadOnlyList<string>)LogText.Lines(o).SkipWhile(l => !l.Contains(marker, StringComparison.Ordinal)).ToList())
             .FirstOrDefault();
+
+    string ToolstackText() => string.Join('\n',
+        Bundle.Commands.Where(c => !c.Value.Contains("FARM-PROBE", StringComparison.Ordinal)).Select(c => c.Value).Prepend(Bundle.ConsoleLog));
+
+    /// <summary>
+    /// What an excerpt (a log captured elsewhere, cut to the interesting part) still shows: kernel lines
+    /// without a 'Linux version', PCI lines, Xen lines without the banner, toolstack output. Gates only ever
+    /// open here, never close: on a whole boot log every capability reads as before.
+    /// </summary>
+    void DetectFromExcerpts(Dictionary<Need, Capability> c)
+    {
+        var linux = c[Need.Linux];
+        var kernel = Dmesg.Oopses.FirstOrDefault() ?? Dmesg.SmmuFaults.FirstOrDefault() ?? Dmesg.KernelLines.FirstOrDefault();
+        c[Need.KernelLog] = linux.Present ? linux : kernel is not null ? new(true, kernel) : linux;
+        // An excerpt that starts mid-enumeration shows no host bridge: the host-bridge checks cannot judge it, the BAR checks can.
+        var hostBridge = Dmesg.Bridges.Select(b => b.Line).Concat(Dmesg.AcpiBridges.Select(b => b.Line)).Concat(Dmesg.Windows.Select(w => w.Line)).FirstOrDefault();
+        c[Need.PciLog] = linux.Present ? linux : hostBridge is not null ? new(true, hostBridge) : linux;
+        var bars = Dmesg.Bars.Where(b => b.Assigned).Select(b => b.Line).Concat(Dmesg.BarFailures).FirstOrDefault();
+        c[Need.PciBars] = linux.Present ? linux : bars is not null ? new(true, bars) : linux;
+
+        var ts = Toolstack.FirstOrDefault()?.Line ?? LogText.Lines(ToolstackText()).FirstOrDefault(l => l.Contains("libxl", StringComparison.Ordinal));
+        c[Need.Toolstack] = ts is not null ? new(true, ts) : new(false, "no libxl/xl or QEMU passthrough output in this evidence");
+
+        if (!c[Need.Xen].Present && (Xen.Lines.FirstOrDefault() ?? Toolstack.FirstOrDefault()?.Line) is { } xenish)
+        {
+            // Xen's lines (or its toolstack's) without the banner: a Xen target, seen through an excerpt.
+            c[Need.Xen] = new(true, xenish);
+            if (c[Need.Native].Present) c[Need.Native] = new(false, xenish);
+            c[Need.XenPci] = Dmesg.XenAddFailures.FirstOrDefault() is { } refused ? new(false, refused)
+                : Xen.PciLines.FirstOrDefault(l => l.Contains("vPCI", StringComparison.Ordinal) || l.Contains("pci-passthrough", StringComparison.Ordinal)) is { } p
+                    ? new(true, p) : new(false, "no vPCI/PCI passthrough line in the Xen log");
+            if (Xen.IommuLine is { } io) c[Need.Iommu] = new(Xen.IommuEnabled == true, io);
+        }
+        if (!c[Need.XenPci].Present && c[Need.Xen].Present && Xen.BarRefusals.FirstOrDefault() is { } refusal)
+            c[Need.XenPci] = new(true, refusal.Line); // vPCI's own header.c printed it: vPCI is handling dom0's BARs
+        if (!c[Need.DomUPci].Present && c[Need.XenPci].Present && !Bundle.Commands.Keys.Any(k => k.StartsWith("domU:", StringComparison.Ordinal)))
+            c[Need.DomUPci] = new(false, "no domU evidence in this job (upstream Xen on Arm: vPCI for the hardware domain only)");
+        if (!c[Need.Iommu].Present && Xen.IommuLine is null
+            && Xen.SmmuGlobalFaults.Select(f => f.Line).Concat(Xen.SmmuFaults).Concat(Dmesg.SmmuFaults).FirstOrDefault() is { } fault)
+            c[Need.Iommu] = new(true, fault); // an SMMU that faults is an SMMU that translates
+    }
 
     Dictionary<Need, Capability> Detect()
     {

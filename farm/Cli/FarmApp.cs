@@ -52,6 +52,8 @@ public static class FarmApp
             c.AddCommand<ReturnCommand>("return").WithDescription("Bring a quarantined board back into service.");
             c.AddCommand<LeasesCommand>("leases").WithDescription("Who holds which board, or a board's lease history (--audit).");
             c.AddCommand<BoardsCommand>("boards").WithDescription("List the boards of the lab.");
+            c.AddCommand<AnalyzeCommand>("analyze").WithDescription("Judge logs captured elsewhere (serial capture, dmesg, lspci, /proc/interrupts, xl): facts and check verdicts.")
+                .WithExample("analyze", "board-console.log", "--json");
             c.AddCommand<ReportCommand>("report").WithDescription("List recorded runs and render their Allure HTML report.")
                 .WithExample("report", "--out", "artifacts", "--latest", "5");
         });

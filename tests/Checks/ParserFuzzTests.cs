@@ -26,6 +26,8 @@ public class ParserFuzzTests
             ProcParsers.Interrupts(input);
             ProcParsers.Iomem(input);
             DeviceTreeParser.HostBridges(DeviceTreeParser.Parse(input));
+            ToolstackParser.Parse(input);
+            Farm.Analyze.LogAnalysis.Detect(LogText.Unquote(input));
             if (i % 50 == 0)
             {
                 var t = new Target(new EvidenceBundle("fuzz", input, new Dictionary<string, string>
@@ -35,6 +37,10 @@ public class ParserFuzzTests
                 var results = CheckRunner.Run(t, CheckSuite.All);
                 var crashed = results.Where(r => r.Summary.Contains(": check crashed", StringComparison.Ordinal)).ToList();
                 Assert.That(crashed, Is.Empty, () => string.Join("\n", crashed.Select(c => $"{c.Id}: {c.Summary} {string.Join(" | ", c.Evidence)}")));
+                // farm analyze over the same garbage, as every kind at once
+                var report = Farm.Analyze.LogAnalysis.Analyze([new("a", input, null), new("l", input, Farm.Analyze.LogKind.Lspci), new("i", input, Farm.Analyze.LogKind.Interrupts), new("x", input, Farm.Analyze.LogKind.Xl)]);
+                Assert.That(report.Checks.Where(r => r.Summary.Contains(": check crashed", StringComparison.Ordinal)), Is.Empty);
+                Assert.That(report.ToJson(), Is.Not.Empty);
             }
             parsed++;
         }
@@ -71,7 +77,7 @@ public class ParserFuzzTests
 
     static string RandomText(Random rng, int length)
     {
-        const string alphabet = "0123456789abcdefx:-[]()., \n\t(XEN) pci BAR mem ECAM at for bus Region Memory MSI-X: Enable+ Count=\u00ff\u0000{};=<>\"";
+        const string alphabet = "0123456789abcdefx:-[]()., \n\t(XEN) pci BAR mem ECAM at for bus Region Memory MSI-X: Enable+ Count=\u00ff\u0000{};=<>\"> GFSR not mapping BAR libxl xen-dyn -event bridge window";
         var b = new StringBuilder(length);
         for (int i = 0; i < length; i++) b.Append(alphabet[rng.Next(alphabet.Length)]);
         return b.ToString();

@@ -9,6 +9,7 @@ public sealed class BarAllAssigned : Check
     public override string Group => "bar";
     public override string Title => "every sized BAR is assigned";
     public override string Source => "linux drivers/pci/probe.c __pci_read_base (\"BAR %d %pR\"); drivers/pci/setup-res.c (\"%s %pR: assigned\", older \"BAR %d: assigned %pR\")";
+    public override IReadOnlyList<Need> Needs => [Need.PciLog];
 
     public override Finding Evaluate(Target t)
     {
@@ -28,6 +29,7 @@ public sealed class BarNoAssignmentFailures : Check
     public override string Group => "bar";
     public override string Title => "no BAR assignment failures";
     public override string Source => "linux drivers/pci/setup-res.c: \"%s %pR: can't assign; no space\", \"%s %pR: failed to assign\"";
+    public override IReadOnlyList<Need> Needs => [Need.PciBars];
 
     public override Finding Evaluate(Target t) => t.Dmesg.BarFailures.Count == 0
         ? Finding.Pass("no 'can't assign' / 'failed to assign' lines", t.Dmesg.AssignedBars.Take(3).Select(b => b.Line))
@@ -41,6 +43,7 @@ public sealed class BarInsideRootWindows : Check
     public override string Group => "bar";
     public override string Title => "assigned BARs inside the bridge windows";
     public override string Source => "linux drivers/pci/probe.c pci_register_host_bridge: \"root bus resource %pR%s\"";
+    public override IReadOnlyList<Need> Needs => [Need.PciLog];
 
     public override Finding Evaluate(Target t)
     {
@@ -52,23 +55,68 @@ public sealed class BarInsideRootWindows : Check
     }
 }
 
-/// <summary>No two assigned BARs decode the same addresses.</summary>
+/// <summary>
+/// No two assigned BARs decode the same addresses. A bridge's windows (resources 13-16) forward
+/// the addresses of everything behind it, so a BAR inside its upstream bridge's window, or a
+/// window inside its parent bridge's window, is the hierarchy working, not an overlap.
+/// </summary>
 public sealed class BarNoOverlaps : Check
 {
     public override string Id => "bar.no-overlaps";
     public override string Group => "bar";
     public override string Title => "assigned BARs do not overlap";
-    public override string Source => "linux drivers/pci/setup-res.c (assigned ranges); PCI Local Bus spec: decoders must not overlap";
+    public override string Source => "linux drivers/pci/setup-res.c (assigned ranges), drivers/pci/probe.c (\"PCI bridge to %pR%s\", \"  bridge window %pR\"), include/linux/pci.h PCI_BRIDGE_RESOURCES (13-16); PCI Local Bus spec: decoders must not overlap";
+    public override IReadOnlyList<Need> Needs => [Need.PciBars];
 
     public override Finding Evaluate(Target t)
     {
         var bars = t.Dmesg.AssignedBars;
+        var windows = t.Dmesg.BridgeWindows;
         for (int i = 0; i < bars.Count; i++)
             for (int j = i + 1; j < bars.Count; j++)
                 if (bars[i].Kind == bars[j].Kind && bars[i].Range.Overlaps(bars[j].Range))
                     return Finding.Fail("two BARs decode the same addresses", bars[i].Line, bars[j].Line);
-        return Finding.Pass($"{bars.Count} assigned BARs, pairwise disjoint", bars.Select(b => b.Line));
+        foreach (var b in bars)
+            foreach (var w in windows.Where(w => w.Kind == b.Kind && w.Range.Overlaps(b.Range)))
+            {
+                if (!w.Range.Contains(b.Range))
+                    return Finding.Fail($"{b.Bdf} BAR {b.Index} straddles the edge of bridge {w.Bdf}'s window", b.Line, w.Line);
+                if (Behind(t, b.Bdf, w.Bdf) == false)
+                    return Finding.Fail($"{b.Bdf} BAR {b.Index} lies in the window of bridge {w.Bdf}, which it is not behind", b.Line, w.Line,
+                        t.Dmesg.BridgeBusRanges.FirstOrDefault(r => r.Bdf == w.Bdf)?.Line);
+            }
+        for (int i = 0; i < windows.Count; i++)
+            for (int j = i + 1; j < windows.Count; j++)
+                if (windows[i].Kind == windows[j].Kind && windows[i].Range.Overlaps(windows[j].Range)
+                    && !windows[i].Range.Contains(windows[j].Range) && !windows[j].Range.Contains(windows[i].Range))
+                    return Finding.Fail("two bridge windows overlap without nesting", windows[i].Line, windows[j].Line);
+        var summary = windows.Count == 0 ? $"{bars.Count} assigned BARs, pairwise disjoint"
+            : $"{bars.Count} assigned BARs pairwise disjoint, each inside only its upstream bridges' windows ({windows.Count} windows)";
+        return Finding.Pass(summary, [.. bars.Select(b => b.Line), .. windows.Select(w => w.Line)]);
     }
+
+    /// <summary>Whether a device sits behind a bridge: its bus within the bridge's secondary..subordinate; null when the log does not say.</summary>
+    static bool? Behind(Target t, string device, string bridge)
+    {
+        if (t.Dmesg.BridgeBusRanges.FirstOrDefault(r => r.Bdf == bridge) is not { } range) return null;
+        if (device.Length < 7 || !Parsers.LogText.TryHex(device[5..7], out var bus)) return null;
+        return device[..4] == bridge[..4] && (int)bus >= range.Secondary && (int)bus <= range.Subordinate;
+    }
+}
+
+/// <summary>vPCI maps every BAR dom0 enables: no "not mapping BAR ... invalid position".</summary>
+public sealed class BarXenMapsEveryBar : Check
+{
+    public override string Id => "bar.xen-maps-every-bar";
+    public override string Group => "bar";
+    public override string Title => "Xen's vPCI maps every BAR dom0 enables";
+    public override string Source => "xen/drivers/vpci/header.c modify_bars: printk(XENLOG_G_WARNING \"%pp: not mapping BAR [%lx, %lx] invalid position\\n\", ...); xen/arch/arm/pci/pci-host-common.c pci_check_bar";
+    public override IReadOnlyList<Need> Needs => [Need.Xen, Need.XenPci];
+
+    public override Finding Evaluate(Target t) => t.Xen.BarRefusals.Count == 0
+        ? Finding.Pass("no 'not mapping BAR' lines: vPCI mapped what dom0 enabled", t[Need.XenPci].Evidence)
+        : Finding.Fail($"vPCI refused to map {t.Xen.BarRefusals.Count} BARs (outside the host bridge windows or over reserved memory): dom0 will fault on them",
+            t.Xen.BarRefusals.Select(r => $"{r.Line}  ({r.Sbdf} [mem {r.Range}])"));
 }
 
 /// <summary>Each assigned memory BAR is claimed in /proc/iomem by its device, nested under a bridge window.</summary>
@@ -78,6 +126,7 @@ public sealed class BarClaimedInIomem : Check
     public override string Group => "bar";
     public override string Title => "memory BARs claimed in /proc/iomem without overlap";
     public override string Source => "linux kernel/resource.c r_show (\"%0*llx-%0*llx : %s\"); drivers/pci/setup-res.c pci_claim_resource";
+    public override IReadOnlyList<Need> Needs => [Need.PciLog];
 
     public override Finding Evaluate(Target t)
     {
@@ -102,6 +151,7 @@ public sealed class BarLspciMatchesKernel : Check
     public override string Group => "bar";
     public override string Title => "lspci regions equal the kernel's BAR assignments";
     public override string Source => "pciutils lspci.c show_bases: \"Region %d: Memory at %08x (%s, %s) [size=%s]\"";
+    public override IReadOnlyList<Need> Needs => [Need.PciLog];
 
     public override Finding Evaluate(Target t)
     {

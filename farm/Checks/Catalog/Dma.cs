@@ -9,7 +9,7 @@ public sealed class IommuDevicesGrouped : Check
     public override string Group => "dma-iommu";
     public override string Title => "every PCI endpoint behind the IOMMU";
     public override string Source => "linux drivers/iommu/iommu.c iommu_group_add_device: dev_info(dev, \"Adding to iommu group %d\\n\", group->id)";
-    public override IReadOnlyList<Need> Needs => [Need.Linux, Need.Iommu];
+    public override IReadOnlyList<Need> Needs => [Need.PciLog, Need.Iommu];
 
     public override Finding Evaluate(Target t)
     {
@@ -30,7 +30,7 @@ public sealed class DmaNoIommuFaults : Check
     public override string Title => "no SMMU faults";
     public override string Source => "linux drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c (\"event 0x%02x received:\"); xen/drivers/passthrough/arm/smmu.c (\"Unhandled context fault\")";
     // Without an IOMMU there is nothing to fault: that is not a pass.
-    public override IReadOnlyList<Need> Needs => [Need.Linux, Need.Iommu];
+    public override IReadOnlyList<Need> Needs => [Need.Iommu];
 
     public override Finding Evaluate(Target t)
     {
@@ -46,7 +46,7 @@ public sealed partial class DmaNvmeRoundTrip : Check
     public override string Group => "dma-iommu";
     public override string Title => "NVMe write/read round trip (sha256)";
     public override string Source => "farm probe 'FARM-PROBE nvme-dma' (jobs/*.yaml): dd to /dev/nvme0n1, drop caches, dd back, sha256sum both";
-    public override IReadOnlyList<Need> Needs => [Need.Linux, Need.Nvme, Need.NvmeDmaProbe];
+    public override IReadOnlyList<Need> Needs => [Need.Nvme, Need.NvmeDmaProbe];
 
     public override Finding Evaluate(Target t)
     {
@@ -68,7 +68,7 @@ public sealed partial class DmaNvmeInterruptsRise : Check
     public override string Group => "dma-iommu";
     public override string Title => "NVMe interrupt counts rise during I/O";
     public override string Source => "farm probe 'FARM-PROBE nvme-dma': grep nvme0q /proc/interrupts before and after (kernel/irq/proc.c)";
-    public override IReadOnlyList<Need> Needs => [Need.Linux, Need.Nvme, Need.NvmeDmaProbe];
+    public override IReadOnlyList<Need> Needs => [Need.Nvme, Need.NvmeDmaProbe];
 
     public override Finding Evaluate(Target t)
     {

@@ -9,10 +9,11 @@ public sealed class EcamHostBridgeRegistered : Check
     public override string Group => "ecam";
     public override string Title => "host bridge ECAM registered";
     public override string Source => "linux drivers/pci/ecam.c: dev_info(dev, \"ECAM at %pR for %pR\\n\", &cfg->res, &cfg->busr)";
+    public override IReadOnlyList<Need> Needs => [Need.PciLog];
 
     public override Finding Evaluate(Target t) => t.Dmesg.Bridges is [var b, ..]
         ? Finding.Pass($"{b.Device}: ECAM {b.Ecam} for buses {b.BusStart:x2}-{b.BusEnd:x2}", b.Line)
-        : Finding.Fail("no 'ECAM at [mem ...] for [bus ...]' line: the kernel found no ECAM host bridge", t[Need.Linux].Evidence);
+        : Finding.Fail("no 'ECAM at [mem ...] for [bus ...]' line: the kernel found no ECAM host bridge", t[Need.PciLog].Evidence);
 }
 
 /// <summary>The ECAM window is exactly 1 MiB of config space per bus of the bridge's range.</summary>
@@ -22,10 +23,11 @@ public sealed class EcamWindowCoversBusRange : Check
     public override string Group => "ecam";
     public override string Title => "ECAM window size matches the bus range";
     public override string Source => "linux drivers/pci/ecam.c pci_ecam_create: bus_range_max = resource_size(cfgres) >> bus_shift (20 for ECAM)";
+    public override IReadOnlyList<Need> Needs => [Need.PciLog];
 
     public override Finding Evaluate(Target t)
     {
-        if (t.Dmesg.Bridges.Count == 0) return Finding.Fail("no ECAM host bridge to measure", t[Need.Linux].Evidence);
+        if (t.Dmesg.Bridges.Count == 0) return Finding.Fail("no ECAM host bridge to measure", t[Need.PciLog].Evidence);
         var bad = t.Dmesg.Bridges.Where(b => b.Ecam.Size != (ulong)(b.BusEnd - b.BusStart + 1) << 20).ToList();
         return bad.Count == 0
             ? Finding.Pass("every ECAM window is (buses x 1 MiB)", t.Dmesg.Bridges.Select(b => b.Line))
@@ -40,6 +42,7 @@ public sealed class EcamWindowReserved : Check
     public override string Group => "ecam";
     public override string Title => "ECAM window reserved in /proc/iomem";
     public override string Source => "linux drivers/pci/ecam.c: cfg->res.name = \"PCI ECAM\"; kernel/resource.c r_show";
+    public override IReadOnlyList<Need> Needs => [Need.PciLog];
 
     public override Finding Evaluate(Target t)
     {
@@ -63,6 +66,7 @@ public sealed class EcamDevicesEnumerated : Check
     public override string Group => "ecam";
     public override string Title => "expected devices enumerated on bus 0";
     public override string Source => "linux drivers/pci/probe.c pci_setup_device: pci_info(dev, \"[%04x:%04x] type %02x class %#08x\\n\", ...)";
+    public override IReadOnlyList<Need> Needs => [Need.PciLog];
 
     public override Finding Evaluate(Target t)
     {
@@ -82,7 +86,7 @@ public sealed class EcamXenTrapsDom0 : Check
     public override string Group => "ecam";
     public override string Title => "Xen owns the host bridge and registers dom0's devices";
     public override string Source => "xen/arch/arm/pci/pci-host-common.c, xen/drivers/vpci/vpci.c; linux drivers/xen/pci.c (PHYSDEVOP_pci_device_add)";
-    public override IReadOnlyList<Need> Needs => [Need.Linux, Need.Xen, Need.XenPci];
+    public override IReadOnlyList<Need> Needs => [Need.PciLog, Need.Xen, Need.XenPci];
 
     public override Finding Evaluate(Target t) => t.Dmesg.XenAddFailures.Count == 0 && t.Dmesg.Devices.Count > 0
         ? Finding.Pass("Xen reports PCI/vPCI and dom0 registered every device", [.. t.Xen.PciLines.Take(5), .. t.Dmesg.Devices.Select(d => d.Line)])

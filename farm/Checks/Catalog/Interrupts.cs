@@ -12,7 +12,7 @@ public sealed partial class IrqMsiDomainOnIts : Check
     public override string Group => "interrupts";
     public override string Title => "PCI/MSI domain created on the ITS";
     public override string Source => "linux drivers/irqchip/irq-gic-v3-its-pci-msi.c its_pci_msi_init_one: pr_info(\"PCI/MSI: %pOF domain created\\n\", np)";
-    public override IReadOnlyList<Need> Needs => [Need.Linux, Need.Its];
+    public override IReadOnlyList<Need> Needs => [Need.KernelLog, Need.Its];
 
     // Natively the node is /intc@8000000/its@8080000; in a dom0 it is the one Xen writes, /interrupt-controller/its.
     public override Finding Evaluate(Target t) => t.Dmesg.MsiDomainLines.FirstOrDefault(l => ItsNode().IsMatch(l)) is { } line
@@ -27,7 +27,7 @@ public sealed class IrqDevicesUseMsiX : Check
     public override string Group => "interrupts";
     public override string Title => "NVMe and NIC interrupts on MSI-X";
     public override string Source => "pciutils ls-caps.c cap_msix: \"MSI-X: Enable%c Count=%d Masked%c\"; linux drivers/nvme/host/pci.c pci_alloc_irq_vectors(PCI_IRQ_ALL_TYPES)";
-    public override IReadOnlyList<Need> Needs => [Need.Linux, Need.Msi];
+    public override IReadOnlyList<Need> Needs => [Need.Msi];
 
     public override Finding Evaluate(Target t)
     {
@@ -46,7 +46,7 @@ public sealed class IrqNvmeDelivered : Check
     public override string Group => "interrupts";
     public override string Title => "NVMe queue interrupts delivered";
     public override string Source => "linux kernel/irq/proc.c show_interrupts; drivers/nvme/host/pci.c queue irq names \"nvme%dq%d\"";
-    public override IReadOnlyList<Need> Needs => [Need.Linux, Need.Nvme];
+    public override IReadOnlyList<Need> Needs => [Need.Nvme];
 
     public override Finding Evaluate(Target t)
     {
@@ -65,7 +65,7 @@ public sealed class IrqNicDelivered : Check
     public override string Group => "interrupts";
     public override string Title => "e1000e interrupts delivered";
     public override string Source => "linux kernel/irq/proc.c show_interrupts; drivers/net/ethernet/intel/e1000e/netdev.c (\"%s-rx-0\", \"%s-tx-0\", \"%s\")";
-    public override IReadOnlyList<Need> Needs => [Need.Linux, Need.E1000e];
+    public override IReadOnlyList<Need> Needs => [Need.E1000e];
 
     public override Finding Evaluate(Target t)
     {
@@ -85,6 +85,7 @@ public sealed class IrqIntxRouted : Check
     public override string Group => "interrupts";
     public override string Title => "INTx devices routed to a live IRQ";
     public override string Source => "pciutils lspci.c: \"Interrupt: pin %c routed to IRQ %d\"; linux kernel/irq/proc.c";
+    public override IReadOnlyList<Need> Needs => [];
 
     public override Finding Evaluate(Target t)
     {
@@ -111,7 +112,7 @@ public sealed class IrqNoMsiWarnings : Check
     public override string Group => "interrupts";
     public override string Title => "MSI set-up without kernel warnings";
     public override string Source => "linux drivers/pci/msi/msi.h pci_msi_setup_msi_irqs: WARN_ON_ONCE(!IS_ENABLED(CONFIG_PCI_MSI_ARCH_FALLBACKS))";
-    public override IReadOnlyList<Need> Needs => [Need.Linux, Need.Msi];
+    public override IReadOnlyList<Need> Needs => [Need.Msi];
 
     public override Finding Evaluate(Target t)
     {

@@ -9,6 +9,7 @@ public sealed class LifecycleExpectedDevicesPresent : Check
     public override string Group => "lifecycle";
     public override string Title => "board's expected PCI devices present";
     public override string Source => "pciutils lspci.c show_device header (\"%04x:%02x:%02x.%d %s: %s\")";
+    public override IReadOnlyList<Need> Needs => [];
 
     public override Finding Evaluate(Target t)
     {
@@ -28,6 +29,7 @@ public sealed class LifecycleDriversBound : Check
     public override string Group => "lifecycle";
     public override string Title => "nvme and e1000e drivers bound";
     public override string Source => "pciutils lspci.c: \"Kernel driver in use: %s\"; linux drivers/nvme/host/pci.c (\"pci function %s\")";
+    public override IReadOnlyList<Need> Needs => [];
 
     public override Finding Evaluate(Target t)
     {
@@ -47,9 +49,10 @@ public sealed class LifecycleNoKernelOops : Check
     public override string Group => "lifecycle";
     public override string Title => "no kernel oops or panic";
     public override string Source => "linux arch/arm64/mm/fault.c (\"Unable to handle kernel %s at virtual address\"), arch/arm64/kernel/traps.c (\"Internal error: \"), kernel/panic.c (\"Kernel panic - not syncing\")";
+    public override IReadOnlyList<Need> Needs => [Need.KernelLog];
 
     public override Finding Evaluate(Target t) => t.Dmesg.Oopses.Count == 0
-        ? Finding.Pass("no oops/panic lines", t[Need.Linux].Evidence) : Finding.Fail("the kernel oopsed", t.Dmesg.Oopses);
+        ? Finding.Pass("no oops/panic lines", t[Need.KernelLog].Evidence) : Finding.Fail("the kernel oopsed", t.Dmesg.Oopses);
 }
 
 /// <summary>Xen accepted its whole command line and did not panic.</summary>
@@ -87,5 +90,48 @@ public sealed partial class LifecycleAssignDeassign : Check
         if (rc is null || rrc is null) return Finding.Fail("the probe did not finish", p);
         return rc == "rc=0" && rrc == "remove-rc=0" ? Finding.Pass("assignable-add and -remove both succeeded", p)
             : Finding.Fail("assign/deassign failed", p);
+    }
+}
+
+/// <summary>Neither Xen nor a domain crashed: no panic, no failed assertion, no domain_crash, no data abort Xen had to inject.</summary>
+public sealed class LifecycleNoXenCrash : Check
+{
+    public override string Id => "lifecycle.no-xen-crash";
+    public override string Group => "lifecycle";
+    public override string Title => "no Xen panic, assertion, domain crash or unhandled guest data abort";
+    public override string Source => "xen/drivers/char/console.c (\"Panic on CPU %d:\"), xen/common/bug.c (\"Assertion '%s' failed at %s%s:%d\"), xen/include/xen/sched.h (\"domain_crash called from %s:%d\"), xen/common/domain.c (\"Domain %d (vcpu#%d) crashed on cpu#%d:\"), xen/arch/arm/traps.c (\"HSR=%#\"PRIregister\" pc=... gva=... gpa=%#\"PRIpaddr), xen/arch/{arm,x86}/traps.c (\"Xen call trace:\")";
+    public override IReadOnlyList<Need> Needs => [Need.Xen];
+
+    public override Finding Evaluate(Target t)
+    {
+        var x = t.Xen;
+        var bad = x.Crashes.Concat(x.DataAborts.Select(a => $"{a.Line}  (gpa 0x{a.Gpa:x}{(a.Vcpu is null ? "" : $", {a.Vcpu}")})")).ToList();
+        if (bad.Count == 0) return Finding.Pass("no panic, assertion, domain crash or injected data abort", t[Need.Xen].Evidence);
+        var what = x.Panics.Count > 0 ? "Xen panicked" : x.Assertions.Count > 0 ? "a Xen assertion failed" : x.DomainCrashes.Count > 0 ? "a domain crashed" : "Xen injected data aborts into a domain";
+        return Finding.Fail(what, [.. bad, .. x.CallTraces.Take(3)]);
+    }
+}
+
+/// <summary>The toolstack added the PCI devices it was asked to: no libxl/xl or QEMU passthrough errors.</summary>
+public sealed class LifecycleNoToolstackPciErrors : Check
+{
+    public override string Id => "lifecycle.no-toolstack-pci-errors";
+    public override string Group => "lifecycle";
+    public override string Title => "no toolstack PCI passthrough errors";
+    public override string Source => "tools/libs/light/libxl_create.c (\"passthrough not supported on this platform\", \"unable to add pci devices\"), tools/libs/light/libxl_pci.c (\"libxl__device_pci_add failed for PCI device ...\", \"xc_assign_device failed\", \"failed to quarantine\", \"failed to de-quarantine\"), qemu hw/xen/xen_pt_msi.c (\"Mapping of MSI-X (err: %i, ...)\")";
+    public override IReadOnlyList<Need> Needs => [Need.Toolstack];
+
+    public override Finding Evaluate(Target t)
+    {
+        if (t.Toolstack.Count == 0) return Finding.Pass("toolstack output without PCI errors", t[Need.Toolstack].Evidence);
+        // A Xen without PCI support is expected to refuse; negative.unassignable-refused-clearly judges how it refuses.
+        // Only Xen's own log (its banner, xl info) can say it lacks PCI or an IOMMU (quarantine needs one): a bare toolstack excerpt cannot.
+        bool refusalExpected = (t.Xen.VersionLine is not null || t.XlInfo.ContainsKey("xen_version")) && (!t[Need.XenPci].Present || !t[Need.Iommu].Present)
+            && t.Toolstack.All(e => e.Kind is Parsers.ToolstackErrorKind.QuarantineFailed or Parsers.ToolstackErrorKind.PassthroughUnsupported);
+        if (refusalExpected)
+            return Finding.NotApplicable("this Xen has no PCI passthrough or no IOMMU: its refusals are expected",
+                [t[Need.XenPci].Present ? t[Need.Iommu].Evidence : t[Need.XenPci].Evidence, .. t.Toolstack.Select(e => e.Line)]);
+        return Finding.Fail($"the toolstack failed to pass devices through ({string.Join(", ", t.Toolstack.Select(e => e.Kind).Distinct())})",
+            t.Toolstack.Select(e => e.Line));
     }
 }

@@ -7,7 +7,7 @@ public sealed class NegativeDom0RegistrationRefusedLoudly : Check
     public override string Group => "negative";
     public override string Title => "Xen without PCI support refuses each device with a message";
     public override string Source => "linux drivers/xen/pci.c xen_add_device: dev_err(dev, \"Failed to add - passthrough or MSI/MSI-X might fail!\\n\")";
-    public override IReadOnlyList<Need> Needs => [Need.Linux, Need.Xen];
+    public override IReadOnlyList<Need> Needs => [Need.PciLog, Need.Xen];
 
     public override Finding Evaluate(Target t)
     {

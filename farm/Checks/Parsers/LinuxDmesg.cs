@@ -9,9 +9,22 @@ public sealed record EcamBridge(string Device, AddressRange Ecam, int BusStart, 
 public sealed record BusWindow(string Bus, string Kind, AddressRange Range, string Line);
 
 /// <summary>A BAR as probed (<c>pci 0000:00:01.0: BAR 0 [mem 0x00000000-0x00003fff 64bit]</c>) or as assigned.</summary>
-public sealed record PciBar(string Bdf, int Index, string Kind, AddressRange Range, bool Is64, bool Prefetchable, bool Assigned, string Line);
+public sealed record PciBar(string Bdf, int Index, string Kind, AddressRange Range, bool Is64, bool Prefetchable, bool Assigned, string Line)
+{
+    /// <summary>One of a bridge's forwarding windows rather than a BAR of its own (see <see cref="LinuxDmesg.IsBridgeResource"/>).</summary>
+    public bool IsBridgeWindow { get; init; }
+}
 
 public sealed record PciDeviceLine(string Bdf, string VendorDevice, string Class, string Line);
+
+/// <summary>An ACPI host bridge: <c>ACPI: PCI Root Bridge [PCI0] (domain 0000 [bus 00-ff])</c>.</summary>
+public sealed record AcpiHostBridge(string Name, int Segment, int BusStart, int BusEnd, string Line);
+
+/// <summary>A PCI-to-PCI bridge's forwarding window (resources 13-16; <c>bridge window [mem ...]</c>).</summary>
+public sealed record BridgeWindow(string Bdf, string Kind, AddressRange Range, bool Prefetchable, string Line);
+
+/// <summary><c>pci 0000:00:01.0: PCI bridge to [bus 01-ff]</c>: the buses behind a bridge.</summary>
+public sealed record BridgeBuses(string Bdf, int Secondary, int Subordinate, string Line);
 
 /// <summary>What Linux's boot log says about PCI, interrupts and IOMMUs.</summary>
 public sealed record LinuxDmesg(
@@ -31,13 +44,34 @@ public sealed record LinuxDmesg(
     IReadOnlyList<string> Oopses,
     string? Version)
 {
+    /// <summary>ACPI host bridges (drivers/acpi/pci_root.c), so an ACPI server's host bridge is not invisible.</summary>
+    public IReadOnlyList<AcpiHostBridge> AcpiBridges { get; init; } = [];
+
+    /// <summary>Bridge windows as the kernel set them: the last word per (bridge, kind, prefetchable).</summary>
+    public IReadOnlyList<BridgeWindow> BridgeWindows { get; init; } = [];
+
+    public IReadOnlyList<BridgeBuses> BridgeBusRanges { get; init; } = [];
+
+    /// <summary>SMMU global faults (GFSR decoded) and SMMUv3 global errors.</summary>
+    public IReadOnlyList<SmmuGlobalFault> SmmuGlobalFaults { get; init; } = [];
+
+    /// <summary>Lines the kernel printed with its timestamp: a kernel log even when the excerpt has no 'Linux version' line.</summary>
+    public IReadOnlyList<string> KernelLines { get; init; } = [];
+
     /// <summary>Assigned BARs, the last word per (device, index): what the device decodes now.</summary>
     public IReadOnlyList<PciBar> AssignedBars =>
-        Bars.Where(b => b.Assigned).GroupBy(b => (b.Bdf, b.Index)).Select(g => g.Last()).ToList();
+        Bars.Where(b => b.Assigned && !b.IsBridgeWindow).GroupBy(b => (b.Bdf, b.Index)).Select(g => g.Last()).ToList();
+
+    /// <summary>
+    /// A bridge's windows are its resources after the standard BARs and ROM (include/linux/pci.h
+    /// PCI_BRIDGE_RESOURCES: 13-16 with CONFIG_PCI_IOV, 7-10 without, as on a Raspberry Pi 4's
+    /// "BAR 8: assigned"). Older kernels print them as BARs; they contain the BARs behind the bridge by design.
+    /// </summary>
+    public static bool IsBridgeResource(int index, bool isBridge) => index is >= 13 and <= 16 || (isBridge && index is >= 7 and <= 10);
 
     /// <summary>Probed BARs (size known, address not yet), first sighting per (device, index).</summary>
     public IReadOnlyList<PciBar> ProbedBars =>
-        Bars.Where(b => !b.Assigned).GroupBy(b => (b.Bdf, b.Index)).Select(g => g.First()).ToList();
+        Bars.Where(b => !b.Assigned && !b.IsBridgeWindow).GroupBy(b => (b.Bdf, b.Index)).Select(g => g.First()).ToList();
 }
 
 /// <summary>
@@ -49,6 +83,13 @@ public sealed record LinuxDmesg(
 /// drivers/xen/pci.c ("Failed to add - passthrough or MSI/MSI-X might fail!"),
 /// drivers/iommu/iommu.c ("Adding to iommu group %d"), drivers/iommu/arm/arm-smmu-v3
 /// ("event 0x%02x received"), drivers/irqchip/irq-gic-v3-its.c ("ITS [mem ...]", "ITS@0x...").
+/// Host bridges beyond ECAM: drivers/acpi/pci_root.c ("%s [%s] (domain %04x %pR)" with the device
+/// name "PCI Root Bridge"), arch/x86/pci/mmconfig-shared.c ("PCI: MMCONFIG for domain %04x [bus
+/// %02x-%02x] at %pR (base %#lx)"). Bridges: drivers/pci/probe.c ("PCI bridge to %pR%s", "  bridge
+/// window %pR"), drivers/pci/setup-bus.c ("  bridge window %pR"). SMMU global faults:
+/// drivers/iommu/arm/arm-smmu/arm-smmu.c ("Unexpected global fault, this could be serious",
+/// "\tGFSR 0x%08x, GFSYNR0 0x%08x, GFSYNR1 0x%08x, GFSYNR2 0x%08x", "Blocked unknown Stream ID 0x%hx; ..."),
+/// drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c ("unexpected global error reported (0x%08x), this could be serious").
 /// </summary>
 public static partial class LinuxDmesgParser
 {
@@ -69,6 +110,11 @@ public static partial class LinuxDmesgParser
         var warnings = new List<string>();
         var oopses = new List<string>();
         string? version = null;
+        var acpi = new List<AcpiHostBridge>();
+        var windowLines = new List<BridgeWindow>();
+        var busRanges = new List<BridgeBuses>();
+        var global = new List<SmmuGlobalFault>();
+        var kernelLines = new List<string>();
 
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var line in lines)
@@ -77,7 +123,27 @@ public static partial class LinuxDmesgParser
             if (msg.Length == 0) continue;
             // A console that carries the boot log and a replay of dmesg shows each stamped line twice: count it once.
             if (msg.Length != line.Length && !seen.Add(line.TrimStart())) continue;
+            if (msg.Length != line.Length && kernelLines.Count < 10_000) kernelLines.Add(line);
             if (version is null && LinuxVersion().Match(msg) is { Success: true } v) version = v.Groups[1].Value;
+            if (AcpiRoot().Match(msg) is { Success: true } ar && LogText.TryHex(ar.Groups["seg"].Value, out var seg)
+                && LogText.TryHex(ar.Groups["b0"].Value, out var ab0) && LogText.TryHex(ar.Groups["b1"].Value, out var ab1))
+                acpi.Add(new AcpiHostBridge(ar.Groups["name"].Value, (int)seg, (int)ab0, (int)ab1, line));
+            if (Mmconfig().Match(msg) is { Success: true } mc
+                && LogText.TryHex(mc.Groups["s"].Value, out var ms) && LogText.TryHex(mc.Groups["e"].Value, out var me) && me >= ms
+                && LogText.TryHex(mc.Groups["b0"].Value, out var mb0) && LogText.TryHex(mc.Groups["b1"].Value, out var mb1))
+                bridges.Add(new EcamBridge($"MMCONFIG domain {(mc.Groups["seg"].Success ? mc.Groups["seg"].Value : "0000")}", new AddressRange(ms, me), (int)mb0, (int)mb1, line));
+            if (BridgeWindowLine().Match(msg) is { Success: true } bw && LogText.TryHex(bw.Groups["s"].Value, out var bws) && LogText.TryHex(bw.Groups["e"].Value, out var bwe) && bwe >= bws)
+                windowLines.Add(new BridgeWindow(bw.Groups["bdf"].Value, bw.Groups["kind"].Value.Trim(), new AddressRange(bws, bwe), bw.Groups["flags"].Value.Contains("pref", StringComparison.Ordinal), line));
+            if (BridgeTo().Match(msg) is { Success: true } bt && LogText.TryHex(bt.Groups["b0"].Value, out var sec))
+            {
+                ulong sub = bt.Groups["b1"].Success && LogText.TryHex(bt.Groups["b1"].Value, out var s1) ? s1 : sec;
+                if (sec <= 0xff && sub <= 0xff) busRanges.Add(new BridgeBuses(bt.Groups["bdf"].Value, (int)sec, (int)sub, line));
+            }
+            if (LinuxGfsr().Match(msg) is { Success: true } lf && LogText.TryHex(lf.Groups["v"].Value, out var gv) && gv <= uint.MaxValue)
+                global.Add(new SmmuGlobalFault(lf.Groups["dev"].Value, (uint)gv, SmmuGlobalFault.DecodeGfsr((uint)gv), line));
+            else if (LinuxGerror().Match(msg) is { Success: true } le && LogText.TryHex(le.Groups["v"].Value, out var gev) && gev <= uint.MaxValue)
+                global.Add(new SmmuGlobalFault(le.Groups["dev"].Value, (uint)gev, ["global error (GERROR)"], line));
+
             if (Ecam().Match(msg) is { Success: true } e
                 && LogText.TryHex(e.Groups["s"].Value, out var es) && LogText.TryHex(e.Groups["e"].Value, out var ee)
                 && LogText.TryHex(e.Groups["b0"].Value, out var b0) && LogText.TryHex(e.Groups["b1"].Value, out var b1) && b0 <= 0xff && b1 <= 0xff)
@@ -93,13 +159,26 @@ public static partial class LinuxDmesgParser
             if (msg.Contains("Failed to add - passthrough or MSI/MSI-X might fail!", StringComparison.Ordinal)) xenAdd.Add(line);
             if (IommuGroup().Match(msg) is { Success: true } g && LogText.TryInt(g.Groups["g"].Value, out var gn)) groups.Add((g.Groups["bdf"].Value, gn, line));
             if (msg.StartsWith("arm-smmu", StringComparison.Ordinal)) smmu.Add(line);
-            if (SmmuFault().IsMatch(msg)) faults.Add(line);
+            if (SmmuFault().IsMatch(msg) || LinuxGlobalFault().IsMatch(msg) || LinuxGfsr().IsMatch(msg) || LinuxGerror().IsMatch(msg) || BlockedStream().IsMatch(msg)) faults.Add(line);
             if (msg.StartsWith("ITS", StringComparison.Ordinal) || msg.Contains("its@", StringComparison.Ordinal)) its.Add(line);
             if (msg.StartsWith("PCI/MSI:", StringComparison.Ordinal) && msg.Contains("domain created", StringComparison.Ordinal)) msi.Add(line);
             if (msg.StartsWith("WARNING: ", StringComparison.Ordinal)) warnings.Add(line);
             if (Oops().IsMatch(msg)) oopses.Add(line);
         }
-        return new LinuxDmesg(lines, bridges, windows, devices, bars, barFailures, xenAdd, groups, smmu, faults, its, msi, warnings, oopses, version);
+        // Old kernels print a bridge's windows as its resources ("BAR 14: assigned [mem ...]", "BAR 8: ...").
+        var bridgeDevices = devices.Where(d => d.Class.StartsWith("0604", StringComparison.Ordinal)).Select(d => d.Bdf)
+            .Concat(busRanges.Select(r => r.Bdf)).ToHashSet(StringComparer.Ordinal);
+        for (int i = 0; i < bars.Count; i++)
+            if (LinuxDmesg.IsBridgeResource(bars[i].Index, bridgeDevices.Contains(bars[i].Bdf)))
+            {
+                bars[i] = bars[i] with { IsBridgeWindow = true };
+                if (bars[i].Assigned) windowLines.Add(new BridgeWindow(bars[i].Bdf, bars[i].Kind, bars[i].Range, bars[i].Prefetchable, bars[i].Line));
+            }
+        var bridgeWindows = windowLines.GroupBy(w => (w.Bdf, w.Kind, w.Prefetchable)).Select(g => g.Last()).ToList();
+        return new LinuxDmesg(lines, bridges, windows, devices, bars, barFailures, xenAdd, groups, smmu, faults, its, msi, warnings, oopses, version)
+        {
+            AcpiBridges = acpi, BridgeWindows = bridgeWindows, BridgeBusRanges = busRanges, SmmuGlobalFaults = global, KernelLines = kernelLines,
+        };
     }
 
     static bool TryBar(Match b, string line, out PciBar bar)
@@ -147,4 +226,28 @@ public static partial class LinuxDmesgParser
 
     [GeneratedRegex(@"^(Unable to handle kernel|Internal error: |Kernel panic - )")]
     private static partial Regex Oops();
+
+    [GeneratedRegex(@"^(?:ACPI: )?PCI Root Bridge \[(?<name>[^\]]{1,32})\] \(domain (?<seg>[0-9a-f]{4}) \[bus (?<b0>[0-9a-f]{2})-(?<b1>[0-9a-f]{2})\]\)")]
+    private static partial Regex AcpiRoot();
+
+    [GeneratedRegex(@"^PCI: MMCONFIG for (?:domain (?<seg>[0-9a-f]{4}) )?\[bus (?<b0>[0-9a-f]{2})-(?<b1>[0-9a-f]{2})\] at \[mem 0x(?<s>[0-9a-f]{1,16})-0x(?<e>[0-9a-f]{1,16})")]
+    private static partial Regex Mmconfig();
+
+    [GeneratedRegex(@"^pci (?<bdf>[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]):\s+bridge window \[(?<kind>mem|io ) 0x(?<s>[0-9a-f]{1,16})-0x(?<e>[0-9a-f]{1,16})(?<flags>[^\]]*)\]")]
+    private static partial Regex BridgeWindowLine();
+
+    [GeneratedRegex(@"^pci (?<bdf>[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]): PCI bridge to \[bus (?<b0>[0-9a-f]{2})(?:-(?<b1>[0-9a-f]{2}))?\]")]
+    private static partial Regex BridgeTo();
+
+    [GeneratedRegex(@"^arm-smmu \S+: Unexpected global fault")]
+    private static partial Regex LinuxGlobalFault();
+
+    [GeneratedRegex(@"^arm-smmu (?<dev>\S+):\s+GFSR 0x(?<v>[0-9a-f]{1,8}), GFSYNR0")]
+    private static partial Regex LinuxGfsr();
+
+    [GeneratedRegex(@"^arm-smmu-v3 (?<dev>\S+): unexpected global error reported \(0x(?<v>[0-9a-f]{1,8})\)")]
+    private static partial Regex LinuxGerror();
+
+    [GeneratedRegex(@"^arm-smmu \S+: Blocked unknown Stream ID 0x[0-9a-f]+")]
+    private static partial Regex BlockedStream();
 }

@@ -20,9 +20,53 @@ public static partial class LogText
             if (FarmStamp().Match(line) is { Success: true } m) line = line[m.Length..];
             // The reference initramfs replays the kernel log on the console with this prefix.
             if (line.StartsWith("FARM-DMESG: ", StringComparison.Ordinal)) line = line["FARM-DMESG: ".Length..];
-            lines.Add(line);
+            SplitInterleaved(line, lines);
         }
         return lines;
+    }
+
+    /// <summary>
+    /// A serial line carries whatever Xen and dom0 wrote, and the two do not wait for each other's
+    /// newline: <c>[    2.81] virtio-pci ...(XEN) 0000:00:00.0: not mapping BAR ...</c> or a kernel stamp
+    /// in the middle of a Xen line. Split those into one line per writer. A prefix that only labels the
+    /// Xen line (a date stamp, <c>FARM-XL: xl-dmesg: </c>) ends in a space and is left alone.
+    /// </summary>
+    static void SplitInterleaved(string line, List<string> into)
+    {
+        // Bounded: at most 64 pieces per line, whatever the input.
+        for (int guard = 0; guard < 64; guard++)
+        {
+            int x = line.Length > 1 ? line.IndexOf(XenPrefix, 1, StringComparison.Ordinal) : -1;
+            if (x > 0 && line[..x].Trim().Length > 0
+                && (!char.IsWhiteSpace(line[x - 1]) || KernelStamp().Match(line) is { Success: true } ks && line[ks.Length..x].Trim().Length > 0))
+            {
+                into.Add(line[..x]);
+                line = line[x..];
+                continue;
+            }
+            if (line.StartsWith(XenPrefix, StringComparison.Ordinal) && line.Length > XenPrefix.Length + 1
+                && MidLineKernelStamp().Match(line, XenPrefix.Length + 1) is { Success: true } k
+                && !char.IsWhiteSpace(line[k.Index - 1]))
+            {
+                into.Add(line[..k.Index]);
+                line = line[k.Index..];
+                continue;
+            }
+            break;
+        }
+        into.Add(line);
+    }
+
+    const string XenPrefix = "(XEN) ";
+
+    /// <summary>
+    /// A log pasted into a mail or a bug report: every line quoted with <c>&gt; </c> (once per reply
+    /// level). Returns the text without the quote marks, so the lines parse as the console printed them.
+    /// </summary>
+    public static string Unquote(string? text)
+    {
+        if (string.IsNullOrEmpty(text)) return "";
+        return MailQuote().Replace(text, "");
     }
 
     /// <summary>The message of a Linux log line, without its <c>[ seconds]</c> prefix.</summary>
@@ -59,6 +103,12 @@ public static partial class LogText
 
     [GeneratedRegex(@"^\[\s*\d+\.\d+\]\s?")]
     private static partial Regex KernelStamp();
+
+    [GeneratedRegex(@"\[\s*\d+\.\d{6}\] ")]
+    private static partial Regex MidLineKernelStamp();
+
+    [GeneratedRegex(@"^(?:[ \t]?>)+[ \t]?", RegexOptions.Multiline)]
+    private static partial Regex MailQuote();
 }
 
 /// <summary>A range of addresses, inclusive at both ends as Linux prints them.</summary>

@@ -30,12 +30,15 @@ public static partial class ProcParsers
                 continue;
             }
             int colon = t.IndexOf(':');
-            if (colon <= 0 || cpus == 0) continue;
+            if (colon <= 0) continue;
             var id = t[..colon];
+            // An excerpt without the CPU header row (grep nvme /proc/interrupts, a pasted fragment): take every
+            // leading count, but only on rows whose id looks like one (a number, or NMI/LOC/IPI0-style names).
+            if (cpus == 0 && !RowId().IsMatch(id)) continue;
             var words = t[(colon + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
             var counts = new List<long>();
             int i = 0;
-            for (; i < words.Length && counts.Count < cpus && long.TryParse(words[i], out var n); i++) counts.Add(n);
+            for (; i < words.Length && (cpus == 0 ? counts.Count < 4096 : counts.Count < cpus) && long.TryParse(words[i], out var n); i++) counts.Add(n);
             if (counts.Count == 0) continue;
             var rest = words.Skip(i).ToList();
             string chip = "", hw = "", name;
@@ -43,8 +46,12 @@ public static partial class ProcParsers
             {
                 chip = rest[0];
                 int k = 1;
-                if (k < rest.Count && (rest[k].All(char.IsAsciiDigit) || rest[k].StartsWith('-'))) hw = rest[k++];
+                // show_interrupts prints the chip name, the hwirq, the trigger, then "-%-8s" with the flow
+                // handler's name: Xen event channels read "xen-dyn    -event" or "xen-dyn  Edge  -event".
+                if (k < rest.Count && IsHandlerName(rest[k])) chip += rest[k++];
+                if (k < rest.Count && HwIrq().Match(rest[k]) is { Success: true } h) { hw = h.Groups[1].Value; k++; }
                 if (k < rest.Count && rest[k] is "Edge" or "Level") k++;
+                if (k < rest.Count && IsHandlerName(rest[k]) && k < rest.Count - 1) chip += rest[k++];
                 name = string.Join(' ', rest.Skip(k));
             }
             else name = string.Join(' ', rest);
@@ -52,6 +59,8 @@ public static partial class ProcParsers
         }
         return rows;
     }
+
+    static bool IsHandlerName(string w) => w.Length > 1 && w[0] == '-' && !char.IsAsciiDigit(w[1]);
 
     public static IReadOnlyList<IomemEntry> Iomem(string? text)
     {
@@ -64,6 +73,13 @@ public static partial class ProcParsers
         }
         return list;
     }
+
+    [GeneratedRegex(@"^(?:\d{1,7}|[A-Z][A-Za-z]{1,5}\d{0,3})$")]
+    private static partial Regex RowId();
+
+    // x86 MSI rows glue the trigger to the hwirq: "327680-edge".
+    [GeneratedRegex(@"^(\d+)(?:-\w+)?$")]
+    private static partial Regex HwIrq();
 
     [GeneratedRegex(@"^(?<indent> *)(?<s>[0-9a-f]+)-(?<e>[0-9a-f]+) : (?<name>.*)$")]
     private static partial Regex IomemLine();
