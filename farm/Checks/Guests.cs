@@ -125,9 +125,9 @@ public sealed partial class Guest
 
     public IEnumerable<GuestStep> StepsOf(string stage) => Steps.Where(s => s.Stage == stage);
 
-    /// <summary>The first assign/create step the toolstack refused (non-zero FARM-EXIT), or a failed assign/create in the outcome.</summary>
+    /// <summary>The first assign/create step the toolstack refused (non-zero FARM-EXIT), its output first, or a failed assign/create in the outcome.</summary>
     public (string Stage, IReadOnlyList<string> Lines)? Refusal =>
-        Steps.FirstOrDefault(s => StartStages.Contains(s.Stage) && s.ExitCode is not 0) is { } step ? (step.Stage, [step.ToString(), .. step.Lines])
+        Steps.FirstOrDefault(s => StartStages.Contains(s.Stage) && s.ExitCode is not 0) is { } step ? (step.Stage, [.. step.Lines, step.ToString()])
         : Outcome.FirstOrDefault(o => StartStages.Contains(o.Stage) && o.Status is "failed" or "error") is { Stage: not null } o ? (o.Stage, [$"{o.Stage} {o.Status} {o.Message}"])
         : null;
 
