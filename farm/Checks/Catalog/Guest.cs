@@ -217,7 +217,9 @@ public sealed partial class DmaDomUNicTcp : GuestCheck
     public override string Source => "farm probe 'FARM-PROBE nic-tcp' (lines 'sent <sha256> <bytes>' / 'received <sha256> <bytes>' on guest and host; documented in farm/Checks/Catalog/Guest.cs)";
     public override IReadOnlyList<GuestNeed> GuestNeeds => [GuestNeed.Booted, GuestNeed.Devices, GuestNeed.Vpci, GuestNeed.NicTcpProbe];
 
-    public override Finding Evaluate(Target t, Guest g)
+    public override Finding Evaluate(Target t, Guest g) => Judge(g);
+
+    internal static Finding Judge(Guest g)
     {
         var guest = Transfers(g.NicTcp!);
         var host = Transfers(g.NicTcpHost!);
@@ -303,9 +305,13 @@ public sealed partial class LifecycleDomUHotplug : GuestCheck
         wrong.AddRange(requested.Where(r => !before.Contains(r)).Select(r => $"{r} missing from xl pci-list before hotplug"));
         wrong.AddRange(others.Where(r => !after.Contains(r)).Select(r => $"the other device {r} is gone from xl pci-list after hotplug"));
         wrong.AddRange(detached.Where(r => !after.Contains(r)).Select(r => $"{r} was not re-attached (not in xl pci-list after hotplug)"));
-        foreach (var (probe, name) in new[] { (g.NvmeDma, "nvme-dma"), (g.NicTcp, "nic-tcp") })
-            if (probe is not null && name == "nvme-dma" && GuestProbes.SumsMatch(probe, $"guest {g.Name}").Verdict != CheckVerdict.Pass)
-                wrong.Add($"guest {g.Name}'s {name} probe does not pass");
+        // The other device's own probe must pass (by its class in dom0's lspci; every probe when dom0's lspci is missing).
+        string? Class(string sbdf) => t.Lspci.FirstOrDefault(d => string.Equals(d.Bdf, sbdf, StringComparison.OrdinalIgnoreCase))?.ClassName;
+        bool Other(string cls) => others.Any(o => Class(o) is not { } c || c.StartsWith(cls, StringComparison.Ordinal));
+        if (g.NvmeDma is { } nvme && Other("Non-Volatile memory controller") && GuestProbes.SumsMatch(nvme, $"guest {g.Name}") is { Verdict: not CheckVerdict.Pass } n)
+            wrong.Add($"the other device's probe fails: {n.Summary}");
+        if (g.NicTcp is not null && g.NicTcpHost is not null && Other("Ethernet controller") && DmaDomUNicTcp.Judge(g) is { Verdict: not CheckVerdict.Pass } x)
+            wrong.Add($"the other device's probe fails: {x.Summary}");
         return wrong.Count == 0 ? Finding.Pass($"{string.Join(", ", detached)} detached and re-attached; {string.Join(", ", others)} stayed", evidence)
             : Finding.Fail(wrong[0], [.. wrong, .. evidence]);
     }
