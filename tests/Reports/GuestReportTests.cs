@@ -82,6 +82,34 @@ public class GuestReportTests
     }
 
     [Test]
+    public async Task TheRunStoreKeepsOneRowPerGuestResult()
+    {
+        var dir = Directory.CreateTempSubdirectory("farm-guest-store-").FullName;
+        try
+        {
+            var db = Path.Combine(dir, "farm.db");
+            var store = await SqliteRunStore.OpenAsync(db, default);
+            var run = GuestRun(dir);
+            await store.SaveAsync(run, default);
+            await using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={db}");
+            await c.OpenAsync();
+            await using var q = c.CreateCommand();
+            q.CommandText = "SELECT check_id FROM checks WHERE run_id = $id";
+            q.Parameters.AddWithValue("$id", run.RunId);
+            var ids = new List<string>();
+            await using (var r = await q.ExecuteReaderAsync())
+                while (await r.ReadAsync()) ids.Add(r.GetString(0));
+            Assert.That(ids, Has.Count.EqualTo(run.Checks.Count), "no guest's result is dropped");
+            Assert.That(ids, Does.Contain("ecam.domu-bridge-at-guest-base@guest:g1").And.Contain("ecam.domu-bridge-at-guest-base@guest:g2").And.Contain("ecam.host-bridge-registered"));
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Test]
     public void RunJsonKeepsTheGuestAndOmitsItForDomZero()
     {
         var json = JsonSerializer.Serialize(GuestRun("/x"), RunJsonSink.Options);
