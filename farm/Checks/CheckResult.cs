@@ -12,6 +12,7 @@ public enum CheckVerdict
 /// <summary>
 /// One check's outcome: what it found, what was expected on this target, the evidence lines
 /// and the source (file and version in Xen or Linux) of the log string it matched.
+/// <see cref="Guest"/> names the domU a guest check judged (null: dom0's or the native target's view).
 /// </summary>
 public sealed record CheckResult(
     string Id,
@@ -20,9 +21,13 @@ public sealed record CheckResult(
     CheckVerdict Expected,
     string Summary,
     IReadOnlyList<string> Evidence,
-    string Source)
+    string Source,
+    string? Guest = null)
 {
     public bool Unexpected => Verdict != Expected;
+
+    /// <summary>Unique within a run: the check id, and the guest it judged.</summary>
+    public string Key => Guest is null ? Id : $"{Id}@guest:{Guest}";
 }
 
 /// <summary>

@@ -19,6 +19,10 @@ public static class CheckSuite
         new LifecycleExpectedDevicesPresent(), new LifecycleDriversBound(), new LifecycleNoKernelOops(), new LifecycleXenHealthy(), new LifecycleAssignDeassign(),
         new LifecycleNoXenCrash(), new LifecycleNoToolstackPciErrors(),
         new NegativeDom0RegistrationRefusedLoudly(), new NegativeUnassignableRefused(),
+        // What each guest sees (Catalog/Guest.cs): run once per guest on its own evidence.
+        new EcamDomUBridgeNodeMatchesLayout(), new EcamDomUDevicesAtVirtualSbdf(), new BarDomUHostSizes(),
+        new DmaDomUNvmeRoundTrip(), new DmaDomUNicTcp(), new DmaDomUNoSmmuFaults(),
+        new LifecycleDomUKernelHealthy(), new LifecycleDomUHotplug(), new LifecycleDomUDeviceBackInDom0(),
     ];
 
     public static IReadOnlyList<string> Groups { get; } = All.Select(c => c.Group).Distinct().ToList();

@@ -65,6 +65,7 @@ public sealed class Target
         NvmeDma = Probe(NvmeDmaMarker);
         PciAssign = Probe(PciAssignMarker);
         Toolstack = ToolstackParser.Parse(ToolstackText());
+        Guests = Guest.All(bundle);
         var capabilities = Detect();
         DetectFromExcerpts(capabilities);
         Capabilities = capabilities;
@@ -89,6 +90,9 @@ public sealed class Target
     /// <summary>Toolstack errors on the console and in command outputs (not in Farm's probes, which judge their own).</summary>
     public IReadOnlyList<ToolstackError> Toolstack { get; }
 
+    /// <summary>The job's guests, each with only its own evidence (domU:&lt;g&gt;:*, dom0:&lt;g&gt;:*).</summary>
+    public IReadOnlyList<Guest> Guests { get; }
+
     public Capability this[Need need] => Capabilities[need];
 
     public LspciDevice? Nvme => Lspci.FirstOrDefault(d => d.ClassName.StartsWith("Non-Volatile memory controller", StringComparison.Ordinal));
@@ -103,8 +107,9 @@ public sealed class Target
         return rows.GroupBy(r => r.Id).Where(g => g.Count() >= 2).Select(g => (g.First(), g.Last())).ToList();
     }
 
+    // dom0's probes only: a guest's (domU:/dom0:<g>:) are that guest's evidence, never dom0's.
     IReadOnlyList<string>? Probe(string marker) =>
-        Bundle.Commands.Values.Where(o => o.Contains(marker, StringComparison.Ordinal))
+        Bundle.Commands.Where(c => !c.Key.StartsWith("domU:", StringComparison.Ordinal) && !c.Key.StartsWith("dom0:", StringComparison.Ordinal)).Select(c => c.Value).Where(o => o.Contains(marker, StringComparison.Ordinal))
             .Select(o => (IReadOnlyList<string>)LogText.Lines(o).SkipWhile(l => !l.Contains(marker, StringComparison.Ordinal)).ToList())
             .FirstOrDefault();
 
@@ -168,10 +173,11 @@ public sealed class Target
         else c[Need.XenPci] = new(false, "no vPCI/PCI passthrough line in xl dmesg (Xen built without HAS_PCI/HAS_VPCI, or pci-passthrough=on not given)");
 
         // Upstream Xen on Arm gives vPCI to the hardware domain only; a domU with pci=[...] needs out-of-tree patches.
-        c[Need.DomUPci] = !c[Need.XenPci].Present
-            ? new(false, c[Need.XenPci].Evidence)
-            : Bundle.Commands.Keys.FirstOrDefault(k => k.StartsWith("domU:", StringComparison.Ordinal)) is { } domu
-                ? new(true, domu) : new(false, "no domU evidence in this job (upstream Xen on Arm: vPCI for the hardware domain only)");
+        // With guests, each guest's own evidence decides (Guest's GuestNeeds); this only says there is a guest to judge.
+        c[Need.DomUPci] = Guests.Count > 0
+            ? new(true, $"guest evidence for {string.Join(", ", Guests.Select(g => g.Name))}")
+            : !c[Need.XenPci].Present ? new(false, c[Need.XenPci].Evidence)
+            : new(false, "no domU evidence in this job (upstream Xen on Arm: vPCI for the hardware domain only)");
 
         if (xenLine is not null)
             c[Need.Iommu] = Xen.IommuEnabled == true ? new(true, Xen.IommuLine!) : new(false, Xen.IommuLine ?? "no '(XEN) I/O virtualisation' line");

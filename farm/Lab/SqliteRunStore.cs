@@ -98,11 +98,12 @@ public sealed class SqliteRunStore : IRunStore
                 ("$start", s.Start.UtcDateTime.ToString("O", CultureInfo.InvariantCulture)), ("$dur", s.Duration.TotalSeconds),
                 ("$timeout", s.Timeout.TotalSeconds), ("$fc", s.FailureClass), ("$msg", s.Message)).ConfigureAwait(false);
         }
-        foreach (var k in r.Checks.DistinctBy(k => k.Id))
+        // A guest check has one result per guest: Key (id@guest:<g>) keeps them apart, and is the plain id for dom0's.
+        foreach (var k in r.Checks.DistinctBy(k => k.Key))
             await ExecAsync(c, tx, """
                 INSERT INTO checks (run_id, check_id, grp, verdict, expected, summary, source, evidence)
                 VALUES ($id, $check, $grp, $verdict, $expected, $summary, $source, $evidence)
-                """, ct, ("$id", r.RunId), ("$check", k.Id), ("$grp", k.Group), ("$verdict", JUnitReport.Wire(k.Verdict)),
+                """, ct, ("$id", r.RunId), ("$check", k.Key), ("$grp", k.Group), ("$verdict", JUnitReport.Wire(k.Verdict)),
                 ("$expected", JUnitReport.Wire(k.Expected)), ("$summary", k.Summary), ("$source", k.Source),
                 ("$evidence", string.Join('\n', k.Evidence))).ConfigureAwait(false);
         foreach (var (name, value) in r.Metrics)

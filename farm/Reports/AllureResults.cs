@@ -77,14 +77,15 @@ public sealed class AllureResults : IRunSink
             evidence.Add(new JsonObject { ["name"] = "evidence", ["source"] = name, ["type"] = "text/plain" });
             await WriteResultAsync(resultsDir, uuid, new JsonObject
             {
-                ["name"] = $"{c.Id}: {c.Summary}",
-                ["fullName"] = $"farm.{run.Job}.{run.Board}.{c.Group}.{c.Id}",
+                // A guest's checks are their own tests (history per guest), grouped under "guest <name>".
+                ["name"] = c.Guest is null ? $"{c.Id}: {c.Summary}" : $"[guest {c.Guest}] {c.Id}: {c.Summary}",
+                ["fullName"] = c.Guest is null ? $"farm.{run.Job}.{run.Board}.{c.Group}.{c.Id}" : $"farm.{run.Job}.{run.Board}.guest.{c.Guest}.{c.Group}.{c.Id}",
                 ["status"] = Status(c.Verdict),
                 ["statusDetails"] = Details(c.Verdict is CheckVerdict.Pass ? null : $"{JUnitReport.Wire(c.Verdict)} (expected {JUnitReport.Wire(c.Expected)}): {c.Summary}",
                     string.Join('\n', c.Evidence), known: c.Verdict == c.Expected && c.Verdict != CheckVerdict.Pass),
                 ["description"] = $"Source: {c.Source}",
                 ["attachments"] = evidence,
-            }, run, c.Group, start, stop, ct).ConfigureAwait(false);
+            }, run, c.Group, start, stop, ct, c.Guest).ConfigureAwait(false);
         }
 
         var env = new StringBuilder();
@@ -103,7 +104,7 @@ public sealed class AllureResults : IRunSink
         await File.WriteAllTextAsync(Path.Combine(resultsDir, "categories.json"), Categories, ct).ConfigureAwait(false);
     }
 
-    static async Task WriteResultAsync(string dir, string uuid, JsonObject result, RunRecord run, string group, long start, long stop, CancellationToken ct)
+    static async Task WriteResultAsync(string dir, string uuid, JsonObject result, RunRecord run, string group, long start, long stop, CancellationToken ct, string? guest = null)
     {
         var fullName = (string)result["fullName"]!;
         result["uuid"] = uuid;
@@ -113,9 +114,11 @@ public sealed class AllureResults : IRunSink
         result["start"] = start;
         result["stop"] = stop;
         result["labels"] = new JsonArray(
-            Label("parentSuite", "farm"), Label("suite", run.Job), Label("subSuite", run.Board),
+            Label("parentSuite", "farm"), Label("suite", run.Job), Label("subSuite", guest is null ? run.Board : $"{run.Board} · guest {guest}"),
             Label("feature", group), Label("host", Environment.MachineName), Label("framework", "farm"), Label("language", "c#"));
-        result["parameters"] = new JsonArray(new JsonObject { ["name"] = "board", ["value"] = run.Board });
+        if (guest is not null) result["labels"]!.AsArray().Add(Label("story", $"guest {guest}"));
+        result["parameters"] = guest is null ? new JsonArray(new JsonObject { ["name"] = "board", ["value"] = run.Board })
+            : new JsonArray(new JsonObject { ["name"] = "board", ["value"] = run.Board }, new JsonObject { ["name"] = "guest", ["value"] = guest });
         result["links"] = new JsonArray();
         await File.WriteAllTextAsync(Path.Combine(dir, $"{uuid}-result.json"), result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), ct).ConfigureAwait(false);
     }

@@ -43,7 +43,7 @@ public sealed class JUnitReport : IRunSink
         }
         foreach (var k in run.Checks)
         {
-            var c = Case($"check.{k.Group}", k.Id, TimeSpan.Zero);
+            var c = Case(k.Guest is null ? $"check.{k.Group}" : $"guest.{k.Guest}.check.{k.Group}", k.Id, TimeSpan.Zero);
             var body = string.Join('\n', [k.Summary, $"expected: {Wire(k.Expected)}", $"source: {k.Source}", .. k.Evidence]);
             switch (k.Verdict)
             {

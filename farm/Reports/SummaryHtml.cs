@@ -36,10 +36,16 @@ public static class SummaryHtml
             b.Append("<h2>Check × target</h2><table id=\"matrix\"><tr><th>check</th>");
             foreach (var r in runs) b.Append("<th>").Append(E(CheckMatrix.Column(r))).Append("</th>");
             b.Append("</tr>");
-            foreach (var (id, cells) in matrix.Rows)
+            string? group = null;
+            foreach (var row in matrix.Rows)
             {
-                b.Append("<tr><td>").Append(E(id)).Append("</td>");
-                foreach (var cell in cells)
+                if (row.Guest is not null && row.Guest != group)
+                {
+                    group = row.Guest;
+                    b.Append($"<tr class=\"guest\"><th colspan=\"{runs.Count + 1}\">guest {E(group)}</th></tr>");
+                }
+                b.Append("<tr><td>").Append(E(row.Id)).Append("</td>");
+                foreach (var cell in row.Cells)
                     b.Append("<td>").Append(cell.Check is not { } c ? "-"
                         : Verdict(JUnitReport.Wire(c.Verdict)) + (c.Unexpected ? $" <b>expected {E(JUnitReport.Wire(c.Expected))}</b>" : "") + (cell.Note > 0 ? $" <sup>[{cell.Note}]</sup>" : "")).Append("</td>");
                 b.Append("</tr>");

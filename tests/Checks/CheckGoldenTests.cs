@@ -51,8 +51,12 @@ public class CheckGoldenTests
     [Test]
     public void DomUBridgeAtTheGuestBaseWhenDomUEvidenceIsThere()
     {
-        var r = Run(Logs.Golden("xen-pci-passthrough.synth.log"), new() { ["domU: dtc -I fs -O dts /proc/device-tree"] = Logs.Golden("domu-vpci.synth.dts") });
+        var r = CheckRunner.Run(new Target(new EvidenceBundle("t", Logs.Golden("xen-pci-passthrough.synth.log"), GuestEvidence.Good()), ExpectedPci), CheckSuite.All)
+            .Where(c => c.Guest == "g1").ToDictionary(c => c.Id);
         Assert.That(r["ecam.domu-bridge-at-guest-base"].Verdict, Is.EqualTo(CheckVerdict.Pass), r["ecam.domu-bridge-at-guest-base"].Summary);
+        // A key without a guest name ("domU: ...", the old convention) is nobody's evidence.
+        var legacy = Run(Logs.Golden("xen-pci-passthrough.synth.log"), new() { ["domU: dtc -I fs -O dts /proc/device-tree"] = Logs.Golden("domu-vpci.synth.dts") });
+        Assert.That(legacy["ecam.domu-bridge-at-guest-base"].Verdict, Is.EqualTo(CheckVerdict.XFail));
     }
 
     [Test]

@@ -13,7 +13,8 @@ public class ParserFuzzTests
     public void TenThousandMutatedInputsThroughEveryParser()
     {
         var rng = new Random(20261125);
-        var seeds = Logs.All().Append(Logs.Golden("lspci-xen-4.17.txt")).Append(Logs.Golden("domu-vpci.synth.dts")).ToList();
+        var guest = GuestEvidence.Good();
+        var seeds = Logs.All().Append(Logs.Golden("lspci-xen-4.17.txt")).Append(Logs.Golden("domu-vpci.synth.dts")).Concat(guest.Values).ToList();
         int parsed = 0;
         for (int i = 0; i < Iterations; i++)
         {
@@ -34,7 +35,13 @@ public class ParserFuzzTests
                 {
                     ["lspci -vvv"] = input, ["cat /proc/interrupts"] = input, ["cat /proc/iomem"] = input, ["probe"] = "FARM-PROBE nvme-dma\n" + input,
                 }), ["0000:00:01.0"]);
-                var results = CheckRunner.Run(t, CheckSuite.All);
+                // A guest whose every piece of evidence is mutated (and one whose keys all carry the same garbage).
+                var mutated = guest.ToDictionary(k => k.Key, k => Mutate(k.Value, rng));
+                foreach (var k in new[] { "xl.cfg", "console", "lspci -vvv", "dtc -I fs -O dts /proc/device-tree", "FARM-PROBE nic-tcp guest" }) mutated[$"domU:fz:{k}"] = input;
+                foreach (var k in new[] { "create:xl create", "pci-list-after:xl pci-list fz", "hotplug-detach:xl pci-detach fz 0000:00:01.0", "after-deassign:lspci -vvv", "nic-tcp:x" }) mutated[$"dom0:fz:{k}"] = input;
+                var withGuests = new Target(new EvidenceBundle("fuzz", input, mutated), ["0000:00:01.0"]);
+                Assert.That(withGuests.Guests.Select(g => g.Name), Is.SupersetOf(new[] { "fz" }));
+                var results = CheckRunner.Run(t, CheckSuite.All).Concat(CheckRunner.Run(withGuests, CheckSuite.All)).ToList();
                 var crashed = results.Where(r => r.Summary.Contains(": check crashed", StringComparison.Ordinal)).ToList();
                 Assert.That(crashed, Is.Empty, () => string.Join("\n", crashed.Select(c => $"{c.Id}: {c.Summary} {string.Join(" | ", c.Evidence)}")));
                 // farm analyze over the same garbage, as every kind at once

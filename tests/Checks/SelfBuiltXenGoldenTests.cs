@@ -10,7 +10,7 @@ namespace Farm.Tests.Checks;
 /// </summary>
 public class SelfBuiltXenGoldenTests
 {
-    static Target Load()
+    internal static Target Load()
     {
         var dir = Path.Combine(Spec.Checkout.Root, "tests", "Golden", "runs", "xen-4.17-selfbuilt-vpci");
         var commands = new Dictionary<string, string>();

@@ -13,9 +13,9 @@ public class QemuVersionColumnTests
     public void TheColumnNamesTheQemuVersionWithoutDebiansPackageSuffix()
     {
         Assert.That(CheckMatrix.Column(Run("qemu-xen-smmu", "10.0.2 (Debian 1:10.0.2+ds-2+deb13u1~bpo12+1)")),
-            Is.EqualTo("xen-smoke@qemu-xen-smmu (Xen 4.17.7) on QEMU 10.0.2"));
+            Is.EqualTo("xen-smoke@qemu-xen-smmu (Xen 4.17.7, QEMU 10.0.2)"));
         Assert.That(CheckMatrix.Column(Run("qemu-xen-vpci-smmu", "10.0.2 (Debian 1:10.0.2+ds-2+deb13u1~bpo12+1)", new() { ["xen_build"] = "xen-1" })),
-            Is.EqualTo("xen-smoke@qemu-xen-vpci-smmu (Xen 4.17.7, self-built, PCI passthrough on) on QEMU 10.0.2"));
+            Is.EqualTo("xen-smoke@qemu-xen-vpci-smmu (Xen 4.17.7, self-built, PCI passthrough on, QEMU 10.0.2)"));
         Assert.That(CheckMatrix.Column(Run("rpi4-1", null)), Is.EqualTo("xen-smoke@rpi4-1 (Xen 4.17.7)"), "a physical board has no QEMU");
     }
 }

@@ -167,28 +167,3 @@ public sealed class BarLspciMatchesKernel : Check
         return evidence.Count > 0 ? Finding.Pass($"{evidence.Count} regions agree", evidence) : Finding.Fail("no memory BARs to compare");
     }
 }
-
-/// <summary>A vPCI domU sees its BARs relocated into the guest MMIO windows, never at host addresses.</summary>
-public sealed class BarDomURelocated : Check
-{
-    public const ulong GuestMem = 0x23000000, GuestMemSize = 0x10000000, GuestPrefetch = 0x100000000, GuestPrefetchSize = 0x100000000;
-
-    public override string Id => "bar.domu-relocated-into-guest-window";
-    public override string Group => "bar";
-    public override string Title => "domU BARs inside GUEST_VPCI_MEM / GUEST_VPCI_PREFETCH_MEM";
-    public override string Source => "xen/include/public/arch-arm.h GUEST_VPCI_MEM_ADDR 0x23000000 (+0x10000000), GUEST_VPCI_PREFETCH_MEM_ADDR 0x100000000 (+0x100000000)";
-    public override IReadOnlyList<Need> Needs => [Need.Linux, Need.Xen, Need.XenPci, Need.DomUPci];
-
-    public override Finding Evaluate(Target t)
-    {
-        var guest = t.Bundle.Commands.FirstOrDefault(c => c.Key.StartsWith("domU:", StringComparison.Ordinal) && c.Key.Contains("lspci", StringComparison.Ordinal)).Value;
-        if (guest is null) return Finding.NotApplicable("the job did not run lspci in the domU");
-        var mem = new AddressRange(GuestMem, GuestMem + GuestMemSize - 1);
-        var pref = new AddressRange(GuestPrefetch, GuestPrefetch + GuestPrefetchSize - 1);
-        var regions = LspciParser.Parse(guest).SelectMany(d => d.Regions).Where(r => r.Kind == "mem" && r.Range is not null).ToList();
-        var outside = regions.Where(r => !mem.Contains(r.Range!.Value) && !pref.Contains(r.Range!.Value)).ToList();
-        if (regions.Count == 0) return Finding.Fail("the domU sees no memory BARs");
-        return outside.Count == 0 ? Finding.Pass("every domU BAR is in a guest vPCI window", regions.Select(r => r.Line))
-            : Finding.Fail("domU BARs outside the guest vPCI windows (identity-mapped?)", outside.Select(r => r.Line));
-    }
-}

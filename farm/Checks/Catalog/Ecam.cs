@@ -92,29 +92,3 @@ public sealed class EcamXenTrapsDom0 : Check
         ? Finding.Pass("Xen reports PCI/vPCI and dom0 registered every device", [.. t.Xen.PciLines.Take(5), .. t.Dmesg.Devices.Select(d => d.Line)])
         : Finding.Fail("dom0 could not register its PCI devices with Xen", t.Dmesg.XenAddFailures);
 }
-
-/// <summary>libxl gives a vPCI domU one virtual host bridge at the fixed guest ECAM base.</summary>
-public sealed class EcamDomUBridgeAtGuestBase : Check
-{
-    public const ulong GuestEcamBase = 0x10000000, GuestEcamSize = 0x10000000;
-
-    public override string Id => "ecam.domu-bridge-at-guest-base";
-    public override string Group => "ecam";
-    public override string Title => "domU virtual host bridge at GUEST_VPCI_ECAM_BASE with pci-host-ecam-generic";
-    public override string Source => "xen/include/public/arch-arm.h GUEST_VPCI_ECAM_BASE 0x10000000 / SIZE 0x10000000; tools/libs/light/libxl_arm.c make_vpci_node";
-    public override IReadOnlyList<Need> Needs => [Need.Linux, Need.Xen, Need.XenPci, Need.DomUPci];
-
-    public override Finding Evaluate(Target t)
-    {
-        var dt = t.Bundle.Commands.FirstOrDefault(c => c.Key.StartsWith("domU:", StringComparison.Ordinal) && c.Key.Contains("dtc", StringComparison.Ordinal)).Value;
-        if (dt is null) return Finding.NotApplicable("the job did not dump the domU device tree (domU: dtc -I fs /proc/device-tree)");
-        var bridges = DeviceTreeParser.HostBridges(DeviceTreeParser.Parse(dt));
-        var b = bridges.FirstOrDefault(n => n.Get("compatible")?.Contains("pci-host-ecam-generic", StringComparison.Ordinal) ?? false);
-        if (b is null) return Finding.Fail("no pci-host-ecam-generic node in the domU device tree", bridges.Select(n => n.Path));
-        var reg = b.Cells("reg");
-        ulong Cell64(int i) => reg.Count > i + 1 ? (reg[i] << 32) | reg[i + 1] : ulong.MaxValue;
-        return Cell64(0) == GuestEcamBase && Cell64(2) == GuestEcamSize
-            ? Finding.Pass($"{b.Path} reg = ECAM 0x{GuestEcamBase:x}+0x{GuestEcamSize:x}", $"{b.Path} reg = {b.Get("reg")}")
-            : Finding.Fail($"{b.Path} is not at the guest ECAM base", $"{b.Path} reg = {b.Get("reg")}");
-    }
-}
