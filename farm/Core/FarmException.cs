@@ -18,8 +18,13 @@ public abstract class FarmException : Exception
     public abstract string FailureClass { get; }
 
     /// <summary>The message followed by the evidence lines, for humans.</summary>
-    public string Describe() =>
-        Evidence.Count == 0 ? Message : Message + Environment.NewLine + string.Join(Environment.NewLine, Evidence.Select(l => "  | " + l));
+    public string Describe()
+    {
+        // Evidence a message already says (a spec file's mistakes are both) is printed once.
+        var said = Message.Split(Environment.NewLine).ToHashSet(StringComparer.Ordinal);
+        var extra = Evidence.Where(l => !said.Contains(l)).ToList();
+        return extra.Count == 0 ? Message : Message + Environment.NewLine + string.Join(Environment.NewLine, extra.Select(l => "  | " + l));
+    }
 }
 
 /// <summary>Board, power, console or network trouble: the lab's fault. Verdict incomplete; retry elsewhere.</summary>

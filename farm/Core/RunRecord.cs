@@ -45,3 +45,16 @@ public sealed record RunRecord(
     string? FailureClass = null,
     string? Message = null,
     string? RunDirectory = null);
+
+/// <summary>
+/// Run ids as <see cref="Farm.Jobs.JobRunner"/> makes them (<c>20261201-020304-xen-smoke-a1b2c3</c>).
+/// A run id names a directory under the run store, so one from outside (the lab API) must be exactly
+/// this shape: never <c>farm.db</c>, <c>report</c> or anything else the store keeps beside its runs.
+/// </summary>
+public static partial class RunIds
+{
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[0-9]{8}-[0-9]{6}-[a-z0-9_.-]{1,100}-[0-9a-f]{6}$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex Shape();
+
+    public static bool IsValid(string? id) => id is not null && Shape().IsMatch(id);
+}

@@ -31,8 +31,7 @@ public sealed class ApiTokens
         var yaml = new YamlStream();
         try
         {
-            using var reader = new StringReader(File.ReadAllText(path));
-            yaml.Load(reader);
+            Farm.Jobs.Spec.SpecReader.Load(yaml, File.ReadAllText(path));
         }
         catch (YamlDotNet.Core.YamlException e)
         {
