@@ -123,8 +123,9 @@ public class AgentTests
         File.WriteAllText(Path.Combine(jobs, "big.yaml"), new string('#', JobRoots.MaxBytes + 1));
         File.WriteAllText(Path.Combine(jobs, "secret.yaml"), "s3cret-first-line\ns3cret-second-line\n");
         File.WriteAllText(Path.Combine(_dir, "outside.yaml"), File.ReadAllText(_job));
+        File.WriteAllText(Path.Combine(jobs, "deep.yaml"), "name: x\nmetadata: " + new string('[', 200_000) + new string(']', 200_000));
         string[] paths = ["/dev/zero", "/etc/passwd", "/etc/shadow", Path.Combine(jobs, "passwd.yaml"), Path.Combine(jobs, "zero.yaml"), Path.Combine(jobs, "dir.yaml"),
-            Path.Combine(jobs, "big.yaml"), Path.Combine(jobs, "secret.yaml"), Path.Combine(_dir, "outside.yaml"), Path.Combine(jobs, "..", "outside.yaml"), "/proc/self/environ"];
+            Path.Combine(jobs, "big.yaml"), Path.Combine(jobs, "secret.yaml"), Path.Combine(_dir, "outside.yaml"), Path.Combine(jobs, "..", "outside.yaml"), "/proc/self/environ", Path.Combine(jobs, "deep.yaml")];
         var ids = new List<string>();
         foreach (var p in paths) ids.Add((await _queue.EnqueueAsync(p, "qemu-xen", "mallory", 0, default)).Id);
         var agent = NewAgent("bench-a", ["qemu-xen"], (r, _) => throw new AssertionException($"must not run {r.JobName}"));

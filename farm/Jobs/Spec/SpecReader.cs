@@ -92,7 +92,7 @@ internal sealed partial class SpecReader(string source)
         if (yaml.Length > MaxBytes) throw new YamlException(Mark.Empty, Mark.Empty, $"the file has {yaml.Length} characters, more than the {MaxBytes} a spec file may have");
         var parser = new Parser(new StringReader(yaml));
         int depth = 0;
-        while (parser.MoveNext())
+        while (Next(parser))
         {
             switch (parser.Current)
             {
@@ -106,6 +106,17 @@ internal sealed partial class SpecReader(string source)
             }
         }
         stream.Load(new StringReader(yaml));
+    }
+
+    // YamlDotNet's scanner throws InvalidOperationException on some malformed input (found by fuzzing): still a syntax error.
+    static bool Next(Parser parser)
+    {
+        try { return parser.MoveNext(); }
+        catch (Exception e) when (e is not YamlException and (InvalidOperationException or ArgumentException or IndexOutOfRangeException))
+        {
+            var at = parser.Current?.End ?? Mark.Empty;
+            throw new YamlException(at, at, "the YAML parser could not read the text after this point", e);
+        }
     }
 
     /// <summary>Reads a spec file, at most <see cref="MaxBytes"/>: <c>/dev/zero</c> or a huge file is refused, not read into memory.</summary>
