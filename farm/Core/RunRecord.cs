@@ -44,7 +44,24 @@ public sealed record RunRecord(
     IReadOnlyDictionary<string, double> Metrics,
     string? FailureClass = null,
     string? Message = null,
-    string? RunDirectory = null);
+    string? RunDirectory = null,
+    RunState? State = null)
+{
+    /// <summary>The failure class as the enum (<see cref="FailureClass"/> holds its wire name, as run.json and the store do).</summary>
+    [JsonIgnore]
+    public Farm.FailureClass? Class => FailureClasses.FromWire(FailureClass);
+}
+
+/// <summary>
+/// Whether a recorded run is still going: a run is recorded <c>running</c> when it starts and
+/// <c>finished</c> when it ends, so one that stays running died without a word. Null on records
+/// written before runs had a state.
+/// </summary>
+public enum RunState
+{
+    [JsonStringEnumMemberName("running")] Running,
+    [JsonStringEnumMemberName("finished")] Finished,
+}
 
 /// <summary>
 /// Run ids as <see cref="Farm.Jobs.JobRunner"/> makes them (<c>20261201-020304-xen-smoke-a1b2c3</c>).
