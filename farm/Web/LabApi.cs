@@ -8,6 +8,7 @@ using Farm.Reports;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Farm.Web;
@@ -19,6 +20,9 @@ public sealed record LabApiOptions(string Lab, string Database, string Out, stri
     public TimeSpan? NightlyAt { get; init; }
 
     public IReadOnlyList<string> NightlyJobs { get; init; } = [];
+
+    /// <summary>Where the server logs (every 500 with its exception); default: the console.</summary>
+    public ILoggerProvider? Log { get; init; }
 }
 
 /// <summary>Bodies of the write endpoints.</summary>
@@ -42,6 +46,9 @@ public static class LabApi
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        if (o.Log is { } provider) builder.Logging.AddProvider(provider);
+        else builder.Logging.AddSimpleConsole(c => c.SingleLine = true);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.WebHost.ConfigureKestrel(k => k.Listen(listen));
         var db = await LabDatabase.OpenAsync(o.Database, ct).ConfigureAwait(false);
         var view = new LabView(o, db, TimeProvider.System);
@@ -58,6 +65,27 @@ public static class LabApi
             scheduled?.GetAwaiter().GetResult();
             stopping.Dispose();
             db.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        });
+
+        // Bad input is a 400 with a message, never a 500; anything else that escapes is Farm's bug: logged with its exception, answered without it.
+        var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Farm.Web");
+        app.Use(async (ctx, next) =>
+        {
+            try { await next(ctx); }
+            catch (Exception e) when (e is BadHttpRequestException or InvalidDataException && !ctx.Response.HasStarted)
+            {
+                ctx.Response.Clear();
+                ctx.Response.StatusCode = e is BadHttpRequestException b ? b.StatusCode : StatusCodes.Status400BadRequest;
+                await ctx.Response.WriteAsJsonAsync(new { error = Clip(e.Message) });
+            }
+            catch (Exception e) when (!ctx.RequestAborted.IsCancellationRequested)
+            {
+                log.LogError(e, "{Method} {Path} failed", ctx.Request.Method, ctx.Request.Path.ToString());
+                if (ctx.Response.HasStarted) throw;
+                ctx.Response.Clear();
+                ctx.Response.StatusCode = StatusCodes.Status500InternalServerError;
+                await ctx.Response.WriteAsJsonAsync(new { error = "the server failed on this request; it logged why" });
+            }
         });
 
         app.Use(async (ctx, next) =>
@@ -224,7 +252,7 @@ public static class LabApi
     public const long MaxConsoleChunk = 2 << 20;
 
     /// <summary>A caller's text quoted back in an error: one line, short.</summary>
-    static string Clip(string? s) => s is null ? "" : Farm.Lab.Agent.OneLine(new string(s.Select(c => char.IsControl(c) ? '?' : c).ToArray()));
+    internal static string Clip(string? s) => s is null ? "" : Farm.Lab.Agent.OneLine(new string(s.Select(c => char.IsControl(c) ? '?' : c).ToArray()));
 
     static Func<EndpointFilterInvocationContext, EndpointFilterDelegate, ValueTask<object?>> Require(ApiRole role) => async (ctx, next) =>
         User(ctx.HttpContext).Role >= role
