@@ -77,7 +77,7 @@ public sealed class AgentCommand : AsyncCommand<AgentCommand.Settings>
             Jobs = new JobRoots(roots),
         };
         var agent = new Agent(new JobQueue(db, time), new LeaseStore(db, time), options, (request, token) => new JobRunner(time, sinks).RunAsync(request, token), time);
-        agent.Said += m => AnsiConsole.MarkupLineInterpolated($"[grey]{DateTime.Now:HH:mm:ss}[/] agent {name}: {m}");
+        agent.Said += m => AnsiConsole.MarkupLineInterpolated($"[grey]{DateTime.Now:HH:mm:ss}[/] agent {name}: {TerminalText.Plain(m)}");
         AnsiConsole.MarkupLineInterpolated($"agent {name}: serving {string.Join(", ", names)} from {db.Display}; job files from {string.Join(", ", options.Jobs.Roots)}");
         try
         {
@@ -151,8 +151,8 @@ public sealed class QueueCommand : AsyncCommand<QueueCommand.Settings>
         {
             var table = new Table().AddColumns("job", "file", "board", "state", "attempts", "agent", "ran on", "run", "verdict", "note");
             foreach (var j in await queue.ListAsync(50, ct))
-                table.AddRow(Markup.Escape(j.Id), Markup.Escape(Path.GetFileName(j.Job)), Markup.Escape(j.Board), Markup.Escape(j.State), j.Attempts.ToString(),
-                    Markup.Escape(j.Agent ?? "-"), Markup.Escape(j.RanOn ?? "-"), Markup.Escape(j.RunId ?? "-"), Markup.Escape(j.Verdict ?? "-"), Markup.Escape(j.Note ?? ""));
+                table.AddRow(TerminalText.Markup(j.Id), TerminalText.Markup(Path.GetFileName(j.Job)), TerminalText.Markup(j.Board), TerminalText.Markup(j.State), j.Attempts.ToString(),
+                    TerminalText.Markup(j.Agent ?? "-"), TerminalText.Markup(j.RanOn ?? "-"), TerminalText.Markup(j.RunId ?? "-"), TerminalText.Markup(j.Verdict ?? "-"), TerminalText.Markup(j.Note));
             AnsiConsole.Write(table);
         }
         return 0;
