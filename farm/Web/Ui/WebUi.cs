@@ -207,7 +207,7 @@ public static class WebUi
             b.Append(r.Lease is { } l
                 ? $"<td class=\"lease\">held by <b>{E(l.Holder)}</b> ({E(l.Kind.ToString().ToLowerInvariant())}) until {l.Expires:yyyy-MM-dd HH:mm} UTC {E(l.Note)}</td>"
                 : "<td class=\"lease\">free</td>");
-            b.Append($"<td>{E(r.Spec.Power?.Summary ?? "qemu")}</td><td>{E(r.Spec.Serial?.Summary ?? "qemu")}</td>");
+            b.Append($"<td>{E(SecretMask.Mask(r.Spec.Power?.Summary ?? "qemu"))}</td><td>{E(SecretMask.Mask(r.Spec.Serial?.Summary ?? "qemu"))}</td>");
             b.Append(r.LastRun is { } run ? $"<td><a href=\"/runs/{Q(run.RunId)}\">{E(run.Job)}</a> {Verdict(run.Verdict.ToWire())}</td>" : "<td>-</td>");
             b.Append("<td>");
             if (user.Role >= ApiRole.Developer)
