@@ -51,7 +51,7 @@ public class AgentScenarios
     Process StartAgent(string db, string name, string board, params string[] extra)
     {
         var psi = new ProcessStartInfo(Farm, ["agent", "--name", name, "--boards", board, "--db", db, "--lab", Repo("boards"), "--out", Path.Combine(_dir, name),
-            "--heartbeat", "1s", "--lease", "8s", "--stale", "4s", .. extra]) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+            "--heartbeat", "1s", "--lease", "8s", "--stale", "4s", "--job-root", _dir, .. extra]) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
         var p = Process.Start(psi)!;
         var log = new StringBuilder();
         p.OutputDataReceived += (_, e) => { lock (log) log.AppendLine($"[{name}] {e.Data}"); };
@@ -146,5 +146,30 @@ public class AgentScenarios
         var run = await store.GetAsync(done.RunId!, default);
         Assert.That(run!.Verdict, Is.EqualTo(Verdict.Pass));
         Assert.That(File.Exists(Path.Combine(run.RunDirectory!, "run.json")), Is.True);
+    }
+
+    [Test]
+    public async Task HostileQueuedPathsAreFailedByARealAgentThatKeepsServing()
+    {
+        // What a developer token could queue (issue 15): a device, a secret, a symlink out of the job root.
+        var db = $"Data Source={Path.Combine(_dir, "lab.db")}";
+        await using var lab = await LabDatabase.OpenAsync(db, default);
+        var queue = new JobQueue(lab, TimeProvider.System);
+        File.CreateSymbolicLink(Path.Combine(_dir, "zero.yaml"), "/dev/zero");
+        File.WriteAllText(Path.Combine(_dir, "notes.yaml"), "password=hunter2\nsecond line\n");
+        string[] paths = ["/dev/zero", "/etc/passwd", Path.Combine(_dir, "zero.yaml"), Path.Combine(_dir, "notes.yaml")];
+        var ids = new List<string>();
+        foreach (var p in paths) ids.Add((await queue.EnqueueAsync(p, "qemu-xen", "mallory", 0, default)).Id);
+
+        var agent = StartAgent(db, "bench-a", "qemu-xen", "--until-idle");
+        await agent.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromMinutes(2)).Token);
+        Assert.That(agent.ExitCode, Is.Zero, "the agent survived every path");
+        for (int i = 0; i < paths.Length; i++)
+        {
+            var done = await queue.GetAsync(ids[i], default);
+            Assert.That((done!.State, done.Verdict), Is.EqualTo(("done", "error")), paths[i]);
+            Assert.That(done.Note, Does.Not.Contain("hunter2").And.Not.Contain("root:").And.Not.Contain("\n"), paths[i]);
+            TestContext.Out.WriteLine($"{paths[i]}: {done.Note}");
+        }
     }
 }

@@ -44,6 +44,10 @@ public sealed class AgentCommand : AsyncCommand<AgentCommand.Settings>
         [Description("A running job whose agent is silent this long is queued again (default 1m).")]
         public string Stale { get; init; } = "1m";
 
+        [CommandOption("--job-root <DIR>")]
+        [Description("A directory queued job files may be loaded from; repeatable (default: the checkout's jobs/). Any other path is refused.")]
+        public string[] JobRoots { get; init; } = [];
+
         [CommandOption("--until-idle")]
         [Description("Exit when the queue has nothing for this agent (instead of polling).")]
         public bool UntilIdle { get; init; }
@@ -66,10 +70,15 @@ public sealed class AgentCommand : AsyncCommand<AgentCommand.Settings>
         using var controller = s.Remote();
         IReadOnlyList<Farm.Jobs.IRunSink> sinks = controller is null ? RunSinks.Create(store)
             : [.. RunSinks.Create(store), new Farm.Web.RemoteRunSink(controller, TimeProvider.System, m => AnsiConsole.MarkupLineInterpolated($"[yellow]agent {name}: {m}[/]"))];
-        var options = new AgentOptions(name, boards, s.Out, Duration.Parse(s.Heartbeat), Duration.Parse(s.Lease), Duration.Parse(s.Stale), TimeSpan.FromSeconds(2));
+        // A queued path is anyone's text: only files under these roots are ever read.
+        var roots = s.JobRoots.Length > 0 ? s.JobRoots : [Path.Combine(RunRequests.RepoRoot(s.Lab), "jobs")];
+        var options = new AgentOptions(name, boards, s.Out, Duration.Parse(s.Heartbeat), Duration.Parse(s.Lease), Duration.Parse(s.Stale), TimeSpan.FromSeconds(2))
+        {
+            Jobs = new JobRoots(roots),
+        };
         var agent = new Agent(new JobQueue(db, time), new LeaseStore(db, time), options, (request, token) => new JobRunner(time, sinks).RunAsync(request, token), time);
-        agent.Said += m => AnsiConsole.MarkupLineInterpolated($"[grey]{DateTime.Now:HH:mm:ss}[/] agent {name}: {m}");
-        AnsiConsole.MarkupLineInterpolated($"agent {name}: serving {string.Join(", ", names)} from {db.Display}");
+        agent.Said += m => AnsiConsole.MarkupLineInterpolated($"[grey]{DateTime.Now:HH:mm:ss}[/] agent {name}: {TerminalText.Plain(m)}");
+        AnsiConsole.MarkupLineInterpolated($"agent {name}: serving {string.Join(", ", names)} from {db.Display}; job files from {string.Join(", ", options.Jobs.Roots)}");
         try
         {
             await agent.RunAsync(s.UntilIdle, ct);
@@ -96,6 +105,10 @@ public sealed class QueueCommand : AsyncCommand<QueueCommand.Settings>
 
         [CommandOption("--list")]
         public bool List { get; init; }
+
+        [CommandOption("--cancel <ID>")]
+        [Description("Cancel a queued or running job (yours; an admin's token cancels any).")]
+        public string? Cancel { get; init; }
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
@@ -104,6 +117,12 @@ public sealed class QueueCommand : AsyncCommand<QueueCommand.Settings>
             using (remote)
             {
                 if (s.List) throw new ConfigurationException("--list with --server: GET /api/jobs, or --db to read the queue");
+                if (s.Cancel is { } id)
+                {
+                    await remote.CancelJobAsync(id, ct);
+                    AnsiConsole.MarkupLineInterpolated($"canceled {id}");
+                    return 0;
+                }
                 foreach (var job in s.Jobs)
                 {
                     var q = await remote.QueueAsync(job, s.Board, s.Priority, ct);
@@ -113,6 +132,15 @@ public sealed class QueueCommand : AsyncCommand<QueueCommand.Settings>
             }
         await using var db = await s.OpenDatabaseAsync(ct);
         var queue = new JobQueue(db, TimeProvider.System);
+        if (s.Cancel is { } cancel)
+        {
+            // The database's own user is trusted as the lab's admin (the API is where roles apply).
+            var outcome = await queue.CancelAsync(cancel, s.Holder, admin: true, ct);
+            if (outcome != JobQueue.CancelOutcome.Canceled)
+                throw new ConfigurationException($"--cancel {cancel}: {(outcome == JobQueue.CancelOutcome.NotFound ? "no such job" : "the job is already over")}");
+            AnsiConsole.MarkupLineInterpolated($"canceled {cancel}");
+            return 0;
+        }
         foreach (var job in s.Jobs)
         {
             JobFile.Load(job);   // a bad job file is refused now, not on a bench host later
@@ -123,8 +151,8 @@ public sealed class QueueCommand : AsyncCommand<QueueCommand.Settings>
         {
             var table = new Table().AddColumns("job", "file", "board", "state", "attempts", "agent", "ran on", "run", "verdict", "note");
             foreach (var j in await queue.ListAsync(50, ct))
-                table.AddRow(Markup.Escape(j.Id), Markup.Escape(Path.GetFileName(j.Job)), Markup.Escape(j.Board), Markup.Escape(j.State), j.Attempts.ToString(),
-                    Markup.Escape(j.Agent ?? "-"), Markup.Escape(j.RanOn ?? "-"), Markup.Escape(j.RunId ?? "-"), Markup.Escape(j.Verdict ?? "-"), Markup.Escape(j.Note ?? ""));
+                table.AddRow(TerminalText.Markup(j.Id), TerminalText.Markup(Path.GetFileName(j.Job)), TerminalText.Markup(j.Board), TerminalText.Markup(j.State), j.Attempts.ToString(),
+                    TerminalText.Markup(j.Agent ?? "-"), TerminalText.Markup(j.RanOn ?? "-"), TerminalText.Markup(j.RunId ?? "-"), TerminalText.Markup(j.Verdict ?? "-"), TerminalText.Markup(j.Note));
             AnsiConsole.Write(table);
         }
         return 0;

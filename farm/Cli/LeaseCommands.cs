@@ -102,7 +102,7 @@ public sealed class ReserveCommand : AsyncCommand<ReserveCommand.Settings>
 
     static int Said(LeaseGrant g)
     {
-        AnsiConsole.MarkupLine(g.Granted ? $"[green]reserved[/] {Markup.Escape(g.Describe)}" : $"[yellow]taken[/]: {Markup.Escape(g.Describe)}");
+        AnsiConsole.MarkupLine(g.Granted ? $"[green]reserved[/] {TerminalText.Markup(g.Describe)}" : $"[yellow]taken[/]: {TerminalText.Markup(g.Describe)}");
         return g.Granted ? 0 : 1;
     }
 }
@@ -133,7 +133,7 @@ public sealed class RenewCommand : AsyncCommand<RenewCommand.Settings>
             catch (InfrastructureException e) { (lease, lost) = (null, e.Message); }
         if (lease is null)
         {
-            AnsiConsole.MarkupLine($"[yellow]lost[/]: {Markup.Escape(lost ?? "")}");
+            AnsiConsole.MarkupLine($"[yellow]lost[/]: {TerminalText.Markup(lost)}");
             return 1;
         }
         AnsiConsole.MarkupLine($"[green]renewed[/] {Markup.Escape(lease.Board)} until {lease.Expires:u}");
@@ -185,7 +185,7 @@ public sealed class LeasesCommand : AsyncCommand<LeasesCommand.Settings>
         {
             var log = new Table().AddColumns("when", "holder", "action", "detail");
             foreach (var e in await leases.AuditAsync(s.Audit, ct))
-                log.AddRow($"{e.At:u}", Markup.Escape(e.Holder), e.Action, Markup.Escape(e.Detail ?? ""));
+                log.AddRow($"{e.At:u}", TerminalText.Markup(e.Holder), TerminalText.Markup(e.Action), TerminalText.Markup(e.Detail));
             AnsiConsole.Write(log);
             return 0;
         }
@@ -197,7 +197,7 @@ public sealed class LeasesCommand : AsyncCommand<LeasesCommand.Settings>
     {
         var table = new Table().AddColumns("board", "holder", "kind", "since", "until", "note");
         foreach (var l in active)
-            table.AddRow(Markup.Escape(l.Board), Markup.Escape(l.Holder), l.Kind.ToString().ToLowerInvariant(), $"{l.Acquired:u}", $"{l.Expires:u}", Markup.Escape(l.Note ?? ""));
+            table.AddRow(TerminalText.Markup(l.Board), TerminalText.Markup(l.Holder), l.Kind.ToString().ToLowerInvariant(), $"{l.Acquired:u}", $"{l.Expires:u}", TerminalText.Markup(l.Note));
         AnsiConsole.Write(table);
     }
 }

@@ -78,7 +78,7 @@ public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
                 runner.StageStarted += st => console.MarkupLine(
                     $"[grey]{DateTime.Now:HH:mm:ss}[/] {who}{Markup.Escape(st.Name)} [grey](timeout {st.Timeout.TotalSeconds:0.#}s)[/]");
                 runner.StageFinished += (_, r) => console.MarkupLine(
-                    $"[grey]{DateTime.Now:HH:mm:ss}[/] {who}  {StatusMarkup(r.Status)} {Markup.Escape(r.Name)} [grey]{r.Duration.TotalSeconds:0.000}s[/]{(r.Message is null ? "" : "  " + Markup.Escape(r.Message))}");
+                    $"[grey]{DateTime.Now:HH:mm:ss}[/] {who}  {StatusMarkup(r.Status)} {Markup.Escape(r.Name)} [grey]{r.Duration.TotalSeconds:0.000}s[/]{(r.Message is null ? "" : "  " + TerminalText.Markup(r.Message))}");
                 // The caller's token, not the loop's: a cancelled run still records its outcome.
                 records[i] = await runner.RunAsync(request, ct);
             });
@@ -86,7 +86,8 @@ public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         {
             console.MarkupLine($"run {Markup.Escape(record.RunId)}: [bold]{ReportCommand.VerdictMarkup(record.Verdict)}[/] in {record.Duration.TotalSeconds:0.00}s -> {Markup.Escape(record.RunDirectory ?? "")}");
             if (record.Provenance.Snapshot is { } snap) console.MarkupLine($"[grey]snapshot: {Markup.Escape(snap)}[/]");
-            if (record.Message is not null && record.Verdict != Verdict.Pass) console.WriteLine(record.Message);
+            // The message quotes console lines: the board's output is not allowed to drive this terminal.
+            if (record.Message is not null && record.Verdict != Verdict.Pass) console.WriteLine(TerminalText.Plain(record.Message));
         }
         return records.Select(r => r.Verdict).Aggregate(Verdict.Pass, (a, b) => a.Worst(b)).ExitCode();
     }

@@ -44,4 +44,34 @@ public sealed record RunRecord(
     IReadOnlyDictionary<string, double> Metrics,
     string? FailureClass = null,
     string? Message = null,
-    string? RunDirectory = null);
+    string? RunDirectory = null,
+    RunState? State = null)
+{
+    /// <summary>The failure class as the enum (<see cref="FailureClass"/> holds its wire name, as run.json and the store do).</summary>
+    [JsonIgnore]
+    public Farm.FailureClass? Class => FailureClasses.FromWire(FailureClass);
+}
+
+/// <summary>
+/// Whether a recorded run is still going: a run is recorded <c>running</c> when it starts and
+/// <c>finished</c> when it ends, so one that stays running died without a word. Null on records
+/// written before runs had a state.
+/// </summary>
+public enum RunState
+{
+    [JsonStringEnumMemberName("running")] Running,
+    [JsonStringEnumMemberName("finished")] Finished,
+}
+
+/// <summary>
+/// Run ids as <see cref="Farm.Jobs.JobRunner"/> makes them (<c>20261201-020304-xen-smoke-a1b2c3</c>).
+/// A run id names a directory under the run store, so one from outside (the lab API) must be exactly
+/// this shape: never <c>farm.db</c>, <c>report</c> or anything else the store keeps beside its runs.
+/// </summary>
+public static partial class RunIds
+{
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[0-9]{8}-[0-9]{6}-[a-z0-9_.-]{1,100}-[0-9a-f]{6}$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex Shape();
+
+    public static bool IsValid(string? id) => id is not null && Shape().IsMatch(id);
+}

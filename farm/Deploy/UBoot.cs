@@ -37,6 +37,13 @@ public static class UBootScript
 {
     public static IReadOnlyList<string> For(UBootBoot b)
     {
+        // Each value is typed into U-Boot's shell: a newline would end the command, ';' start another, '$' expand a variable.
+        b = b with
+        {
+            XenFile = b.Xen ? Word(b.XenFile, "the Xen image's name") : b.XenFile, KernelFile = Word(b.KernelFile, "the kernel image's name"),
+            InitrdFile = Word(b.InitrdFile, "the initramfs's name"), ServerIp = Word(b.ServerIp, "server-ip"), IpAddress = Word(b.IpAddress, "ip"),
+            Interface = b.Interface is null ? null : Word(b.Interface, "the network interface"),
+        };
         var l = b.Layout;
         var cmds = new List<string>
         {
@@ -64,10 +71,16 @@ public static class UBootScript
 
     static string Hex(ulong a) => "0x" + a.ToString("x", CultureInfo.InvariantCulture);
 
-    /// <summary>A U-Boot hush string: double quotes; a quote or backslash inside cannot be passed safely.</summary>
-    static string Quote(string s) => s.Contains('"') || s.Contains('\\')
-        ? throw new ConfigurationException($"a command line passed through U-Boot cannot contain \" or \\: {s}")
+    /// <summary>A U-Boot hush string: double quotes; a quote, backslash, '$' or control character inside cannot be passed safely.</summary>
+    static string Quote(string s) => s.Any(c => c is '"' or '\\' or '$' || char.IsControl(c))
+        ? throw new ConfigurationException($"a command line passed through U-Boot cannot contain \", \\, $ or control characters (CR/LF): {Printable(s)}")
         : $"\"{s}\"";
+
+    /// <summary>An unquoted value (a file name, an address): no whitespace, control characters or shell characters.</summary>
+    static string Word(string s, string what) => s.Length > 0 && !s.Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || c is ';' or '$' or '"' or '\'' or '\\' or '&' or '|')
+        ? s : throw new ConfigurationException($"{what} passed to U-Boot must be one plain word (no spaces, ';', '$', quotes or CR/LF): {Printable(s)}");
+
+    static string Printable(string s) => new(s.Select(c => char.IsControl(c) ? '?' : c).ToArray());
 }
 
 /// <summary>

@@ -20,7 +20,13 @@ public sealed partial class JobRunner(TimeProvider time, IReadOnlyList<IRunSink>
     public const string PendingMessage = "run did not finish";
 
     /// <summary>Whether a stored record is the one written at start (running, or died without a word).</summary>
-    public static bool IsPending(RunRecord r) => r.Verdict == Verdict.Incomplete && r.Stages.Count == 0 && r.Message == PendingMessage;
+    public static bool IsPending(RunRecord r) => r.State switch
+    {
+        RunState.Running => true,
+        RunState.Finished => false,
+        // Written before runs had a state: the start record was the one with this message and no stages.
+        _ => r.Verdict == Verdict.Incomplete && r.Stages.Count == 0 && r.Message == PendingMessage,
+    };
 
     public event Action<Stage>? StageStarted;
 
@@ -39,12 +45,12 @@ public sealed partial class JobRunner(TimeProvider time, IReadOnlyList<IRunSink>
         var ctx = new RunContext(runId, boardDir, time);
         long t0 = time.GetTimestamp();
 
-        RunRecord Snapshot(Verdict verdict, IReadOnlyList<StageRecord> stages, string? failureClass, string? message) => new(
+        RunRecord Snapshot(Verdict verdict, IReadOnlyList<StageRecord> stages, FailureClass? failureClass, string? message, RunState state) => new(
             runId, request.JobName, request.Board.Name, verdict, start, time.GetElapsedTime(t0), stages, ctx.Checks.ToList(),
-            Provenance(ctx), new Dictionary<string, double>(ctx.Metrics), failureClass, message, runDir);
+            Provenance(ctx), new Dictionary<string, double>(ctx.Metrics), failureClass?.ToWire(), message, runDir, state);
 
-        // Recorded before anything can go wrong: a crash leaves "incomplete", never nothing.
-        var pending = Snapshot(Verdict.Incomplete, [], "infrastructure", PendingMessage);
+        // Recorded before anything can go wrong: a crash leaves "incomplete" and running, never nothing.
+        var pending = Snapshot(Verdict.Incomplete, [], FailureClass.Infrastructure, PendingMessage, RunState.Running);
         await Task.WhenAll(sinks.Select(s => s.StartedAsync(pending, ct))).ConfigureAwait(false);
 
         PipelineResult result;
@@ -56,12 +62,19 @@ public sealed partial class JobRunner(TimeProvider time, IReadOnlyList<IRunSink>
         {
             result = new PipelineResult([], e.Verdict, e);
         }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Farm failed outside a stage (building the board, say): recorded as Farm's error, not left "running".
+            result = new PipelineResult([], Verdict.Error, new FarmBugException($"the run crashed: {e.GetType().Name}: {e.Message}", e));
+        }
         foreach (var (k, v) in result.Stages.Select(s => (s.Name, s.Duration.TotalSeconds)))
             ctx.Metrics[$"stage.{k}.seconds"] = v;
         ctx.Metrics["run.seconds"] = time.GetElapsedTime(t0).TotalSeconds;
 
+        // A Farm bug keeps the top of its stack (where it threw); anything else the last console lines.
+        var evidence = result.Failure is FarmBugException ? result.Failure.Evidence.Take(20) : result.Failure?.Evidence.TakeLast(20) ?? [];
         var final = Snapshot(result.Verdict, result.Stages, result.Failure?.FailureClass,
-            result.Failure is null ? null : string.Join(Environment.NewLine, [result.Failure.Message, .. result.Failure.Evidence.TakeLast(20)]));
+            result.Failure is null ? null : string.Join(Environment.NewLine, [result.Failure.Message, .. evidence]), RunState.Finished);
         // Record even if the caller cancelled: the outcome of a cancelled run is still an outcome.
         await Task.WhenAll(sinks.Select(s => s.FinishedAsync(final, CancellationToken.None))).ConfigureAwait(false);
         return final;

@@ -60,20 +60,20 @@ public sealed class StagePipeline(TimeProvider time)
         catch (OperationCanceledException e) when (timeout.IsCancellationRequested && !outer.IsCancellationRequested)
         {
             error = new InfrastructureException(
-                $"stage '{stage.Name}' timed out after {Seconds(stage.Timeout)}", ctx.ConsoleTail(), e);
+                $"stage '{stage.Name}' timed out after {Seconds(stage.Timeout)}", ctx.ConsoleTail(), e, FailureClass.Timeout);
         }
         catch (OperationCanceledException e) when (outer.IsCancellationRequested)
         {
             error = caller.IsCancellationRequested
-                ? new InfrastructureException($"run cancelled during stage '{stage.Name}'", ctx.ConsoleTail(), e)
+                ? new InfrastructureException($"run cancelled during stage '{stage.Name}'", ctx.ConsoleTail(), e, FailureClass.Canceled)
                 : jobToken.IsCancellationRequested
-                    ? new InfrastructureException($"job timed out after {Seconds(jobTimeout)} during stage '{stage.Name}'", ctx.ConsoleTail(), e)
-                    : new InfrastructureException($"stage '{stage.Name}' was cancelled", ctx.ConsoleTail(), e);
+                    ? new InfrastructureException($"job timed out after {Seconds(jobTimeout)} during stage '{stage.Name}'", ctx.ConsoleTail(), e, FailureClass.Timeout)
+                    : new InfrastructureException($"stage '{stage.Name}' was cancelled", ctx.ConsoleTail(), e, FailureClass.Canceled);
         }
         catch (Exception e)
         {
-            // A bug in Farm or an unexpected fault of the lab: never blame the system under test.
-            error = new InfrastructureException($"stage '{stage.Name}' crashed: {e.GetType().Name}: {e.Message}", ctx.ConsoleTail(), e);
+            // A bug in Farm: an error with its stack, never the system under test's fault nor the board's.
+            error = new FarmBugException($"stage '{stage.Name}' crashed: {e.GetType().Name}: {e.Message}", e);
         }
         var duration = time.GetElapsedTime(t0);
         var status = error?.Verdict switch
@@ -83,7 +83,7 @@ public sealed class StagePipeline(TimeProvider time)
             Verdict.Error => StageStatus.Error,
             _ => StageStatus.Incomplete,
         };
-        var record = new StageRecord(stage.Name, status, start, duration, stage.Timeout, error?.FailureClass, error?.Message);
+        var record = new StageRecord(stage.Name, status, start, duration, stage.Timeout, error?.FailureClass.ToWire(), error?.Message);
         StageFinished?.Invoke(stage, record);
         return (record, error);
     }

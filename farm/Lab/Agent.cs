@@ -7,7 +7,11 @@ using Farm.Lab.Queue;
 namespace Farm.Lab;
 
 /// <summary>How an agent works: who it is, its boards, how often it proves it is alive.</summary>
-public sealed record AgentOptions(string Name, IReadOnlyList<BoardSpec> Boards, string Out, TimeSpan Heartbeat, TimeSpan LeaseFor, TimeSpan StaleAfter, TimeSpan Poll);
+public sealed record AgentOptions(string Name, IReadOnlyList<BoardSpec> Boards, string Out, TimeSpan Heartbeat, TimeSpan LeaseFor, TimeSpan StaleAfter, TimeSpan Poll)
+{
+    /// <summary>Where queued job files may be loaded from (<c>farm agent</c>: the checkout's <c>jobs/</c>, or <c>--job-root</c>); none refuses every path.</summary>
+    public JobRoots Jobs { get; init; } = new([]);
+}
 
 /// <summary>
 /// <c>farm agent</c>: one per bench host. It claims queued jobs its boards can run (the queue in
@@ -57,20 +61,25 @@ public sealed class Agent(JobQueue queue, LeaseStore leases, AgentOptions option
             RunRequest request;
             try
             {
-                request = RunRequests.Create(JobFile.Load(job.Job), options.Boards.Single(b => b.Name == board), RunRequests.RepoRoot(job.Job), options.Out);
+                request = RunRequests.Create(options.Jobs.Load(job.Job), options.Boards.Single(b => b.Name == board), RunRequests.RepoRoot(job.Job), options.Out);
             }
             catch (ConfigurationException e)
             {
-                await queue.FinishAsync(job.Id, options.Name, "-", Verdict.Error, e.Message, ct).ConfigureAwait(false);
-                Said?.Invoke($"{job.Id}: error: {e.Message}");
+                // Every viewer reads the note: one line of the reason, never the file.
+                var why = OneLine(e.Message);
+                await queue.FinishAsync(job.Id, options.Name, "-", Verdict.Error, why, ct).ConfigureAwait(false);
+                Said?.Invoke($"{job.Id}: error: {why}");
                 return true;
             }
+            // Loaded: from here a silent agent is the lab's fault (retried), not the job file's (failed).
+            await queue.LoadedAsync(job.Id, options.Name, ct).ConfigureAwait(false);
             using var beating = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            var heart = HeartbeatAsync(job.Id, board, beating.Token);
+            using var running = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var heart = HeartbeatAsync(job.Id, board, running, beating.Token);
             RunRecord record;
             try
             {
-                record = await run(request, ct).ConfigureAwait(false);
+                record = await run(request, running.Token).ConfigureAwait(false);
             }
             finally
             {
@@ -104,16 +113,23 @@ public sealed class Agent(JobQueue queue, LeaseStore leases, AgentOptions option
     /// <summary>A queued job's file, parsed once per version (the agent looks at every queued job on every poll).</summary>
     JobSpec? Spec(string path)
     {
-        var written = File.Exists(path) ? File.GetLastWriteTimeUtc(path) : DateTime.MinValue;
+        var written = File.Exists(path) && !path.Any(char.IsControl) ? File.GetLastWriteTimeUtc(path) : DateTime.MinValue;
         if (_specs.TryGetValue(path, out var known) && known.Written == written) return known.Spec;
         JobSpec? spec;
-        try { spec = JobFile.Load(path); }
+        try { spec = options.Jobs.Load(path); }
         catch (ConfigurationException) { spec = null; }
         _specs[path] = (written, spec);
         return spec;
     }
 
-    async Task HeartbeatAsync(string id, string board, CancellationToken ct)
+    /// <summary>The first line of a message, at most 300 characters: what a job's note may quote.</summary>
+    public static string OneLine(string message)
+    {
+        var line = message.Split('\n', 2)[0].TrimEnd('\r');
+        return line.Length <= 300 ? line : line[..300] + "…";
+    }
+
+    async Task HeartbeatAsync(string id, string board, CancellationTokenSource run, CancellationToken ct)
     {
         using var timer = new PeriodicTimer(options.Heartbeat, time);
         try
@@ -122,7 +138,13 @@ public sealed class Agent(JobQueue queue, LeaseStore leases, AgentOptions option
             {
                 try
                 {
-                    await queue.HeartbeatAsync(id, options.Name, null, ct).ConfigureAwait(false);
+                    if (!await queue.HeartbeatAsync(id, options.Name, null, ct).ConfigureAwait(false))
+                    {
+                        // Canceled (farm queue --cancel) or handed to another agent: this run has no job any more.
+                        Said?.Invoke($"{id} is no longer this agent's (canceled or reaped); stopping its run");
+                        await run.CancelAsync().ConfigureAwait(false);
+                        return;
+                    }
                     await leases.RenewAsync(board, options.Name, options.LeaseFor, ct).ConfigureAwait(false);
                 }
                 catch (InfrastructureException e)

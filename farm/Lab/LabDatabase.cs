@@ -160,6 +160,15 @@ public sealed class LabDatabase : IAsyncDisposable
         ALTER TABLE jobs ADD COLUMN ran_on TEXT;
         ALTER TABLE jobs ADD COLUMN avoid TEXT;
         """,
+        // loaded_ms: when the claiming agent had loaded the job file (NULL while loading: a silent agent then failed on the file itself).
+        // run_writers: the API user that first recorded a run; only it (or an admin) may write the run again.
+        """
+        ALTER TABLE jobs ADD COLUMN loaded_ms BIGINT;
+        CREATE TABLE run_writers (
+            run_id TEXT PRIMARY KEY,
+            api_user TEXT NOT NULL,
+            board TEXT NOT NULL);
+        """,
     ];
 
     static async Task Migrate(DbConnection c, DatabaseEngine engine, CancellationToken ct)

@@ -48,7 +48,8 @@ public sealed class Nightly(LeaseStore? leases, string holder, TimeSpan leaseFor
             {
                 if (leases is not null) await leases.ReleaseAsync(board, holder, CancellationToken.None).ConfigureAwait(false);
             }
-            if (runs[^1].Verdict != Verdict.Incomplete) break;
+            // Another board helps only when this one failed the lab's way; a cancel is final.
+            if (runs[^1].Verdict != Verdict.Incomplete || runs[^1].Class is FailureClass.Canceled) break;
         }
         if (runs.Count == 0) return new NightlyTarget(name, null, Verdict.Incomplete, [], $"every board was held ({string.Join(", ", busy.Distinct())})");
         var last = runs[^1];

@@ -75,16 +75,17 @@ public sealed class SqliteRunStore : IRunStore
 
         await ExecAsync(c, tx, """
             INSERT INTO runs (run_id, job, board, verdict, failure_class, message, started_at, duration_s, run_dir,
-                              xen_version, linux_version, qemu_version, record_json)
-            VALUES ($id, $job, $board, $verdict, $fc, $msg, $start, $dur, $dir, $xen, $linux, $qemu, $json)
-            ON CONFLICT(run_id) DO UPDATE SET verdict=excluded.verdict, failure_class=excluded.failure_class,
+                              xen_version, linux_version, qemu_version, record_json, state)
+            VALUES ($id, $job, $board, $verdict, $fc, $msg, $start, $dur, $dir, $xen, $linux, $qemu, $json, $state)
+            ON CONFLICT(run_id) DO UPDATE SET verdict=excluded.verdict, failure_class=excluded.failure_class, state=excluded.state,
                 message=excluded.message, duration_s=excluded.duration_s, xen_version=excluded.xen_version,
                 linux_version=excluded.linux_version, qemu_version=excluded.qemu_version, record_json=excluded.record_json
             """, ct,
             ("$id", r.RunId), ("$job", r.Job), ("$board", r.Board), ("$verdict", r.Verdict.ToWire()), ("$fc", r.FailureClass),
             ("$msg", r.Message), ("$start", r.Start.UtcDateTime.ToString("O", CultureInfo.InvariantCulture)), ("$dur", r.Duration.TotalSeconds),
             ("$dir", r.RunDirectory), ("$xen", r.Provenance.XenVersion), ("$linux", r.Provenance.LinuxVersion),
-            ("$qemu", r.Provenance.QemuVersion), ("$json", JsonSerializer.Serialize(r, RunJsonSink.Options))).ConfigureAwait(false);
+            ("$qemu", r.Provenance.QemuVersion), ("$json", JsonSerializer.Serialize(r, RunJsonSink.Options)),
+            ("$state", Farm.Jobs.JobRunner.IsPending(r) ? "running" : "finished")).ConfigureAwait(false);
 
         foreach (var table in new[] { "stages", "checks", "metrics" })
             await ExecAsync(c, tx, $"DELETE FROM {table} WHERE run_id = $id", ct, ("$id", r.RunId)).ConfigureAwait(false);
@@ -206,6 +207,20 @@ public sealed class SqliteRunStore : IRunStore
             """,
             // Trends read one metric across every run: the index answers without touching the table.
             "CREATE INDEX metrics_trend ON metrics (name, run_id, value);",
+            // Runs get a state and failure classes beyond "infrastructure". Earlier records are classified once,
+            // by the messages Farm wrote then, so health stops counting old cancels, timeouts-as-infrastructure and Farm bugs.
+            """
+            ALTER TABLE runs ADD COLUMN state TEXT NOT NULL DEFAULT 'finished';
+            UPDATE runs SET state = 'running', record_json = json_set(record_json, '$.state', 'running')
+                WHERE message = 'run did not finish' AND verdict = 'incomplete' AND NOT EXISTS (SELECT 1 FROM stages s WHERE s.run_id = runs.run_id);
+            UPDATE runs SET record_json = json_set(record_json, '$.state', 'finished') WHERE state = 'finished';
+            UPDATE runs SET failure_class = 'canceled', record_json = json_set(record_json, '$.failureClass', 'canceled')
+                WHERE failure_class = 'infrastructure' AND message LIKE 'run cancelled%';
+            UPDATE runs SET failure_class = 'timeout', record_json = json_set(record_json, '$.failureClass', 'timeout')
+                WHERE failure_class = 'infrastructure' AND (message LIKE 'stage ''%'' timed out after %' OR message LIKE 'job timed out after %');
+            UPDATE runs SET failure_class = 'farm-bug', verdict = 'error', record_json = json_set(json_set(record_json, '$.failureClass', 'farm-bug'), '$.verdict', 'error')
+                WHERE failure_class = 'infrastructure' AND message LIKE 'stage ''%'' crashed: %';
+            """,
         ];
 
         public static async Task ApplyAsync(SqliteConnection c, CancellationToken ct)

@@ -15,8 +15,11 @@ public sealed record ApiUser(string Name, ApiRole Role);
 /// sha256: HEX}</c>). Only each token's SHA-256 is stored, so the file can be read by the service
 /// and backed up without giving anyone access; <c>farm token</c> makes a token and appends its hash.
 /// </summary>
-public sealed class ApiTokens
+public sealed partial class ApiTokens
 {
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex UserName();
+
     readonly Dictionary<string, ApiUser> _byHash;
 
     ApiTokens(Dictionary<string, ApiUser> byHash) => _byHash = byHash;
@@ -31,8 +34,7 @@ public sealed class ApiTokens
         var yaml = new YamlStream();
         try
         {
-            using var reader = new StringReader(File.ReadAllText(path));
-            yaml.Load(reader);
+            Farm.Jobs.Spec.SpecReader.Load(yaml, File.ReadAllText(path));
         }
         catch (YamlDotNet.Core.YamlException e)
         {
@@ -56,6 +58,9 @@ public sealed class ApiTokens
     /// <summary>Makes a new random token, appends its hash to <paramref name="path"/>, returns the token (shown once).</summary>
     public static string Issue(string path, string user, ApiRole role)
     {
+        // The name is written into YAML: "eve}\n- {user: mallory, role: admin" must not become a second entry.
+        if (!UserName().IsMatch(user))
+            throw new ConfigurationException($"--user: \"{Farm.Web.LabApi.Clip(user)}\" is not a user name (letters, digits, '.', '_', '-', '@'; at most 64)");
         var token = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         File.AppendAllText(path, $"- {{user: {user}, role: {role.ToString().ToLowerInvariant()}, sha256: {Hash(token)}}}\n");

@@ -8,6 +8,7 @@ using Farm.Reports;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Farm.Web;
@@ -19,6 +20,9 @@ public sealed record LabApiOptions(string Lab, string Database, string Out, stri
     public TimeSpan? NightlyAt { get; init; }
 
     public IReadOnlyList<string> NightlyJobs { get; init; } = [];
+
+    /// <summary>Where the server logs (every 500 with its exception); default: the console.</summary>
+    public ILoggerProvider? Log { get; init; }
 }
 
 /// <summary>Bodies of the write endpoints.</summary>
@@ -42,6 +46,9 @@ public static class LabApi
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        if (o.Log is { } provider) builder.Logging.AddProvider(provider);
+        else builder.Logging.AddSimpleConsole(c => c.SingleLine = true);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.WebHost.ConfigureKestrel(k => k.Listen(listen));
         var db = await LabDatabase.OpenAsync(o.Database, ct).ConfigureAwait(false);
         var view = new LabView(o, db, TimeProvider.System);
@@ -58,6 +65,27 @@ public static class LabApi
             scheduled?.GetAwaiter().GetResult();
             stopping.Dispose();
             db.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        });
+
+        // Bad input is a 400 with a message, never a 500; anything else that escapes is Farm's bug: logged with its exception, answered without it.
+        var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Farm.Web");
+        app.Use(async (ctx, next) =>
+        {
+            try { await next(ctx); }
+            catch (Exception e) when (e is BadHttpRequestException or InvalidDataException && !ctx.Response.HasStarted)
+            {
+                ctx.Response.Clear();
+                ctx.Response.StatusCode = e is BadHttpRequestException b ? b.StatusCode : StatusCodes.Status400BadRequest;
+                await ctx.Response.WriteAsJsonAsync(new { error = Clip(e.Message) });
+            }
+            catch (Exception e) when (!ctx.RequestAborted.IsCancellationRequested)
+            {
+                log.LogError(e, "{Method} {Path} failed", ctx.Request.Method, ctx.Request.Path.ToString());
+                if (ctx.Response.HasStarted) throw;
+                ctx.Response.Clear();
+                ctx.Response.StatusCode = StatusCodes.Status500InternalServerError;
+                await ctx.Response.WriteAsJsonAsync(new { error = "the server failed on this request; it logged why" });
+            }
         });
 
         app.Use(async (ctx, next) =>
@@ -86,7 +114,7 @@ public static class LabApi
         {
             name = r.Spec.Name, type = r.Spec.TypeName, kind = r.Spec.Kind.ToString().ToLowerInvariant(), mode = r.Spec.Mode.ToString().ToLowerInvariant(), tags = r.Spec.Tags,
             health = r.Health.Health.ToString().ToLowerInvariant(), healthReason = r.Health.Reason, evidence = r.Health.Evidence,
-            power = r.Spec.Power?.Summary ?? "qemu", console = r.Spec.Serial?.Summary ?? "qemu",
+            power = SecretMask.Mask(r.Spec.Power?.Summary ?? "qemu"), console = SecretMask.Mask(r.Spec.Serial?.Summary ?? "qemu"),
             lease = r.Lease is null ? null : new { holder = r.Lease.Holder, until = r.Lease.Expires, note = r.Lease.Note },
             lastRun = r.LastRun is null ? null : new { r.LastRun.RunId, verdict = r.LastRun.Verdict.ToWire(), r.LastRun.Job, r.LastRun.Start },
         }))).AddEndpointFilter(Require(ApiRole.Viewer));
@@ -96,15 +124,16 @@ public static class LabApi
         api.MapPost("/leases", async (ReserveBody body, HttpContext ctx, CancellationToken t) =>
         {
             var lab = view.Lab();
-            if (lab.Find(body.Board) is null) return Results.NotFound(new { error = $"no board named \"{body.Board}\"{NearMiss.Hint(body.Board, lab.Boards.Select(b => b.Name))}" });
-            if (!Duration.TryParse(body.For ?? "1h", out var span)) return Results.BadRequest(new { error = $"for: \"{body.For}\" is not a duration ({Duration.Hint})" });
+            if (body.Board is null || lab.Find(body.Board) is null) return Results.NotFound(new { error = $"no board named \"{Clip(body.Board)}\"{NearMiss.Hint(Clip(body.Board), lab.Boards.Select(b => b.Name))}" });
+            if (!Duration.TryParse(body.For ?? "1h", out var span)) return Results.BadRequest(new { error = $"for: \"{Clip(body.For)}\" is not a duration of at most {Duration.MaxText} ({Duration.Hint})" });
+            if (body.Note is { Length: > MaxNote }) return Results.BadRequest(new { error = $"note: at most {MaxNote} characters" });
             var grant = await leases.AcquireAsync(body.Board, User(ctx).Name, span, LeaseKind.Interactive, body.Note, t);
             return grant.Granted ? Results.Created($"/api/leases/{body.Board}", grant.Current) : Results.Conflict(new { error = grant.Describe, lease = grant.Current });
         }).AddEndpointFilter(Require(ApiRole.Developer));
 
         api.MapPost("/leases/{board}/renew", async (string board, RenewBody body, HttpContext ctx, CancellationToken t) =>
         {
-            if (!Duration.TryParse(body.For ?? "1h", out var span)) return Results.BadRequest(new { error = $"for: \"{body.For}\" is not a duration" });
+            if (!Duration.TryParse(body.For ?? "1h", out var span)) return Results.BadRequest(new { error = $"for: \"{Clip(body.For)}\" is not a duration of at most {Duration.MaxText}" });
             try { return Results.Ok(await leases.RenewAsync(board, User(ctx).Name, span, t)); }
             catch (InfrastructureException e) { return Results.Conflict(new { error = e.Message }); }
         }).AddEndpointFilter(Require(ApiRole.Developer));
@@ -116,7 +145,8 @@ public static class LabApi
         foreach (var action in new[] { "quarantine", "return" })
             api.MapPost($"/boards/{{board}}/{action}", async (string board, ReasonBody? body, HttpContext ctx, CancellationToken t) =>
             {
-                if (view.Lab().Find(board) is null) return Results.NotFound(new { error = $"no board named \"{board}\"" });
+                if (view.Lab().Find(board) is null) return Results.NotFound(new { error = $"no board named \"{Clip(board)}\"" });
+                if (body?.Reason is { Length: > MaxNote }) return Results.BadRequest(new { error = $"reason: at most {MaxNote} characters" });
                 await events.RecordAsync(board, action, User(ctx).Name, body?.Reason, t);
                 return Results.NoContent();
             }).AddEndpointFilter(Require(ApiRole.Admin));
@@ -125,22 +155,50 @@ public static class LabApi
 
         api.MapPost("/jobs", async (QueueBody body, HttpContext ctx, CancellationToken t) =>
         {
-            // The path is the agents' (a checkout on each bench host); the controller checks the board, not the file.
+            // The path is the agents' (a checkout on each bench host); the controller checks the board, the agent the file.
             if (string.IsNullOrWhiteSpace(body.Job)) return Results.BadRequest(new { error = "job: the job file's path (as the agents see it)" });
+            if (body.Job.Length > MaxJobPath || body.Job.Any(char.IsControl))
+                return Results.BadRequest(new { error = $"job: a path of at most {MaxJobPath} characters, without control characters" });
             if (body.Board is { } b && b != Farm.Lab.Queue.JobQueue.AnyBoard && view.Lab().Find(b) is null)
-                return Results.NotFound(new { error = $"no board named \"{b}\"" });
+                return Results.NotFound(new { error = $"no board named \"{Clip(b)}\"" });
             var q = await view.Queue.EnqueueAsync(body.Job, body.Board ?? Farm.Lab.Queue.JobQueue.AnyBoard, User(ctx).Name, body.Priority ?? 0, t);
             return Results.Created($"/api/jobs/{q.Id}", q);
         }).AddEndpointFilter(Require(ApiRole.Developer));
 
+        api.MapDelete("/jobs/{id}", async (string id, HttpContext ctx, CancellationToken t) =>
+        {
+            var user = User(ctx);
+            return await view.Queue.CancelAsync(id, user.Name, user.Role >= ApiRole.Admin, t) switch
+            {
+                Farm.Lab.Queue.JobQueue.CancelOutcome.Canceled => Results.NoContent(),
+                Farm.Lab.Queue.JobQueue.CancelOutcome.NotFound => Results.NotFound(new { error = $"no job {Clip(id)}" }),
+                Farm.Lab.Queue.JobQueue.CancelOutcome.NotYours => Results.Json(new { error = $"job {Clip(id)} was queued by someone else; only they or an admin may cancel it" }, statusCode: StatusCodes.Status403Forbidden),
+                _ => Results.Conflict(new { error = $"job {Clip(id)} is already over" }),
+            };
+        }).AddEndpointFilter(Require(ApiRole.Developer));
+
         // Agents send their runs here (RemoteRunSink): the record when it starts and ends, the console as it grows.
+        // Every path below the run store is built from a run id of JobRunner's shape and a board of the lab,
+        // and a run is written only by the user that recorded it first (its agent) or an admin.
         api.MapPut("/runs/{id}", async (string id, HttpContext ctx, CancellationToken t) =>
         {
-            if (!SafeName(id)) return Results.BadRequest(new { error = $"run id \"{id}\" is not a plain name" });
+            if (!RunIds.IsValid(id)) return Results.BadRequest(new { error = $"\"{Clip(id)}\" is not a run id (yyyyMMdd-HHmmss-job-hex6)" });
             RunRecord? record;
-            try { record = await System.Text.Json.JsonSerializer.DeserializeAsync<RunRecord>(ctx.Request.Body, RunJsonSink.Options, t); }
-            catch (System.Text.Json.JsonException e) { return Results.BadRequest(new { error = $"not a run record: {e.Message}" }); }
+            try
+            {
+                ctx.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize = MaxRunRecordBytes;
+                record = await System.Text.Json.JsonSerializer.DeserializeAsync<RunRecord>(ctx.Request.Body, RunJsonSink.Options, t);
+            }
+            catch (System.Text.Json.JsonException e) { return Results.BadRequest(new { error = $"not a run record: {Clip(e.Message)}" }); }
+            catch (BadHttpRequestException e) { return Results.Json(new { error = e.Message }, statusCode: e.StatusCode); }
             if (record is null || record.RunId != id) return Results.BadRequest(new { error = $"the record's runId must be {id}" });
+            if (record.Board is null || view.Lab().Find(record.Board) is null)
+                return Results.BadRequest(new { error = $"board \"{Clip(record.Board)}\" is not a board of this lab" });
+            var user = User(ctx);
+            var writer = await view.RunWriterAsync(id, user.Name, record.Board, t);
+            if (writer.User != user.Name && user.Role < ApiRole.Admin)
+                return Results.Json(new { error = $"run {id} is written by {writer.User}; only it or an admin may write it" }, statusCode: StatusCodes.Status403Forbidden);
+            if (writer.Board != record.Board) return Results.BadRequest(new { error = $"run {id} runs on {writer.Board}, not {Clip(record.Board)}" });
             var store = await RunSinks.OpenStoreAsync(o.Out, o.Store, t);
             await store.SaveAsync(record with { RunDirectory = Path.GetFullPath(Path.Combine(o.Out, id)) }, t);
             return Results.NoContent();
@@ -148,16 +206,24 @@ public static class LabApi
 
         api.MapPost("/runs/{id}/console", async (string id, string board, long offset, HttpContext ctx, CancellationToken t) =>
         {
-            if (!SafeName(id) || !SafeName(board)) return Results.BadRequest(new { error = "run id and board must be plain names" });
-            var path = Path.Combine(o.Out, id, board, "console.log");
+            if (!RunIds.IsValid(id)) return Results.BadRequest(new { error = $"\"{Clip(id)}\" is not a run id" });
+            if (offset < 0) return Results.BadRequest(new { error = $"offset {offset} is negative" });
+            var user = User(ctx);
+            if (await view.RunWriterAsync(id, t) is not { } writer) return Results.NotFound(new { error = $"no run {id}: PUT its record first" });
+            if (writer.User != user.Name && user.Role < ApiRole.Admin)
+                return Results.Json(new { error = $"run {id} is written by {writer.User}; only it or an admin may write it" }, statusCode: StatusCodes.Status403Forbidden);
+            if (board != writer.Board) return Results.BadRequest(new { error = $"run {id} runs on {writer.Board}, not {Clip(board)}" });
+            var path = Path.Combine(o.Out, id, writer.Board, "console.log");
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             await using var f = new FileStream(path, FileMode.OpenOrCreate, FileAccess.Write, FileShare.ReadWrite, 1 << 16, useAsync: true);
-            if (offset > f.Length) return Results.Conflict(new { error = $"have {f.Length} bytes, got a chunk at {offset}", length = f.Length });
+            // A chunk goes exactly at the end: a gap would lose bytes, an overlap would rewrite them.
+            if (offset != f.Length) return Results.Conflict(new { error = $"have {f.Length} bytes, got a chunk at {offset}", length = f.Length });
+            ctx.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize = MaxConsoleChunk;
             using var body = new MemoryStream();
-            await ctx.Request.Body.CopyToAsync(body, t);
-            long skip = f.Length - offset;           // a resent chunk: write only what is new
+            try { await ctx.Request.Body.CopyToAsync(body, t); }
+            catch (BadHttpRequestException e) { return Results.Json(new { error = e.Message, length = f.Length }, statusCode: e.StatusCode); }
             f.Seek(0, SeekOrigin.End);
-            if (skip < body.Length) await f.WriteAsync(body.GetBuffer().AsMemory((int)skip, (int)(body.Length - skip)), t);
+            await f.WriteAsync(body.GetBuffer().AsMemory(0, (int)body.Length), t);
             return Results.Ok(new { length = f.Length });
         }).AddEndpointFilter(Require(ApiRole.Developer));
 
@@ -173,7 +239,20 @@ public static class LabApi
 
     static ApiUser User(HttpContext ctx) => (ApiUser)ctx.Items[nameof(ApiUser)]!;
 
-    static bool SafeName(string s) => s.Length is > 0 and < 200 && s.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') && s != "." && s != "..";
+    /// <summary>Longest lease note or operator reason.</summary>
+    public const int MaxNote = 500;
+
+    /// <summary>Longest job path a queue entry may carry.</summary>
+    public const int MaxJobPath = 1024;
+
+    /// <summary>Largest run record an agent may PUT.</summary>
+    public const long MaxRunRecordBytes = 4 << 20;
+
+    /// <summary>Largest console chunk (RemoteRunSink sends at most 1 MiB).</summary>
+    public const long MaxConsoleChunk = 2 << 20;
+
+    /// <summary>A caller's text quoted back in an error: one line, short.</summary>
+    internal static string Clip(string? s) => s is null ? "" : Farm.Lab.Agent.OneLine(new string(s.Select(c => char.IsControl(c) ? '?' : c).ToArray()));
 
     static Func<EndpointFilterInvocationContext, EndpointFilterDelegate, ValueTask<object?>> Require(ApiRole role) => async (ctx, next) =>
         User(ctx.HttpContext).Role >= role

@@ -62,6 +62,10 @@ public sealed class RemoteLab : IDisposable
     public async Task<JsonElement> QueueAsync(string job, string? board, int priority, CancellationToken ct) =>
         await ReadAsync<JsonElement>(await SendAsync(HttpMethod.Post, "api/jobs", new QueueBody(job, board, priority), ct), ct);
 
+    /// <summary>Cancels a queued or running job (the caller's own, or any with an admin token).</summary>
+    public async Task CancelJobAsync(string id, CancellationToken ct) =>
+        (await SendAsync(HttpMethod.Delete, $"api/jobs/{Uri.EscapeDataString(id)}", null, ct)).Dispose();
+
     /// <summary>Records a run on the controller (an agent's run, at its start and its end).</summary>
     public async Task PutRunAsync(RunRecord run, CancellationToken ct)
     {
@@ -92,7 +96,7 @@ public sealed class RemoteLab : IDisposable
         if (res.IsSuccessStatusCode || alsoFine.Contains(res.StatusCode)) return res;
         var error = await ErrorAsync(res, ct);
         res.Dispose();
-        throw (int)res.StatusCode is 401 or 403 or 400 or 404
+        throw (int)res.StatusCode is 401 or 403 or 400 or 404 or 409
             ? new ConfigurationException($"controller {_server}: {(int)res.StatusCode} {error}")
             : new InfrastructureException($"controller {_server}: {(int)res.StatusCode} {error}");
     }

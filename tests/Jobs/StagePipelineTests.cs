@@ -126,11 +126,14 @@ public class StagePipelineTests
     }
 
     [Test]
-    public async Task UnexpectedExceptionIsNeverBlamedOnTheSystemUnderTest()
+    public async Task UnexpectedExceptionIsAFarmBugNeverBlamedOnTheSystemUnderTestNorTheLab()
     {
         var r = await new StagePipeline(_time).RunAsync([Throws("checks", new NullReferenceException("oops"))], _ctx, JobTimeout, default);
-        Assert.That(r.Verdict, Is.EqualTo(Verdict.Incomplete));
+        Assert.That(r.Verdict, Is.EqualTo(Verdict.Error), "an error (Farm's), not incomplete (the lab's) nor fail (the system's)");
+        Assert.That(r.Failure!.FailureClass, Is.EqualTo(FailureClass.FarmBug));
+        Assert.That(r.Stages[0].FailureClass, Is.EqualTo("farm-bug"));
         Assert.That(r.Failure!.Message, Does.Contain("crashed: NullReferenceException: oops"));
+        Assert.That(r.Failure.Evidence, Has.Some.Contains("System.NullReferenceException: oops").And.Some.Contains(" at "), "with its stack");
     }
 
     [Test]

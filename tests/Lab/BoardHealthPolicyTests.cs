@@ -43,8 +43,22 @@ public class BoardHealthPolicyTests
     [Test]
     public void CancelledAndUnfinishedRunsDoNotCount()
     {
-        var s = BoardHealthPolicy.Evaluate("rpi4-1", [Lab(0), Lab(1, "run cancelled during stage 'dom0-prompt'"), Lab(2, "run did not finish"), Lab(3)], []);
+        var s = BoardHealthPolicy.Evaluate("rpi4-1", [Lab(0), Run(1, Verdict.Incomplete, "canceled", "run cancelled during stage 'dom0-prompt'"),
+            Lab(2, "run did not finish") with { State = RunState.Running }, Lab(3)], []);
         Assert.That(s.Health, Is.EqualTo(BoardHealth.Healthy));
+    }
+
+    [Test]
+    public void HealthDecidesByFailureClassNotByMessage()
+    {
+        // The same words as a cancel, but a timeout: it counts. A Farm bug says "crashed" and never counts.
+        var timeouts = BoardHealthPolicy.Evaluate("rpi4-1", [Lab(0), Run(1, Verdict.Incomplete, "timeout", "run cancelled? no: stage 'dom0-prompt' timed out after 300s"), Lab(2)], []);
+        Assert.That(timeouts.Health, Is.EqualTo(BoardHealth.Quarantined));
+        var bugs = BoardHealthPolicy.Evaluate("rpi4-1", [Lab(0), Run(1, Verdict.Error, "farm-bug", "stage 'checks' crashed: NullReferenceException"),
+            Run(2, Verdict.Incomplete, "farm-bug", "a farm bug recorded as incomplete by an old agent"), Lab(3)], []);
+        Assert.That(bugs.Health, Is.EqualTo(BoardHealth.Healthy), "2 lab failures; Farm's own bugs are not the board's");
+        var running = BoardHealthPolicy.Evaluate("rpi4-1", [Lab(0), Lab(1) with { State = RunState.Running }, Lab(2)], []);
+        Assert.That(running.Health, Is.EqualTo(BoardHealth.Healthy), "a run still going is no failure yet");
     }
 
     [Test]

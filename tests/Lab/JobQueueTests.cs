@@ -55,6 +55,7 @@ public class JobQueueTests
     {
         var job = await _queue.EnqueueAsync("jobs/xen-smoke.yaml", "rpi4-1", "nightly", 0, default);
         await _queue.ClaimAsync("bench-a", ["rpi4-1"], default);
+        await _queue.LoadedAsync(job.Id, "bench-a", default);
         _time.Advance(TimeSpan.FromSeconds(50));
         Assert.That(await _queue.HeartbeatAsync(job.Id, "bench-a", "run-a", default), Is.True);
         _time.Advance(TimeSpan.FromSeconds(50));
@@ -69,6 +70,7 @@ public class JobQueueTests
 
         var retry = await _queue.ClaimAsync("bench-b", ["rpi4-1"], default);
         Assert.That((retry!.Agent, retry.Attempts), Is.EqualTo(("bench-b", 2)));
+        await _queue.LoadedAsync(job.Id, "bench-b", default);
         _time.Advance(TimeSpan.FromMinutes(5));
         await _queue.ReapAsync(TimeSpan.FromSeconds(60), default);
         var last = await _queue.GetAsync(job.Id, default);

@@ -48,6 +48,7 @@ public class NightlyScheduleTests
 
             // An agent claims a job and dies; the schedule's reaper puts it back.
             var claimed = await queue.ClaimAsync("bench-a", j => "qemu-xen", default);
+            await queue.LoadedAsync(claimed!.Id, "bench-a", default);
             await AfterAsync(TimeSpan.FromMinutes(3));
             Assert.That((await queue.GetAsync(claimed!.Id, default))!.State, Is.EqualTo("queued"));
 

@@ -48,7 +48,7 @@ public class SqliteRunStoreTests
         var reopened = await SqliteRunStore.OpenAsync(Db, CancellationToken.None);
         var latest = await reopened.LatestAsync(3, CancellationToken.None);
         Assert.That(latest.Select(r => r.RunId), Is.EqualTo(new[] { "run-4", "run-3", "run-2" }));
-        Assert.That(Scalar("PRAGMA user_version"), Is.EqualTo(2));
+        Assert.That(Scalar("PRAGMA user_version"), Is.EqualTo(3));
         Assert.That(Scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'metrics_trend'"), Is.EqualTo(1), "v2: the trend index");
     }
 
@@ -82,6 +82,36 @@ public class SqliteRunStoreTests
         await File.WriteAllTextAsync(Db, "this is not sqlite, it is a console log that landed in the wrong place\n" + new string('x', 4096));
         var e = await Assert.ThrowsAsync<ConfigurationException>(() => SqliteRunStore.OpenAsync(Db, CancellationToken.None));
         Assert.That(e!.Message, Does.Contain(Db));
+    }
+
+    [Test]
+    public async Task TheStateMigrationClassifiesRecordsWrittenBeforeFailureClasses()
+    {
+        // A v2 store as an older Farm left it: everything the lab did not finish was "infrastructure", told apart only by its message.
+        var store = await SqliteRunStore.OpenAsync(Db, CancellationToken.None);
+        var old = Runs.Sample(_dir) with { Verdict = Verdict.Incomplete, Stages = [], FailureClass = "infrastructure", State = null };
+        await store.SaveManyAsync([
+            old with { RunId = "cancelled", Message = "run cancelled during stage 'dom0-prompt'" },
+            old with { RunId = "timed-out", Message = "stage 'dom0-prompt' timed out after 300s" },
+            old with { RunId = "crashed", Message = "stage 'checks' crashed: NullReferenceException: oops" },
+            old with { RunId = "pending", Message = "run did not finish" },
+            old with { RunId = "lab", Message = "power: PDU did not answer" },
+        ], CancellationToken.None);
+        SqliteConnection.ClearAllPools();
+        Scalar("ALTER TABLE runs DROP COLUMN state");
+        Scalar("UPDATE runs SET record_json = json_remove(record_json, '$.state')");
+        Scalar("PRAGMA user_version = 2");
+        SqliteConnection.ClearAllPools();
+
+        store = await SqliteRunStore.OpenAsync(Db, CancellationToken.None);
+        async Task<RunRecord> Get(string id) => (await store.GetAsync(id, CancellationToken.None))!;
+        Assert.That((await Get("cancelled")).Class, Is.EqualTo(FailureClass.Canceled));
+        Assert.That((await Get("timed-out")).Class, Is.EqualTo(FailureClass.Timeout));
+        Assert.That(((await Get("crashed")).Class, (await Get("crashed")).Verdict), Is.EqualTo((FailureClass.FarmBug, Verdict.Error)));
+        Assert.That(((await Get("pending")).State, (await Get("lab")).State), Is.EqualTo((RunState.Running, RunState.Finished)));
+        Assert.That((await Get("lab")).Class, Is.EqualTo(FailureClass.Infrastructure));
+        Assert.That(Scalar("SELECT COUNT(*) FROM runs WHERE state = 'running'"), Is.EqualTo(1));
+        Assert.That(Scalar("PRAGMA user_version"), Is.EqualTo(3));
     }
 
     double Scalar(string sql)

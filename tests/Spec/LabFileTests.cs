@@ -101,6 +101,15 @@ public class LabFileTests
     }
 
     [Test]
+    public void CredentialsInAUrlAreRefusedWithoutQuotingThem()
+    {
+        var lines = Mistakes(Replace("power: {backend: command, on: 'usbrelay R_1=1', off: 'usbrelay R_1=0', status: 'relay-status 1'}",
+            "power: {backend: pdudaemon, url: 'http://admin:hunter2@pdud.lab:16421', pdu: apc1, outlet: 4, status: 'relay-status 1'}"));
+        Assert.That(lines, Has.One.Contains("boards[1].power.url: credentials in the URL would be shown to every viewer"));
+        Assert.That(string.Join("\n", lines), Does.Not.Contain("hunter2"));
+    }
+
+    [Test]
     public void PduDaemonNeedsAStatusCommandBecauseItCannotReadOutlets()
     {
         var lines = Mistakes(Replace("power: {backend: command, on: 'usbrelay R_1=1', off: 'usbrelay R_1=0', status: 'relay-status 1'}",

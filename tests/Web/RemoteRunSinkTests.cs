@@ -18,9 +18,9 @@ public class RemoteRunSinkTests
         var agentDir = Directory.CreateTempSubdirectory("farm-agent-run-").FullName;
         try
         {
-            var pending = new RunRecord("20261201-120000-xen-smoke-agent1", "xen-smoke", "qemu-xen", Verdict.Incomplete, DateTimeOffset.UtcNow, TimeSpan.Zero, [], Array.Empty<CheckResult>(),
+            var pending = new RunRecord("20261201-120000-xen-smoke-a9e171", "xen-smoke", "qemu-xen", Verdict.Incomplete, DateTimeOffset.UtcNow, TimeSpan.Zero, [], Array.Empty<CheckResult>(),
                 new Provenance(new Dictionary<string, string>(), new Dictionary<string, string>()), new Dictionary<string, double>(), "infrastructure", Farm.Jobs.JobRunner.PendingMessage,
-                Path.Combine(agentDir, "20261201-120000-xen-smoke-agent1"));
+                Path.Combine(agentDir, "20261201-120000-xen-smoke-a9e171"));
             var local = Path.Combine(pending.RunDirectory!, "qemu-xen", "console.log");
             Directory.CreateDirectory(Path.GetDirectoryName(local)!);
             await File.WriteAllTextAsync(local, "[t] (XEN) Xen version 4.17.5\n");
@@ -60,10 +60,20 @@ public class RemoteRunSinkTests
             req.Headers.Authorization = new AuthenticationHeaderValue("Bearer", lab.Tokens[who]);
             return (await http.SendAsync(req)).StatusCode;
         }
-        Assert.That(await Post("bench-1", "/api/runs/run-1/console?board=..&offset=0"), Is.EqualTo(HttpStatusCode.BadRequest));
-        Assert.That(await Post("bench-1", "/api/runs/..%2F..%2Fetc/console?board=b&offset=0"), Is.AnyOf(HttpStatusCode.BadRequest, HttpStatusCode.NotFound));
-        Assert.That(await Post("vera", "/api/runs/run-1/console?board=b&offset=0"), Is.EqualTo(HttpStatusCode.Forbidden), "viewers do not write");
-        Assert.That(await Post("bench-1", "/api/runs/run-1/console?board=b&offset=5"), Is.EqualTo(HttpStatusCode.Conflict), "a gap is refused with the length the controller has");
-        Assert.That(await Post("bench-1", "/api/runs/run-1/console?board=b&offset=0"), Is.EqualTo(HttpStatusCode.OK));
+        const string id = "20261201-120000-xen-smoke-a9e171";
+        Assert.That(await Post("bench-1", $"/api/runs/{id}/console?board=qemu-xen&offset=0"), Is.EqualTo(HttpStatusCode.NotFound), "no console before the run's record");
+        using (var put = new HttpRequestMessage(HttpMethod.Put, $"/api/runs/{id}"))
+        {
+            put.Content = new StringContent(System.Text.Json.JsonSerializer.Serialize(new RunRecord(id, "xen-smoke", "qemu-xen", Verdict.Incomplete, DateTimeOffset.UtcNow, TimeSpan.Zero, [],
+                Array.Empty<CheckResult>(), new Provenance(new Dictionary<string, string>(), new Dictionary<string, string>()), new Dictionary<string, double>()), Farm.Reports.RunJsonSink.Options),
+                System.Text.Encoding.UTF8, "application/json");
+            put.Headers.Authorization = new AuthenticationHeaderValue("Bearer", lab.Tokens["bench-1"]);
+            Assert.That((await http.SendAsync(put)).StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
+        }
+        Assert.That(await Post("bench-1", $"/api/runs/{id}/console?board=..&offset=0"), Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That(await Post("bench-1", "/api/runs/..%2F..%2Fetc/console?board=qemu-xen&offset=0"), Is.AnyOf(HttpStatusCode.BadRequest, HttpStatusCode.NotFound));
+        Assert.That(await Post("vera", $"/api/runs/{id}/console?board=qemu-xen&offset=0"), Is.EqualTo(HttpStatusCode.Forbidden), "viewers do not write");
+        Assert.That(await Post("bench-1", $"/api/runs/{id}/console?board=qemu-xen&offset=5"), Is.EqualTo(HttpStatusCode.Conflict), "a gap is refused with the length the controller has");
+        Assert.That(await Post("bench-1", $"/api/runs/{id}/console?board=qemu-xen&offset=0"), Is.EqualTo(HttpStatusCode.OK));
     }
 }

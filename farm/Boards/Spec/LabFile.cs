@@ -264,6 +264,9 @@ public static partial class LabFile
         foreach (var url in new[] { "url" }.Where(p.Has))
             if (!Uri.TryCreate(p.Text(url), UriKind.Absolute, out var u) || u.Scheme is not ("http" or "https"))
                 p.Report(url, "expected an http:// or https:// URL");
+            // A lab file is shown on /api/boards and the dashboard: credentials go in user/password (env: or file:), never in the URL.
+            else if (u.UserInfo.Length > 0)
+                p.Report(url, "credentials in the URL would be shown to every viewer; use user: and password: env:NAME or file:/path");
         return spec;
     }
 

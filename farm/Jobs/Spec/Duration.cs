@@ -19,14 +19,22 @@ public static partial class Duration
     [GeneratedRegex(@"^\d+$", RegexOptions.CultureInvariant)]
     private static partial Regex PlainSeconds();
 
-    /// <summary>Parses a duration; zero and negative values are rejected because a zero timeout can only fail.</summary>
-    public static bool TryParse(string? text, out TimeSpan value) => TryParseSyntax(text, out value) && value > TimeSpan.Zero;
+    /// <summary>
+    /// Longest duration anything may be given (a timeout, a lease): beyond it a timer cannot be armed
+    /// (a CancellationTokenSource takes at most 49.7 days) and a lease end would overflow the clock.
+    /// </summary>
+    public static readonly TimeSpan Max = TimeSpan.FromDays(30);
+
+    public const string MaxText = "720h (30 days)";
+
+    /// <summary>Parses a duration; zero and negative values are rejected because a zero timeout can only fail, and so is anything above <see cref="Max"/>.</summary>
+    public static bool TryParse(string? text, out TimeSpan value) => TryParseSyntax(text, out value) && value > TimeSpan.Zero && value <= Max;
 
     /// <summary>Spelling only, so the caller can tell "not a duration" from "zero".</summary>
     internal static bool TryParseSyntax(string? text, out TimeSpan value)
     {
         value = default;
-        if (string.IsNullOrEmpty(text)) return false;
+        if (string.IsNullOrEmpty(text) || text.Length > 64) return false;
         try
         {
             if (PlainSeconds().IsMatch(text))

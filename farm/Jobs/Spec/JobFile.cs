@@ -36,7 +36,7 @@ public static partial class JobFile
     {
         try
         {
-            return File.ReadAllText(path);
+            return SpecReader.ReadFile(path);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {

@@ -13,6 +13,12 @@ public readonly record struct SpecPosition(string Source, int Line, int Column)
 /// </summary>
 public sealed record SpecError(SpecPosition At, string Path, string Message)
 {
+    /// <summary>Most mistakes one exception lists; a file with more gets "... and N more".</summary>
+    public const int MaxShown = 100;
+
+    /// <summary>On the marker a reader keeps after its last stored mistake: how many more it only counted.</summary>
+    internal int Hidden { get; init; }
+
     public override string ToString() => Path.Length == 0 ? $"{At}: {Message}" : $"{At}: {Path}: {Message}";
 
     /// <summary>
@@ -21,15 +27,19 @@ public sealed record SpecError(SpecPosition At, string Path, string Message)
     /// </summary>
     internal static ConfigurationException Combine(IEnumerable<SpecError> errors)
     {
-        var all = errors.ToList();
+        var listed = errors.ToList();
+        var all = listed.Where(e => e.Hidden == 0).ToList();
+        long more = listed.Sum(e => (long)e.Hidden) + Math.Max(0, all.Count - MaxShown);
         // Files keep the order they were read in; within a file, mistakes go top to bottom.
         var fileOrder = all.Select(e => e.At.Source).Distinct().Select((s, i) => (s, i)).ToDictionary(x => x.s, x => x.i);
         var lines = all
             .Select((e, i) => (e, i))
             .OrderBy(x => fileOrder[x.e.At.Source])
             .ThenBy(x => x.e.At.Line).ThenBy(x => x.e.At.Column).ThenBy(x => x.i)
+            .Take(MaxShown)
             .Select(x => x.e.ToString())
             .ToList();
+        if (more > 0) lines.Add($"... and {more} more mistake(s) not shown");
         return new ConfigurationException(string.Join(Environment.NewLine, lines), lines);
     }
 }

@@ -100,6 +100,11 @@ internal sealed class SpecMapping
         if (Value(key) is not { } node || ScalarText(node, PathOf(key)) is not { } text) return null;
         if (Spec.Duration.TryParseSyntax(text, out var value))
         {
+            if (value > Spec.Duration.Max)
+            {
+                reader.Report(node, PathOf(key), $"\"{text}\" is longer than the longest duration Farm takes ({Spec.Duration.MaxText})");
+                return null;
+            }
             if (value > TimeSpan.Zero) return value;
             reader.Report(node, PathOf(key), $"\"{text}\" must be greater than zero");
             return null;

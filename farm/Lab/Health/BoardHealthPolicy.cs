@@ -41,9 +41,10 @@ public static class BoardHealthPolicy
         var streak = new List<RunRecord>();
         foreach (var r in runs.Where(r => r.Board == board && r.Start > since).OrderByDescending(r => r.Start))
         {
-            // A run someone cancelled, or one still running (or whose controller died), says nothing about the board.
-            bool aborted = r.Message is "run did not finish" || r.Message?.StartsWith("run cancelled", StringComparison.Ordinal) == true;
-            if (r.Verdict == Verdict.Incomplete && r.FailureClass == "infrastructure" && !aborted) streak.Add(r);
+            // Only the lab's failures count: a run someone cancelled, a Farm bug, bad input, or a run still
+            // running (or whose agent died) says nothing about the board.
+            bool lab = r.Class is FailureClass.Infrastructure or FailureClass.Timeout;
+            if (r.Verdict == Verdict.Incomplete && lab && !Farm.Jobs.JobRunner.IsPending(r)) streak.Add(r);
             else if (r.Verdict is Verdict.Pass or Verdict.Fail) break;
             // error (bad input) and unfinished runs say nothing about the board: skip them
             if (streak.Count == Threshold) break;

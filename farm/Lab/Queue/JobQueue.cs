@@ -63,7 +63,7 @@ public sealed class JobQueue(LabDatabase db, TimeProvider time)
             if (boardFor(job) is not { } board) continue;
             await using var take = c.CreateCommand();
             take.Transaction = tx;
-            take.CommandText = $"UPDATE jobs SET state = 'running', agent = @agent, ran_on = @board, heartbeat_ms = @now, attempts = attempts + 1, run_id = NULL WHERE id = @id AND state = 'queued' RETURNING {Columns}";
+            take.CommandText = $"UPDATE jobs SET state = 'running', agent = @agent, ran_on = @board, heartbeat_ms = @now, attempts = attempts + 1, run_id = NULL, loaded_ms = NULL WHERE id = @id AND state = 'queued' RETURNING {Columns}";
             LabDatabase.Param(take, "@agent", agent);
             LabDatabase.Param(take, "@board", board);
             LabDatabase.Param(take, "@now", time.GetUtcNow().ToUnixTimeMilliseconds());
@@ -80,6 +80,32 @@ public sealed class JobQueue(LabDatabase db, TimeProvider time)
     public Task<bool> ReturnAsync(string id, string agent, string note, CancellationToken ct) => UpdateAsync(
         "UPDATE jobs SET state = 'queued', agent = NULL, attempts = attempts - 1, note = @note WHERE id = @id AND agent = @agent AND state = 'running'",
         ct, ("@id", id), ("@agent", agent), ("@note", note));
+
+    /// <summary>The claiming agent has loaded the job file; until then, an agent that goes silent is taken to have died on the file.</summary>
+    public Task<bool> LoadedAsync(string id, string agent, CancellationToken ct) => UpdateAsync(
+        "UPDATE jobs SET loaded_ms = @now, heartbeat_ms = @now WHERE id = @id AND agent = @agent AND state = 'running'",
+        ct, ("@id", id), ("@agent", agent));
+
+    /// <summary>How a cancel went: done, no such job, not the caller's, or already over.</summary>
+    public enum CancelOutcome { Canceled, NotFound, NotYours, Finished }
+
+    /// <summary>
+    /// Cancels a queued or running job: its requester or an admin may. A running job's agent finds
+    /// its heartbeat refused and stops the run.
+    /// </summary>
+    public Task<CancelOutcome> CancelAsync(string id, string user, bool admin, CancellationToken ct) => db.RunAsync(async t =>
+    {
+        await using var c = await db.ConnectAsync(t);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = "UPDATE jobs SET state = 'canceled', note = @note WHERE id = @id AND state IN ('queued', 'running') AND (requester = @user OR @admin = 1)";
+        LabDatabase.Param(cmd, "@id", id);
+        LabDatabase.Param(cmd, "@user", user);
+        LabDatabase.Param(cmd, "@admin", admin ? 1 : 0);
+        LabDatabase.Param(cmd, "@note", $"canceled by {user}");
+        if (await cmd.ExecuteNonQueryAsync(t) == 1) return CancelOutcome.Canceled;
+        var job = await GetAsync(id, t);
+        return job is null ? CancelOutcome.NotFound : job.State is "done" or "canceled" ? CancelOutcome.Finished : CancelOutcome.NotYours;
+    }, ct);
 
     /// <summary>The agent is still running the job. False if the job was taken from it (its heartbeat had expired).</summary>
     public Task<bool> HeartbeatAsync(string id, string agent, string? runId, CancellationToken ct) => UpdateAsync(
@@ -114,6 +140,8 @@ public sealed class JobQueue(LabDatabase db, TimeProvider time)
         int n = 0;
         foreach (var (sql, retry) in new[]
         {
+            // Silent before it had loaded the file: the file killed it (a device, a bomb). Another agent would die the same way.
+            ("UPDATE jobs SET state = 'done', verdict = 'error', note = 'agent ' || agent || ' stopped while loading the job file; not retried' WHERE state = 'running' AND heartbeat_ms < @cutoff AND loaded_ms IS NULL", false),
             ("UPDATE jobs SET state = 'queued', note = 'agent ' || agent || ' stopped heart-beating on ' || ran_on || '; queued again for another board', avoid = ran_on, agent = NULL WHERE state = 'running' AND heartbeat_ms < @cutoff AND attempts < @max", true),
             ("UPDATE jobs SET state = 'done', verdict = 'incomplete', note = 'agent ' || agent || ' stopped heart-beating on the last attempt' WHERE state = 'running' AND heartbeat_ms < @cutoff", false),
         })

@@ -32,6 +32,13 @@ public static class WebUi
         {
             var path = ctx.Request.Path;
             if (!path.StartsWithSegments("/api")) ctx.Response.Headers.ContentSecurityPolicy = ContentSecurityPolicy;
+            // The pages' forms are posted as forms; anything else is a bad request, not a failed form read.
+            if (HttpMethods.IsPost(ctx.Request.Method) && (path == "/login" || path.StartsWithSegments("/ui")) && !ctx.Request.HasFormContentType)
+            {
+                ctx.Response.StatusCode = StatusCodes.Status400BadRequest;
+                await ctx.Response.WriteAsync("expected a form (application/x-www-form-urlencoded)");
+                return;
+            }
             if (Open.Any(p => path.StartsWithSegments(p))) { await next(ctx); return; }
             var user = ctx.Request.Cookies.TryGetValue(Cookie, out var token) ? view.Options.Tokens.Find(token) : null;
             if (user is null)
@@ -80,8 +87,9 @@ public static class WebUi
         {
             var f = await ctx.Request.ReadFormAsync(ct);
             var (board, span, note) = (f["board"].ToString(), f["for"].ToString(), f["note"].ToString());
-            if (view.Lab().Find(board) is null) return Back(ctx, $"no board named \"{board}\"", StatusCodes.Status404NotFound);
-            if (!Duration.TryParse(string.IsNullOrWhiteSpace(span) ? "1h" : span, out var d)) return Back(ctx, $"\"{span}\" is not a duration ({Duration.Hint})", StatusCodes.Status400BadRequest);
+            if (view.Lab().Find(board) is null) return Back(ctx, $"no board named \"{LabApi.Clip(board)}\"", StatusCodes.Status404NotFound);
+            if (note.Length > LabApi.MaxNote) return Back(ctx, $"a note has at most {LabApi.MaxNote} characters", StatusCodes.Status400BadRequest);
+            if (!Duration.TryParse(string.IsNullOrWhiteSpace(span) ? "1h" : span, out var d)) return Back(ctx, $"\"{LabApi.Clip(span)}\" is not a duration of at most {Duration.MaxText} ({Duration.Hint})", StatusCodes.Status400BadRequest);
             var grant = await view.Leases.AcquireAsync(board, User(ctx).Name, d, LeaseKind.Interactive, string.IsNullOrWhiteSpace(note) ? null : note, ct);
             return Back(ctx, grant.Granted ? $"{board} is yours until {grant.Current.Expires:yyyy-MM-dd HH:mm} UTC" : grant.Describe, grant.Granted ? 303 : StatusCodes.Status409Conflict);
         }).AddEndpointFilter(Needs(ApiRole.Developer, "reserve"));
@@ -89,7 +97,7 @@ public static class WebUi
         app.MapPost("/ui/renew", async (HttpContext ctx, CancellationToken ct) =>
         {
             var f = await ctx.Request.ReadFormAsync(ct);
-            if (!Duration.TryParse(f["for"].ToString() is { Length: > 0 } s ? s : "1h", out var d)) return Back(ctx, $"\"{f["for"]}\" is not a duration", StatusCodes.Status400BadRequest);
+            if (!Duration.TryParse(f["for"].ToString() is { Length: > 0 } s ? s : "1h", out var d)) return Back(ctx, $"\"{LabApi.Clip(f["for"].ToString())}\" is not a duration of at most {Duration.MaxText}", StatusCodes.Status400BadRequest);
             try
             {
                 var lease = await view.Leases.RenewAsync(f["board"].ToString(), User(ctx).Name, d, ct);
@@ -158,7 +166,15 @@ public static class WebUi
 
     static string? Blank(string? s) => string.IsNullOrWhiteSpace(s) ? null : s;
 
-    static string LocalPath(string next) => next.StartsWith('/') && !next.StartsWith("//", StringComparison.Ordinal) && !next.Contains('\\') ? next : "/";
+    /// <summary>
+    /// A same-origin path to go back to, else "/". Browsers drop tabs and newlines and read '\\' as '/',
+    /// so "/\t/evil.example" would become "//evil.example", another origin: any control character,
+    /// whitespace or backslash, and a second leading '/', make it "/".
+    /// </summary>
+    internal static string LocalPath(string next) =>
+        next.Length is > 0 and <= 2048 && next[0] == '/' && (next.Length == 1 || next[1] != '/')
+        && !next.Any(c => char.IsControl(c) || char.IsWhiteSpace(c) || c == '\\' || c > '\u007e')
+        && Uri.TryCreate(next, UriKind.Relative, out _) ? next : "/";
 
     /// <summary>A form the user's role does not allow is answered with a page saying so (403), before the form is read.</summary>
     static Func<EndpointFilterInvocationContext, EndpointFilterDelegate, ValueTask<object?>> Needs(ApiRole role, string what) => async (ctx, next) =>
@@ -193,7 +209,7 @@ public static class WebUi
             b.Append(r.Lease is { } l
                 ? $"<td class=\"lease\">held by <b>{E(l.Holder)}</b> ({E(l.Kind.ToString().ToLowerInvariant())}) until {l.Expires:yyyy-MM-dd HH:mm} UTC {E(l.Note)}</td>"
                 : "<td class=\"lease\">free</td>");
-            b.Append($"<td>{E(r.Spec.Power?.Summary ?? "qemu")}</td><td>{E(r.Spec.Serial?.Summary ?? "qemu")}</td>");
+            b.Append($"<td>{E(SecretMask.Mask(r.Spec.Power?.Summary ?? "qemu"))}</td><td>{E(SecretMask.Mask(r.Spec.Serial?.Summary ?? "qemu"))}</td>");
             b.Append(r.LastRun is { } run ? $"<td><a href=\"/runs/{Q(run.RunId)}\">{E(run.Job)}</a> {Verdict(run.Verdict.ToWire())}</td>" : "<td>-</td>");
             b.Append("<td>");
             if (user.Role >= ApiRole.Developer)
