@@ -137,13 +137,14 @@ public sealed partial class JobRunner(TimeProvider time, IReadOnlyList<IRunSink>
             stages.Add(new CommandsStage(r.Commands, t.Commands));
             foreach (var g in r.Guests ?? [])
             {
-                stages.Add(new GuestAssignStage(g, g.TimeoutFor(StageKinds.GuestAssign, t)));
-                stages.Add(new GuestCreateStage(g, g.TimeoutFor(StageKinds.GuestCreate, t), r.CrashPatterns ?? CrashPatterns.Defaults));
+                bool judged = r.Checks.Count > 0;
+                stages.Add(new GuestAssignStage(g, g.TimeoutFor(StageKinds.GuestAssign, t)) { JudgedByChecks = judged });
+                stages.Add(new GuestCreateStage(g, g.TimeoutFor(StageKinds.GuestCreate, t), r.CrashPatterns ?? CrashPatterns.Defaults) { JudgedByChecks = judged });
                 stages.Add(new GuestPromptStage(g, g.TimeoutFor(StageKinds.GuestPrompt, t)));
                 stages.Add(new GuestCommandsStage(g, g.TimeoutFor(StageKinds.GuestCommands, t)));
                 stages.Add(new GuestHotplugStage(g, g.TimeoutFor(StageKinds.GuestHotplug, t)));
                 stages.Add(new GuestDestroyStage(g, g.TimeoutFor(StageKinds.GuestDestroy, t)));
-                stages.Add(new GuestDeassignStage(g, g.TimeoutFor(StageKinds.GuestDeassign, t)));
+                stages.Add(new GuestDeassignStage(g, g.TimeoutFor(StageKinds.GuestDeassign, t)) { JudgedByChecks = judged });
             }
             if (r.Checks.Count > 0)
                 stages.Add(new ChecksStage(r.Board.Name, Farm.Checks.CheckSuite.Resolve(r.Checks), r.ExpectedPci ?? [], t.Checks));
