@@ -12,8 +12,14 @@ OUT=${FARM_OUT:-artifacts}
 # changed); if it cannot be built, its target ends "error" with the reason and the others still run.
 "$FARM" build xen --source debian:bookworm --patch ci/xen/patches/xen-4.17-arm-pci-passthrough.patch \
     --artifacts-from bookworm --name xen-vpci || { rm -f .cache/artifacts/xen-vpci; echo "[nightly] farm build xen failed: xen-vpci-smoke will say why" >&2; }
-# The matrix: Debian Xen 4.17 + dom0, the self-built Xen with vPCI, and the same Linux natively as the baseline.
-JOBS=(${FARM_NIGHTLY_JOBS:-jobs/native-smoke.yaml jobs/xen-smoke.yaml jobs/xen-vpci-smoke.yaml jobs/xen-guest.yaml jobs/xen-guest-pci.yaml jobs/xen-guest-pci-vpci.yaml})
+# The same with Farm's SMMUv3 iommu-map patch (issue 17 step 0), booted on the stage-2 SMMU board (QEMU 10).
+"$FARM" build xen --source debian:bookworm --patch ci/xen/patches/xen-4.17-arm-pci-passthrough.patch \
+    --patch ci/xen/patches/xen-4.17-arm-smmuv3-pci-iommu-map.patch --artifacts-from bookworm --name xen-vpci-smmu \
+    || { rm -f .cache/artifacts/xen-vpci-smmu; echo "[nightly] farm build xen (SMMU patch) failed: its jobs will say why" >&2; }
+# The matrix: Debian Xen 4.17 + dom0, the self-built Xen with vPCI (without and with an SMMU it can use),
+# a plain domU and a domU with the NVMe and e1000e on each, and the same Linux natively as the baseline.
+JOBS=(${FARM_NIGHTLY_JOBS:-jobs/native-smoke.yaml jobs/xen-smoke.yaml jobs/xen-vpci-smoke.yaml jobs/xen-vpci-smmu-patched-smoke.yaml
+      jobs/xen-guest.yaml jobs/xen-guest-pci.yaml jobs/xen-guest-pci-vpci.yaml jobs/xen-guest-pci-smmu.yaml})
 # farm nightly: healthy boards only, lab failures retried once on another board, nightly-*.json.
 "$FARM" nightly "${JOBS[@]}" --out "$OUT"; worst=$?
 "$FARM" report nightly --out "$OUT" || true

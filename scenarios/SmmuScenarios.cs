@@ -60,4 +60,37 @@ public class SmmuScenarios
         Assert.That(r.Message, Does.Contain("Unable to handle kernel"));
         Assert.That(r.Stages.Single(s => s.Name == "dom0-prompt").Duration, Is.LessThan(TimeSpan.FromSeconds(120)), "fails at the oops, not at the timeout");
     }
+
+    /// <summary>
+    /// Issue 17 step 0: with ci/xen/patches/xen-4.17-arm-smmuv3-pci-iommu-map.patch, PCI masters get
+    /// their stream IDs from the host bridge's iommu-map, Xen registers every device with its SMMU,
+    /// and dom0 boots and does DMA through Xen's stage 2 with no SMMU event: the same board that
+    /// oopses dom0 above passes.
+    /// </summary>
+    [Test]
+    public async Task TheIommuMapPatchBootsDom0WithItsDmaThroughXensSmmu()
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "farm"),
+            ["build", "xen", "--source", "debian:bookworm", "--config", Repo("ci/xen/xen-vpci.config"),
+             "--patch", Repo("ci/xen/patches/xen-4.17-arm-pci-passthrough.patch"), "--patch", Repo("ci/xen/patches/xen-4.17-arm-smmuv3-pci-iommu-map.patch"),
+             "--artifacts-from", ScenarioArtifacts.Directory, "--name", "xen-vpci-smmu", "--cache", Repo(".cache")])
+        { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = ScenarioArtifacts.RepoRoot };
+        using (var p = System.Diagnostics.Process.Start(psi)!)
+        {
+            var o = p.StandardOutput.ReadToEndAsync();
+            var e = p.StandardError.ReadToEndAsync();
+            using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(20));
+            await p.WaitForExitAsync(cts.Token);
+            Assert.That(p.ExitCode, Is.EqualTo(0), await o + await e);
+        }
+        var (r, console) = await RunAsync("jobs/xen-vpci-smmu-patched-smoke.yaml");
+        Assert.That(console, Does.Contain("(XEN) I/O virtualisation enabled"));
+        Assert.That(console, Does.Contain("(XEN) SMMUv3: /smmuv3@9050000: added PCI master 0000:00:01.0"));
+        Assert.That(console, Does.Contain("(XEN) PCI add device 0000:00:01.0").And.Contain("(XEN) PCI add device 0000:00:02.0"));
+        Assert.That(console, Does.Not.Contain("Failed to add - passthrough").And.Not.Contain("Unable to handle kernel"));
+        Assert.That(r.Provenance.Packages["xen_build_patches"], Does.Contain("xen-4.17-arm-smmuv3-pci-iommu-map.patch"));
+        Assert.That(r.Verdict, Is.EqualTo(Verdict.Pass), r.Message);
+        foreach (var id in new[] { "dma.no-iommu-faults", "dma.nvme-write-read-sha256", "iommu.devices-grouped", "lifecycle.assign-deassign-reusable" })
+            Assert.That(r.Checks.Single(c => c.Id == id).Verdict, Is.EqualTo(Farm.Checks.CheckVerdict.Pass), id);
+    }
 }

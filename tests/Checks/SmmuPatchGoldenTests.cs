@@ -59,7 +59,7 @@ public class SmmuPatchGoldenTests
         foreach (var id in new[] { "ecam.xen-traps-dom0-config-space", "ecam.devices-enumerated", "bar.all-probed-bars-assigned", "irq.msi-domain-on-its",
                                    "irq.devices-use-msix", "irq.nvme-interrupts-delivered", "irq.nic-interrupts-delivered", "dma.no-iommu-faults",
                                    "dma.nvme-write-read-sha256", "dma.nvme-interrupts-rise-during-io", "lifecycle.no-kernel-oops", "lifecycle.xen-parameters-valid",
-                                   "lifecycle.drivers-bound" })
+                                   "lifecycle.drivers-bound", "iommu.devices-grouped" })
             Assert.That(r[id].Verdict, Is.EqualTo(CheckVerdict.Pass), $"{id}: {r[id].Summary} / {string.Join(" | ", r[id].Evidence.Take(2))}");
         Assert.That(r["ecam.xen-traps-dom0-config-space"].Evidence, Has.Some.Contains("(XEN) SMMUv3: /smmuv3@9050000: added PCI master 0000:00:01.0"));
         // Judged with the IOMMU on: the evidence is Xen's own line, so this is not a pass for want of an SMMU.
@@ -94,5 +94,18 @@ public class SmmuPatchGoldenTests
         Assert.That(r["ecam.xen-traps-dom0-config-space"].Evidence, Has.Some.Contains("Failed to add - passthrough or MSI/MSI-X might fail!"));
         Assert.That(r["lifecycle.no-kernel-oops"].Verdict, Is.EqualTo(CheckVerdict.Fail));
         Assert.That(r["lifecycle.no-kernel-oops"].Evidence, Has.Some.Contains("Unable to handle kernel ttbr address size fault"));
+    }
+
+    [Test]
+    public void UnderXenAnEndpointXenNeverRegisteredIsOutsideTheIommu()
+    {
+        // Under Xen dom0 never sees the SMMU, so "behind the IOMMU" is Xen's registration of each endpoint.
+        Assert.That(Run(Load())["iommu.devices-grouped"].Evidence, Has.Some.Contains("(XEN) PCI add device 0000:00:02.0"));
+        var commands = Commands();
+        commands["xl dmesg"] = string.Join('\n', commands["xl dmesg"].Split('\n').Where(l => !l.Contains("PCI add device 0000:00:02.0")));
+        var console = string.Join('\n', Logs.Golden(LogName).Split('\n').Where(l => !l.Contains("PCI add device 0000:00:02.0")));
+        var r = Run(Load(console, commands));
+        Assert.That(r["iommu.devices-grouped"].Verdict, Is.EqualTo(CheckVerdict.Fail), r["iommu.devices-grouped"].Summary);
+        Assert.That(r["iommu.devices-grouped"].Evidence, Has.Some.Contains("0000:00:02.0"));
     }
 }

@@ -2,24 +2,43 @@ using System.Text.RegularExpressions;
 
 namespace Farm.Checks.Catalog;
 
-/// <summary>The IOMMU is translating: every PCI endpoint is in an IOMMU group.</summary>
-public sealed class IommuDevicesGrouped : Check
+/// <summary>
+/// The IOMMU is translating: every PCI endpoint is behind it. Natively Linux owns the IOMMU and puts
+/// each endpoint in an IOMMU group. Under Xen the IOMMU is Xen's and dom0 never sees it, so no group
+/// line can exist: there an endpoint is behind the IOMMU once Xen registered it (pci_add_device
+/// attaches it to the IOMMU, and a refusal is dom0's "Failed to add").
+/// </summary>
+public sealed partial class IommuDevicesGrouped : Check
 {
     public override string Id => "iommu.devices-grouped";
     public override string Group => "dma-iommu";
     public override string Title => "every PCI endpoint behind the IOMMU";
-    public override string Source => "linux drivers/iommu/iommu.c iommu_group_add_device: dev_info(dev, \"Adding to iommu group %d\\n\", group->id)";
+    public override string Source => "linux drivers/iommu/iommu.c iommu_group_add_device: dev_info(dev, \"Adding to iommu group %d\\n\", group->id); " +
+        "under Xen: xen/drivers/passthrough/pci.c pci_add_device: printk(XENLOG_DEBUG \"PCI add %s %pp\\n\", pdev_type, &pdev->sbdf)";
     public override IReadOnlyList<Need> Needs => [Need.PciLog, Need.Iommu];
 
     public override Finding Evaluate(Target t)
     {
         var endpoints = t.Dmesg.Devices.Where(d => !d.Class.StartsWith("0600", StringComparison.Ordinal)).ToList();
         if (endpoints.Count == 0) return Finding.NotApplicable("no PCI endpoints enumerated");
+        if (t[Need.Xen].Present)
+        {
+            var added = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var l in t.Xen.PciLines)
+                if (XenAdded().Match(l) is { Success: true } m) added.TryAdd(m.Groups[1].Value, l);
+            var outside = endpoints.Where(d => !added.ContainsKey("0000:" + d.Bdf) && !added.ContainsKey(d.Bdf)).ToList();
+            return outside.Count == 0
+                ? Finding.Pass($"Xen registered all {endpoints.Count} endpoints with its IOMMU on", [t[Need.Iommu].Evidence, .. added.Values])
+                : Finding.Fail("endpoints Xen never registered, so its IOMMU does not cover them", [t[Need.Iommu].Evidence, .. outside.Select(d => d.Line), .. t.Dmesg.XenAddFailures.Take(5)]);
+        }
         var grouped = t.Dmesg.IommuGroups.Select(g => g.Bdf).ToHashSet();
         var missing = endpoints.Where(d => !grouped.Contains(d.Bdf)).ToList();
         return missing.Count == 0 ? Finding.Pass($"{endpoints.Count} endpoints in IOMMU groups", t.Dmesg.IommuGroups.Select(g => g.Line))
             : Finding.Fail("endpoints doing DMA outside any IOMMU group", missing.Select(d => d.Line));
     }
+
+    [GeneratedRegex(@"PCI add device ((?:[0-9a-f]{4}:)?[0-9a-f]{2}:[0-9a-f]{2}\.[0-7])")]
+    private static partial Regex XenAdded();
 }
 
 /// <summary>No SMMU translation faults, in Linux or in Xen.</summary>
