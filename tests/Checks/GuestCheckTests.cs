@@ -143,6 +143,30 @@ public class GuestCheckTests
     }
 
     [Test]
+    public void ACreateRefusedBecauseXenDoesNotImplementWhatLibxlAskedIsXfailEvenWithAnIommu()
+    {
+        // Recorded on the stage-2 SMMU board with the iommu-map patch: assign works, then libxl 4.17 asks Arm's Xen for the
+        // e1000e's I/O-port BAR and Xen answers ENOSYS.
+        var lines = "libxl: error: libxl_pci.c:1457:pci_add_dm_done: Domain 1:xc_domain_ioport_permission 0x1000/0x20 (error -1): Function not implemented\n"
+                  + "libxl: error: libxl_pci.c:1809:device_pci_add_done: Domain 1:libxl__device_pci_add failed for PCI device 0:0:2.0 (rc -3)\n"
+                  + "libxl: error: libxl_create.c:1921:domcreate_attach_devices: Domain 1:unable to add pci devices";
+        var r = Run(Refused("create", "xl create -p /tmp/farm-guest-g1.cfg", $"Parsing config from /tmp/farm-guest-g1.cfg\n{lines}\nFARM-EXIT 3"));
+        foreach (var c in r.Values)
+        {
+            Assert.That((c.Verdict, c.Expected), Is.EqualTo((CheckVerdict.XFail, CheckVerdict.XFail)), c.Id);
+            Assert.That(c.Evidence[0], Does.Contain("Function not implemented"), c.Id);
+        }
+        // The same refusal without ENOSYS is a failure on a target with an IOMMU.
+        var other = Run(Refused("create", "xl create -p /tmp/farm-guest-g1.cfg", lines.Replace("Function not implemented", "Permission denied") + "\nFARM-EXIT 3"));
+        Assert.That(other.Values.Select(c => c.Verdict).Distinct(), Is.EqualTo(new[] { CheckVerdict.Fail }));
+        // dom0's toolstack check agrees: a gap with ENOSYS, a failure without.
+        CheckResult Toolstack(string output) => CheckRunner.Run(new Target(new EvidenceBundle("t", GuestEvidence.HostConsole,
+            Refused("create", "xl create -p /tmp/farm-guest-g1.cfg", output))), CheckSuite.All).Single(c => c.Id == "lifecycle.no-toolstack-pci-errors");
+        Assert.That(Toolstack($"{lines}\nFARM-EXIT 3").Verdict, Is.EqualTo(CheckVerdict.NotApplicable));
+        Assert.That(Toolstack(lines.Replace("Function not implemented", "Permission denied") + "\nFARM-EXIT 3").Verdict, Is.EqualTo(CheckVerdict.Fail));
+    }
+
+    [Test]
     public void AnyOtherRefusalFailsQuotingTheToolstack()
     {
         var line = "libxl: error: libxl_dom.c:592:libxl__build_dom: Domain 3:xc_dom_parse_image failed";
