@@ -20,7 +20,7 @@ public class SmmuScenarios
         var out_ = ScenarioArtifacts.NewRunDirectory();
         var request = RunRequests.Resolve(Repo(job), null, Repo("boards"), out_);
         var r = await new JobRunner(TimeProvider.System, await RunSinks.OpenAsync(out_, null, CancellationToken.None)).RunAsync(request, CancellationToken.None);
-        TestContext.Out.WriteLine($"{r.RunId}: {r.Verdict} in {r.Duration.TotalSeconds:0.0}s on QEMU {r.Provenance.QemuVersion}; {r.Message.Split('\n')[0]}");
+        TestContext.Out.WriteLine($"{r.RunId}: {r.Verdict} in {r.Duration.TotalSeconds:0.0}s on QEMU {r.Provenance.QemuVersion}; {r.Message?.Split('\n')[0]}");
         await Recorded.AssertAsync(r, out_);
         var console = await File.ReadAllTextAsync(Path.Combine(r.RunDirectory!, r.Board, "console.log"));
         foreach (var line in console.Split('\n').Where(l => l.Contains("I/O virtualisation") || l.Contains("SMMUv3") || l.Contains("smmuv3: event") ||
