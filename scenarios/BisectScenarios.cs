@@ -16,8 +16,6 @@ namespace Farm.Scenarios;
 [Category("Container")]
 public class BisectScenarios
 {
-    static string Farm => Path.Combine(AppContext.BaseDirectory, "farm");
-
     static string Repo(string relative) => Path.Combine(ScenarioArtifacts.RepoRoot, relative);
 
     const int BreakAt = 11, FlakyAt = 3, Commits = 16;
@@ -166,15 +164,5 @@ public class BisectScenarios
         return await o;
     }
 
-    static async Task<(int Code, string StdOut, string StdErr)> RunAsync(string[] args, TimeSpan limit)
-    {
-        var psi = new ProcessStartInfo(Farm, args) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = ScenarioArtifacts.RepoRoot };
-        using var p = Process.Start(psi)!;
-        var o = p.StandardOutput.ReadToEndAsync();
-        var e = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(limit);
-        try { await p.WaitForExitAsync(cts.Token); }
-        catch (OperationCanceledException) { p.Kill(entireProcessTree: true); throw; }
-        return (p.ExitCode, await o, await e);
-    }
+    static Task<(int Code, string StdOut, string StdErr)> RunAsync(string[] args, TimeSpan limit) => FarmCli.RunAsync(args, limit);
 }

@@ -13,8 +13,6 @@ namespace Farm.Scenarios;
 [Category("Container")]
 public class SelfBuiltXenScenarios
 {
-    static string Farm => Path.Combine(AppContext.BaseDirectory, "farm");
-
     static string Repo(string relative) => Path.Combine(ScenarioArtifacts.RepoRoot, relative);
 
     [Test]
@@ -63,15 +61,5 @@ public class SelfBuiltXenScenarios
         Assert.That(row, Does.Match(@"xfail.*\| pass"), "Debian's xfail, the self-built pass: " + row);
     }
 
-    static async Task<(int Code, string StdOut, string StdErr)> RunAsync(string[] args, TimeSpan limit)
-    {
-        var psi = new ProcessStartInfo(Farm, args) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = ScenarioArtifacts.RepoRoot };
-        using var p = Process.Start(psi)!;
-        var o = p.StandardOutput.ReadToEndAsync();
-        var e = p.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(limit);
-        try { await p.WaitForExitAsync(cts.Token); }
-        catch (OperationCanceledException) { p.Kill(entireProcessTree: true); throw; }
-        return (p.ExitCode, await o, await e);
-    }
+    static Task<(int Code, string StdOut, string StdErr)> RunAsync(string[] args, TimeSpan limit) => FarmCli.RunAsync(args, limit);
 }

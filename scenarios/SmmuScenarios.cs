@@ -70,19 +70,10 @@ public class SmmuScenarios
     [Test]
     public async Task TheIommuMapPatchBootsDom0WithItsDmaThroughXensSmmu()
     {
-        var psi = new System.Diagnostics.ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "farm"),
-            ["build", "xen", "--source", "debian:bookworm", "--config", Repo("ci/xen/xen-vpci.config"),
-             "--patch", Repo("ci/xen/patches/xen-4.17-arm-pci-passthrough.patch"), "--patch", Repo("ci/xen/patches/xen-4.17-arm-smmuv3-pci-iommu-map.patch"),
-             "--artifacts-from", ScenarioArtifacts.Directory, "--name", "xen-vpci-smmu", "--cache", Repo(".cache")])
-        { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = ScenarioArtifacts.RepoRoot };
-        using (var p = System.Diagnostics.Process.Start(psi)!)
-        {
-            var o = p.StandardOutput.ReadToEndAsync();
-            var e = p.StandardError.ReadToEndAsync();
-            using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(20));
-            await p.WaitForExitAsync(cts.Token);
-            Assert.That(p.ExitCode, Is.EqualTo(0), await o + await e);
-        }
+        var (code, stdout, stderr) = await FarmCli.RunAsync(["build", "xen", "--source", "debian:bookworm", "--config", Repo("ci/xen/xen-vpci.config"),
+            "--patch", Repo("ci/xen/patches/xen-4.17-arm-pci-passthrough.patch"), "--patch", Repo("ci/xen/patches/xen-4.17-arm-smmuv3-pci-iommu-map.patch"),
+            "--artifacts-from", ScenarioArtifacts.Directory, "--name", "xen-vpci-smmu", "--cache", Repo(".cache")], TimeSpan.FromMinutes(20));
+        Assert.That(code, Is.EqualTo(0), stdout + stderr);
         var (r, console) = await RunAsync("jobs/xen-vpci-smmu-patched-smoke.yaml");
         Assert.That(console, Does.Contain("(XEN) I/O virtualisation enabled"));
         Assert.That(console, Does.Contain("(XEN) SMMUv3: /smmuv3@9050000: added PCI master 0000:00:01.0"));
