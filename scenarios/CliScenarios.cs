@@ -130,7 +130,7 @@ public class CliScenarios
         Assert.That(rc, Is.EqualTo(0), report + err);
         var matrix = await File.ReadAllTextAsync(Path.Combine(out_, "matrix.md"));
         TestContext.Out.WriteLine(matrix);
-        Assert.That(matrix, Does.Contain("native-smoke@qemu-native (native)").And.Contain("xen-smoke@qemu-xen (Xen 4.17"));
+        Assert.That(matrix, Does.Contain("native-smoke@qemu-native (native, QEMU 7.2").And.Contain("xen-smoke@qemu-xen (Xen 4.17"));
         Assert.That(matrix, Does.Contain("| `irq.devices-use-msix` | pass | xfail [").And.Contain("pci_msi_setup_msi_irqs"));
     }
 

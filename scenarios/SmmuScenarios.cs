@@ -38,7 +38,9 @@ public class SmmuScenarios
         Assert.That(console, Does.Contain("(XEN) I/O virtualisation disabled").And.Not.Contain("(XEN) SMMUv3:"));
         Assert.That(console, Does.Contain("arm-smmu-v3 9050000.smmuv3: event 0x10 received:"), "dom0 drives the SMMU, and its DMA faults");
         Assert.That(r.Verdict, Is.Not.EqualTo(Verdict.Pass), "dom0's NVMe never comes up");
-        Assert.That(r.Stages.Single(s => s.Name == "dom0-prompt").Status, Is.Not.EqualTo(StageStatus.Passed));
+        // On a busy host dom0 never reaches its prompt in 150 s; on an idle one it does, with the NVMe given up on.
+        // Either way no NVMe DMA round trip ever passes.
+        Assert.That(r.Checks.FirstOrDefault(c => c.Id == "dma.nvme-write-read-sha256")?.Verdict, Is.Not.EqualTo(Farm.Checks.CheckVerdict.Pass), "dom0's NVMe DMA never works");
     }
 
     /// <summary>

@@ -108,4 +108,14 @@ public class SmmuPatchGoldenTests
         Assert.That(r["iommu.devices-grouped"].Verdict, Is.EqualTo(CheckVerdict.Fail), r["iommu.devices-grouped"].Summary);
         Assert.That(r["iommu.devices-grouped"].Evidence, Has.Some.Contains("0000:00:02.0"));
     }
+
+    [Test]
+    public void AnNvmeRoundTripWithoutTheNvmeDriverIsAFileNotDmaAndFails()
+    {
+        var commands = Commands();
+        commands["lspci -vvv"] = commands["lspci -vvv"].Replace("Kernel driver in use: nvme", "");
+        var r = Run(Load(null, commands));
+        Assert.That(r["dma.nvme-write-read-sha256"].Verdict, Is.EqualTo(CheckVerdict.Fail), r["dma.nvme-write-read-sha256"].Summary);
+        Assert.That(r["dma.nvme-write-read-sha256"].Summary, Does.Contain("no nvme driver"));
+    }
 }
