@@ -72,11 +72,10 @@ public static class CheckRunner
     {
         if (guest.Refusal is { } refusal)
         {
-            var enosys = Guest.NotImplemented.SelectMany(p => refusal.Lines.Where(l => l.Contains(p.Text, StringComparison.Ordinal)).Select(l => (Line: l, p.Source))).FirstOrDefault();
-            if (enosys.Line is not null)
+            if (Guest.FirstKnown(Guest.NotImplemented, refusal.Lines) is { } enosys)
                 return new CheckResult(check.Id, check.Group, CheckVerdict.XFail, CheckVerdict.XFail,
                     $"{check.Title}: guest {guest.Name}: {refusal.Stage} refused: Xen does not implement what the toolstack asked for", [enosys.Line, .. refusal.Lines.Take(3), enosys.Source], check.Source, guest.Name);
-            var gap = Guest.PlatformGaps.SelectMany(p => refusal.Lines.Where(l => l.Contains(p.Text, StringComparison.Ordinal)).Select(l => (Line: l, p.Source))).FirstOrDefault();
+            var gap = Guest.FirstKnown(Guest.PlatformGaps, refusal.Lines) ?? (null!, null!);
             if (gap.Line is not null && !t[Need.Iommu].Present)
                 return new CheckResult(check.Id, check.Group, CheckVerdict.XFail, CheckVerdict.XFail,
                     $"{check.Title}: guest {guest.Name}: {refusal.Stage} refused on a platform without an IOMMU", [gap.Line, t[Need.Iommu].Evidence, gap.Source], check.Source, guest.Name);

@@ -71,6 +71,10 @@ public sealed partial class Guest
         ("Function not implemented", "tools/libs/light/libxl_pci.c pci_add_dm_done: LOGED(ERROR, domid, \"xc_domain_ioport_permission 0x%x/0x%x (error %d)\", ...) with errno ENOSYS from xen/arch/arm/domctl.c (no XEN_DOMCTL_ioport_permission)"),
     ];
 
+    /// <summary>The first of <paramref name="lines"/> that holds one of the <paramref name="known"/> texts, with that text's source.</summary>
+    public static (string Line, string Source)? FirstKnown(IReadOnlyList<(string Text, string Source)> known, IEnumerable<string> lines) =>
+        lines.SelectMany(l => known.Where(k => l.Contains(k.Text, StringComparison.Ordinal)).Select(k => ((string, string)?)(l, k.Source))).FirstOrDefault();
+
     Guest(string name, EvidenceBundle bundle)
     {
         Name = name;

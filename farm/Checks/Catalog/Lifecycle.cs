@@ -135,10 +135,9 @@ public sealed class LifecycleNoToolstackPciErrors : Check
         // Xen answered ENOSYS to the toolstack (Arm's Xen 4.17 has no XEN_DOMCTL_ioport_permission, which libxl asks
         // for an I/O-port BAR): the platform does not implement passthrough of that device. A gap, judged per guest
         // by the guest checks (farm/Checks/Guests.cs NotImplemented), not a regression.
-        var enosys = t.Bundle.Commands.Values.SelectMany(LogText.Lines)
-            .FirstOrDefault(l => l.Contains("libxl: error", StringComparison.Ordinal) && l.Contains("Function not implemented", StringComparison.Ordinal));
-        if (enosys is not null)
-            return Finding.NotApplicable("Xen does not implement what the toolstack asked for (ENOSYS): a gap of this platform", [enosys, .. t.Toolstack.Select(e => e.Line)]);
+        var libxl = t.Bundle.Commands.Values.SelectMany(LogText.Lines).Where(l => l.Contains("libxl: error", StringComparison.Ordinal));
+        if (Guest.FirstKnown(Guest.NotImplemented, libxl) is { } enosys)
+            return Finding.NotApplicable("Xen does not implement what the toolstack asked for (ENOSYS): a gap of this platform", [enosys.Line, .. t.Toolstack.Select(e => e.Line)]);
         return Finding.Fail($"the toolstack failed to pass devices through ({string.Join(", ", t.Toolstack.Select(e => e.Kind).Distinct())})",
             t.Toolstack.Select(e => e.Line));
     }
