@@ -8,6 +8,9 @@
 #      bookworm (the suite whose compiler builds bookworm's Xen) with the arm64 cross toolchain
 #      and Xen's hypervisor build dependencies, imported with `docker import`. Rebuilt only when
 #      its package list changes (label farm.inputs).
+#   4. The image farm-xen-builder-tools:bookworm for `farm build xen --tools`: the same plus what
+#      Xen's tools/configure needs, with arm64 -dev packages installed multiarch in the chroot.
+#      A separate tag, so the hypervisor image and every build keyed by its id stay as they are.
 # Prints the engine's DOCKER_HOST on stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,20 +42,55 @@ else
     fi
 fi
 
+. ci/debian-mirror.sh
+# make_image IMAGE HOST_PKGS [ARM64_PKGS]: debootstrap bookworm with HOST_PKGS; with ARM64_PKGS, arm64 is
+# added as a dpkg architecture inside the chroot (which has the host's network while it is set up) and
+# those -dev packages are installed there, so the cross compiler finds their headers and libraries in
+# its multiarch paths. Rebuilt only when its inputs change (label farm.inputs).
+make_image() {
+    local image=$1 pkgs=$2 arm64=${3:-} inputs root mirror
+    if [ -z "$arm64" ]; then inputs=$(printf 'bookworm minbase %s\n' "$pkgs" | sha256sum | cut -c1-16)
+    else inputs=$(printf 'bookworm minbase %s arm64 %s\n' "$pkgs" "$arm64" | sha256sum | cut -c1-16); fi
+    [ "$(docker -H "$host" image inspect "$image" --format '{{index .Config.Labels "farm.inputs"}}' 2>/dev/null)" = "$inputs" ] && return 0
+    root=$(mktemp -d /tmp/farm-builder-root.XXXXXX)
+    log "debootstrap bookworm ($pkgs${arm64:+; arm64: $arm64}) -> $image"
+    mirror=$(host_debian_mirror)
+    [ -n "$mirror" ] || { log "no Debian mirror in /etc/apt/sources.list{,.d}: set FARM_DEBIAN_MIRROR"; rm -rf "$root"; return 1; }
+    debootstrap --variant=minbase --include="$pkgs" bookworm "$root" "$mirror" >/tmp/farm-debootstrap.log 2>&1 \
+        || { tail -n 20 /tmp/farm-debootstrap.log >&2; rm -rf "$root"; return 1; }
+    if [ -n "$arm64" ]; then
+        cp /etc/resolv.conf "$root/etc/resolv.conf"
+        mount -t proc proc "$root/proc"
+        # shellcheck disable=SC2086
+        if ! { chroot "$root" dpkg --add-architecture arm64 &&
+               chroot "$root" apt-get update -qq &&
+               DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -qq --no-install-recommends ${arm64//,/ }; } \
+               >/tmp/farm-debootstrap-arm64.log 2>&1; then
+            umount "$root/proc"; tail -n 20 /tmp/farm-debootstrap-arm64.log >&2; rm -rf "$root"; return 1
+        fi
+        umount "$root/proc"
+        : > "$root/etc/resolv.conf"
+    fi
+    rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+    tar -C "$root" -c . | docker -H "$host" import --change "LABEL farm.inputs=$inputs" --change 'CMD ["/bin/sh"]' - "$image" >/dev/null
+    rm -rf "$root"
+}
+
 IMAGE=farm-xen-builder:bookworm
 PKGS="gcc,libc6-dev,make,bison,flex,python3,bc,xz-utils,file,patch,gcc-aarch64-linux-gnu,binutils-aarch64-linux-gnu"
-inputs=$(printf 'bookworm minbase %s\n' "$PKGS" | sha256sum | cut -c1-16)
-if [ "$(docker -H "$host" image inspect "$IMAGE" --format '{{index .Config.Labels "farm.inputs"}}' 2>/dev/null)" != "$inputs" ]; then
-    root=$(mktemp -d /tmp/farm-builder-root.XXXXXX)
-    log "debootstrap bookworm ($PKGS) -> $IMAGE"
-    . ci/debian-mirror.sh
-    mirror=$(host_debian_mirror)
-    [ -n "$mirror" ] || { log "no Debian mirror in /etc/apt/sources.list{,.d}: set FARM_DEBIAN_MIRROR"; rm -rf "$root"; exit 1; }
-    debootstrap --variant=minbase --include="$PKGS" bookworm "$root" "$mirror" >/tmp/farm-debootstrap.log 2>&1 \
-        || { tail -n 20 /tmp/farm-debootstrap.log >&2; rm -rf "$root"; exit 1; }
-    rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
-    tar -C "$root" -c . | docker -H "$host" import --change "LABEL farm.inputs=$inputs" --change 'CMD ["/bin/sh"]' - "$IMAGE" >/dev/null
-    rm -rf "$root"
-fi
+make_image "$IMAGE" "$PKGS"
 log "engine $host, image $IMAGE ($(docker -H "$host" image inspect "$IMAGE" --format '{{.Id}}' | cut -c1-19))"
+
+# The toolstack image (`farm build xen --tools`): a separate tag, so the hypervisor-only image, its
+# builds' cache keys and bisects stay as they are. Host side: autoconf (Debian's source ships no
+# configure), iasl (tools/configure requires it for aarch64), cpio (the dom0 initramfs is rebuilt in
+# the container). arm64 side: what Xen 4.17's tools/configure requires (uuid, curses, yajl, zlib,
+# fdt) and pkgconf for aarch64-linux-gnu-pkg-config. FARM_SKIP_TOOLS_IMAGE=1 skips it.
+if [ "${FARM_SKIP_TOOLS_IMAGE:-0}" != 1 ]; then
+    TOOLS_IMAGE=farm-xen-builder-tools:bookworm
+    TOOLS_PKGS="$PKGS,autoconf,autotools-dev,acpica-tools,pkgconf,perl,cpio,gzip"
+    ARM64_PKGS="libc6-dev:arm64,uuid-dev:arm64,libncurses-dev:arm64,libyajl-dev:arm64,zlib1g-dev:arm64,libfdt-dev:arm64,pkgconf:arm64"
+    make_image "$TOOLS_IMAGE" "$TOOLS_PKGS" "$ARM64_PKGS"
+    log "engine $host, image $TOOLS_IMAGE ($(docker -H "$host" image inspect "$TOOLS_IMAGE" --format '{{.Id}}' | cut -c1-19))"
+fi
 echo "$host"

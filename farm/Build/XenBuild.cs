@@ -11,6 +11,9 @@ public sealed record XenBuildRequest(string Source, string SourceDescription, st
 {
     /// <summary>The commit the tree was exported from (--ref), when it is not a checkout itself.</summary>
     public string? Commit { get; init; }
+
+    /// <summary>Also build the arm64 toolstack from the same tree and patches in this image (--tools), and put it into the artifact set's initramfs.</summary>
+    public string? ToolsImage { get; init; }
 }
 
 /// <summary>What was built, recorded as build.json beside the binary and copied into the artifact set's MANIFEST.</summary>
@@ -18,7 +21,11 @@ public sealed record XenBuildProvenance(
     string Key, string Source, string Version, string? Commit, string ConfigSha256, IReadOnlyList<string> PciOptions,
     IReadOnlyList<string> Patches, string Image, string ImageId, DateTimeOffset Built, double Seconds);
 
-public sealed record XenBuildResult(string Directory, bool CacheHit, XenBuildProvenance Provenance, string? ArtifactSet);
+public sealed record XenBuildResult(string Directory, bool CacheHit, XenBuildProvenance Provenance, string? ArtifactSet)
+{
+    /// <summary>The toolstack built from the same tree, with --tools.</summary>
+    public XenToolsResult? Tools { get; init; }
+}
 
 /// <summary>
 /// <c>farm build xen</c>: cross-compiles the Xen hypervisor for arm64 in a container (the image
@@ -77,7 +84,7 @@ public static partial class XenBuild
         if (File.Exists(buildJson) && File.Exists(Path.Combine(dir, "xen")))
         {
             var cached = JsonSerializer.Deserialize<XenBuildProvenance>(await File.ReadAllTextAsync(buildJson, ct).ConfigureAwait(false), Json)!;
-            return new XenBuildResult(dir, true, cached, await ArtifactSetAsync(dir, r.BaseArtifacts, cached, ct).ConfigureAwait(false));
+            return await WithToolsAsync(docker, r, new XenBuildResult(dir, true, cached, null), line, time, ct).ConfigureAwait(false);
         }
 
         var staging = dir + ".partial-" + Guid.NewGuid().ToString("N")[..8];
@@ -111,13 +118,22 @@ public static partial class XenBuild
             await File.WriteAllTextAsync(Path.Combine(staging, "build.json"), JsonSerializer.Serialize(provenance, Json), ct).ConfigureAwait(false);
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
             Directory.Move(staging, dir);
-            return new XenBuildResult(dir, false, provenance, await ArtifactSetAsync(dir, r.BaseArtifacts, provenance, ct).ConfigureAwait(false));
         }
         finally
         {
             Directory.Delete(inputs, recursive: true);
             if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
         }
+        var built = JsonSerializer.Deserialize<XenBuildProvenance>(await File.ReadAllTextAsync(buildJson, ct).ConfigureAwait(false), Json)!;
+        return await WithToolsAsync(docker, r, new XenBuildResult(dir, false, built, null), line, time, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>The toolstack (with --tools) and the artifact set (with a base set) of a hypervisor build.</summary>
+    static async Task<XenBuildResult> WithToolsAsync(DockerClient docker, XenBuildRequest r, XenBuildResult hypervisor, Action<string> line, TimeProvider time, CancellationToken ct)
+    {
+        var tools = r.ToolsImage is null ? null : await XenTools.BuildAsync(docker, r, r.ToolsImage, line, time, ct).ConfigureAwait(false);
+        var set = await ArtifactSetAsync(docker, hypervisor.Directory, r.BaseArtifacts, hypervisor.Provenance, tools, line, time, ct).ConfigureAwait(false);
+        return hypervisor with { ArtifactSet = set, Tools = tools };
     }
 
     static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
@@ -154,7 +170,7 @@ public static partial class XenBuild
         return Convert.ToHexStringLower(h.GetHashAndReset());
     }
 
-    static async Task<string> Sha256FileAsync(string path, CancellationToken ct)
+    internal static async Task<string> Sha256FileAsync(string path, CancellationToken ct)
     {
         await using var s = File.OpenRead(path);
         return Convert.ToHexStringLower(await SHA256.HashDataAsync(s, ct).ConfigureAwait(false));
@@ -184,24 +200,75 @@ public static partial class XenBuild
         return File.Exists(refFile) ? File.ReadAllText(refFile).Trim() : text[5..];
     }
 
-    /// <summary>The base set's kernel and initramfs with this Xen: <c>&lt;build&gt;/artifacts</c>, MANIFEST rewritten with the build's provenance.</summary>
-    static async Task<string?> ArtifactSetAsync(string buildDir, string? baseSet, XenBuildProvenance p, CancellationToken ct)
+    /// <summary>
+    /// The base set's kernel and initramfs with this Xen: <c>&lt;build&gt;/artifacts</c>, MANIFEST rewritten with the
+    /// build's provenance. With a toolstack, <c>&lt;build&gt;/artifacts-tools-&lt;key&gt;</c> instead, whose initramfs has the
+    /// tree's toolstack in place of Debian's (rebuilt only when the base initramfs or the toolstack changed),
+    /// so the hypervisor-only set beside it stays as it was.
+    /// </summary>
+    static async Task<string?> ArtifactSetAsync(DockerClient docker, string buildDir, string? baseSet, XenBuildProvenance p, XenToolsResult? tools,
+        Action<string> line, TimeProvider time, CancellationToken ct)
     {
         if (baseSet is null) return null;
         var manifest = Path.Combine(baseSet, "MANIFEST");
         if (!File.Exists(manifest)) throw new ConfigurationException($"base artifact set {baseSet} has no MANIFEST (ci/artifacts.sh builds one)");
-        var set = Path.Combine(buildDir, "artifacts");
+        var set = Path.Combine(buildDir, tools is null ? "artifacts" : "artifacts-tools-" + tools.Provenance.Key[..16]);
         Directory.CreateDirectory(set);
-        foreach (var name in new[] { "vmlinuz", "initrd.cpio.gz" })
-            File.Copy(Path.Combine(baseSet, name), Path.Combine(set, name), overwrite: true);
+        File.Copy(Path.Combine(baseSet, "vmlinuz"), Path.Combine(set, "vmlinuz"), overwrite: true);
         File.Copy(Path.Combine(buildDir, "xen"), Path.Combine(set, "xen"), overwrite: true);
-        // Through the artifact store's cache, so the first boot of this set does not hash it again.
-        var xenSha = await Deploy.VerifiedHash.GetAsync(Path.Combine(set, "xen"), ct).ConfigureAwait(false);
-        var lines = new List<string>();
-        foreach (var l in await File.ReadAllLinesAsync(manifest, ct).ConfigureAwait(false))
+        IReadOnlyList<string> fromImage = [];
+        var baseInitrd = Path.Combine(baseSet, "initrd.cpio.gz");
+        if (tools is null) File.Copy(baseInitrd, Path.Combine(set, "initrd.cpio.gz"), overwrite: true);
+        else
         {
-            if (l.StartsWith("xen_build", StringComparison.Ordinal)) continue;
-            lines.Add(l.EndsWith("  xen", StringComparison.Ordinal) && l.Length == 69 ? $"{xenSha}  xen" : l.StartsWith("xen_pkg=", StringComparison.Ordinal) ? "xen_pkg=self-built" : l);
+            // The initramfs is a function of the base initramfs, the toolstack and the script that joins them.
+            var stamp = Path.Combine(set, "initrd.inputs");
+            var inputs = $"{await Sha256FileAsync(baseInitrd, ct).ConfigureAwait(false)} {tools.Provenance.Key} {Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(XenTools.InitramfsScript)))[..16]}";
+            var fromImageFile = Path.Combine(set, "initrd.from-image");
+            if (File.Exists(stamp) && File.Exists(Path.Combine(set, "initrd.cpio.gz")) && File.Exists(fromImageFile)
+                && (await File.ReadAllTextAsync(stamp, ct).ConfigureAwait(false)).Trim() == inputs)
+                fromImage = (await File.ReadAllLinesAsync(fromImageFile, ct).ConfigureAwait(false)).Where(l => l.Length > 0).ToList();
+            else
+            {
+                line("FARM: dom0 initramfs: the base set's, with the self-built toolstack in place of Debian's");
+                fromImage = await XenTools.InitramfsAsync(docker, tools, baseInitrd, Path.Combine(set, "initrd.cpio.gz"), line, time, ct).ConfigureAwait(false);
+                await File.WriteAllLinesAsync(fromImageFile, fromImage, ct).ConfigureAwait(false);
+                await File.WriteAllTextAsync(stamp, inputs + "\n", ct).ConfigureAwait(false);
+            }
+        }
+        // Through the artifact store's cache, so the first boot of this set does not hash them again.
+        var xenSha = await Deploy.VerifiedHash.GetAsync(Path.Combine(set, "xen"), ct).ConfigureAwait(false);
+        var initrdSha = await Deploy.VerifiedHash.GetAsync(Path.Combine(set, "initrd.cpio.gz"), ct).ConfigureAwait(false);
+        var lines = ManifestLines(await File.ReadAllLinesAsync(manifest, ct).ConfigureAwait(false), xenSha, initrdSha, p, tools?.Provenance, fromImage);
+        await File.WriteAllLinesAsync(Path.Combine(set, "MANIFEST"), lines, ct).ConfigureAwait(false);
+        return set;
+    }
+
+    /// <summary>
+    /// The built set's MANIFEST from the base set's: the hypervisor's and (with a toolstack) the initramfs's sha256
+    /// replaced, the package lines that no longer describe the set marked self-built, and the provenance of both
+    /// builds appended. <c>xen_tools</c> always says where dom0's toolstack came from: this tree, or Debian's package.
+    /// </summary>
+    public static IReadOnlyList<string> ManifestLines(IEnumerable<string> baseManifest, string xenSha, string initrdSha, XenBuildProvenance p, XenToolsProvenance? tools, IReadOnlyList<string> fromImage)
+    {
+        var lines = new List<string>();
+        string? debianTools = null;
+        foreach (var l in baseManifest)
+        {
+            if (l.StartsWith("xen_build", StringComparison.Ordinal) || l.StartsWith("xen_tools", StringComparison.Ordinal)) continue;
+            if (l.StartsWith("xen_utils_pkg=", StringComparison.Ordinal)) debianTools = l["xen_utils_pkg=".Length..];
+            lines.Add(l switch
+            {
+                _ when l.Length == 69 && l.EndsWith("  xen", StringComparison.Ordinal) => $"{xenSha}  xen",
+                _ when l.Length == 80 && l.EndsWith("  initrd.cpio.gz", StringComparison.Ordinal) => $"{initrdSha}  initrd.cpio.gz",
+                _ when l.StartsWith("xen_pkg=", StringComparison.Ordinal) => "xen_pkg=self-built",
+                _ when tools is not null && l.StartsWith("xen_utils_pkg=", StringComparison.Ordinal) => "xen_utils_pkg=self-built",
+                _ when tools is not null && l.StartsWith("xen_libs_pkg=", StringComparison.Ordinal) => "xen_libs_pkg=self-built",
+                // Debian's libxen* are gone from the initramfs: only the libraries still in it are listed.
+                _ when tools is not null && l.StartsWith("lib_pkgs=", StringComparison.Ordinal) =>
+                    "lib_pkgs=" + string.Join(' ', l["lib_pkgs=".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries).Where(x => !x.StartsWith("libxen", StringComparison.Ordinal))),
+                _ => l,
+            });
         }
         lines.Add($"xen_build={p.Key[..16]}");
         lines.Add($"xen_build_source={p.Source}");
@@ -210,7 +277,8 @@ public static partial class XenBuild
         lines.Add($"xen_build_config_sha256={p.ConfigSha256}");
         lines.Add($"xen_build_pci={string.Join(' ', p.PciOptions)}");
         if (p.Patches.Count > 0) lines.Add($"xen_build_patches={string.Join(", ", p.Patches)}");
-        await File.WriteAllLinesAsync(Path.Combine(set, "MANIFEST"), lines, ct).ConfigureAwait(false);
-        return set;
+        if (tools is not null) lines.AddRange(XenTools.ManifestLines(tools, fromImage));
+        else lines.Add($"xen_tools=debian {debianTools ?? "(the base set names no xen_utils_pkg)"}");
+        return lines;
     }
 }

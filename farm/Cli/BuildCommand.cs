@@ -7,9 +7,9 @@ using Spectre.Console.Cli;
 namespace Farm.Cli;
 
 /// <summary>
-/// <c>farm build xen [--source debian:SUITE|DIR] [--config FRAGMENT] [--patch FILE]... [--artifacts-from SET]</c>:
-/// cross-builds Xen for arm64 in a container (see <see cref="XenBuild"/>) and, with a base artifact
-/// set, makes an artifact set that boots it. Prints the build's directory, whether it was a cache
+/// <c>farm build xen [--source debian:SUITE|DIR] [--config FRAGMENT] [--patch FILE]... [--artifacts-from SET] [--tools]</c>:
+/// cross-builds Xen for arm64 in a container (see <see cref="XenBuild"/>), with --tools its toolstack
+/// too (<see cref="XenTools"/>), and, with a base artifact set, makes an artifact set that boots it. Prints the build's directory, whether it was a cache
 /// hit, and what it enabled for PCI. Exit codes as for runs: fail (the build broke), error (bad
 /// input, no engine, a dropped Kconfig option), incomplete (the mirror or engine failed).
 /// </summary>
@@ -48,6 +48,14 @@ public sealed class BuildCommand : AsyncCommand<BuildCommand.Settings>
         [CommandOption("--image <IMAGE>")]
         [Description($"Toolchain image (default {XenBuild.DefaultImage}, made by ci/setup-docker.sh).")]
         public string Image { get; init; } = XenBuild.DefaultImage;
+
+        [CommandOption("--tools")]
+        [Description("Also cross-build the arm64 toolstack (xl, libxl, libxenctrl/libxenguest, xenstored, xenconsoled) from the same tree and patches, and put it into the artifact set's dom0 initramfs in place of Debian's.")]
+        public bool Tools { get; init; }
+
+        [CommandOption("--tools-image <IMAGE>")]
+        [Description($"Toolchain image for --tools (default {XenTools.DefaultImage}, made by ci/setup-docker.sh).")]
+        public string ToolsImage { get; init; } = XenTools.DefaultImage;
 
         [CommandOption("--engine <DOCKER_HOST>")]
         [Description("Container engine (default: $DOCKER_HOST, /var/run/docker.sock, or Farm's /run/farm-docker.sock).")]
@@ -90,7 +98,7 @@ public sealed class BuildCommand : AsyncCommand<BuildCommand.Settings>
         }
         var baseSet = s.ArtifactsFrom is null ? null : ArtifactStore.Locate(s.ArtifactsFrom, Directory.GetCurrentDirectory());
         var request = new XenBuildRequest(source, description, Path.GetFullPath(s.Config), s.Patches.Select(Path.GetFullPath).ToList(), s.Image,
-            Path.GetFullPath(Path.Combine(s.Cache, "xen-builds")), baseSet) { Commit = commit };
+            Path.GetFullPath(Path.Combine(s.Cache, "xen-builds")), baseSet) { Commit = commit, ToolsImage = s.Tools ? s.ToolsImage : null };
 
         var log = new List<string>();
         XenBuildResult result = null!;
@@ -114,6 +122,13 @@ public sealed class BuildCommand : AsyncCommand<BuildCommand.Settings>
         table.AddRow("PCI options", Markup.Escape(string.Join(" ", p.PciOptions)));
         if (p.Patches.Count > 0) table.AddRow("patches", Markup.Escape(string.Join(", ", p.Patches)));
         table.AddRow("toolchain", Markup.Escape($"{p.Image} {p.ImageId[..19]}"));
+        if (result.Tools is { } tools)
+        {
+            var t = tools.Provenance;
+            table.AddRow("toolstack", Markup.Escape($"{tools.Directory} ({(tools.CacheHit ? "cache hit" : $"built in {t.Seconds:0} s")}), {t.Version}, in {t.Image} {t.ImageId[..Math.Min(19, t.ImageId.Length)]}"));
+            table.AddRow("tools", Markup.Escape(string.Join(", ", t.Files)));
+        }
+        else table.AddRow("toolstack", "Debian's xen-utils from the base set (--tools builds the tree's)");
         if (result.ArtifactSet is not null)
         {
             var shown = result.ArtifactSet;
