@@ -117,6 +117,54 @@ public class BuildScenarios
         Assert.That(Directory.Exists(cache) ? Directory.GetFileSystemEntries(cache) : [], Is.Empty, "nothing is cached from a failed build");
     }
 
+    /// <summary>The fake tree plus what the toolstack script drives: configure, tools/include, tools/Makefile's
+    /// subdir-all-/subdir-install- targets, which install arm64 objects as every tool and library but xenconsoled.</summary>
+    string FakeToolsTree()
+    {
+        var tree = FakeTree("int f(void) { return 0; }\n");
+        foreach (var c in new[] { "configure", "tools/configure" })
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(tree, c))!);
+            File.WriteAllText(Path.Combine(tree, c), "#!/bin/sh\necho \"configure: WARNING: fake configure $*\"\n");
+            File.SetUnixFileMode(Path.Combine(tree, c), (UnixFileMode)0b111_101_101);
+        }
+        File.WriteAllText(Path.Combine(tree, "config.sub"), "");
+        Directory.CreateDirectory(Path.Combine(tree, "tools", "include"));
+        File.WriteAllText(Path.Combine(tree, "tools", "include", "Makefile"), "all:\n\t@true\n");
+        var o = "$(CROSS_COMPILE)gcc -c -o";
+        File.WriteAllText(Path.Combine(tree, "tools", "Makefile"), $"""
+            L := $(DESTDIR)/usr/lib/aarch64-linux-gnu
+            subdir-all-%:
+            	@echo built $*
+            subdir-install-xl:
+            	mkdir -p $(DESTDIR)/usr/sbin $(DESTDIR)/usr/lib/xen-4.99/bin $(L)
+            	{o} $(DESTDIR)/usr/sbin/xl ../xen/main.c
+            	{o} $(DESTDIR)/usr/sbin/xenstored ../xen/main.c
+            	{o} $(DESTDIR)/usr/lib/xen-4.99/bin/xenconsole ../xen/main.c
+            	{o} $(DESTDIR)/usr/lib/xen-4.99/bin/xen-init-dom0 ../xen/main.c
+            	for l in {string.Join(' ', XenTools.RequiredLibraries)}; do $(CROSS_COMPILE)gcc -shared -nostdlib -fPIC -Wl,-soname,$$l.so.4.99 -o $(L)/$$l.so.4.99.0 ../xen/main.c; ln -sf $$l.so.4.99.0 $(L)/$$l.so.4.99; done
+            subdir-install-%:
+            	@true
+
+            """.Replace("\r", ""));
+        return tree;
+    }
+
+    [Test]
+    public async Task AToolstackBuildThatInstallsNoXenconsoledFailsNamingIt()
+    {
+        var tree = FakeToolsTree();
+        var lines = new List<string>();
+        var request = Request(tree, Fragment("CONFIG_HAS_PCI=y")) with { ToolsImage = XenTools.DefaultImage };
+        var e = await Assert.ThrowsAsync<CheckFailedException>(() => XenBuild.RunAsync(_docker, request, lines.Add, TimeProvider.System, default));
+        Assert.That(e!.Message, Does.Contain("produced no xenconsoled (usr/sbin/xenconsoled)"));
+        Assert.That(e.Message, Does.Not.Contain("xl (").And.Not.Contain("libxenlight"), "only what is missing is named");
+        Assert.That(lines.Where(l => l.StartsWith("FARM-CONFIGURE: configure: WARNING: fake configure --build=", StringComparison.Ordinal)),
+            Has.Some.Contains(" --host=aarch64-linux-gnu ").And.Some.Contains(" --with-libexec-leaf-dir=xen-4.99 "), "configure ran with the toolstack's flags");
+        Assert.That(lines, Has.Some.EqualTo("FARM-MISSING: usr/sbin/xenconsoled"));
+        Assert.That(Directory.GetDirectories(Path.Combine(_dir, "cache"), "tools-*"), Is.Empty, "nothing is cached from a failed toolstack build");
+    }
+
     [Test]
     public async Task CancellingMidBuildRemovesTheContainer()
     {

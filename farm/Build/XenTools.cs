@@ -124,11 +124,15 @@ public static partial class XenTools
             install -D -m 0755 "$f" "/out/tools/$f"
             aarch64-linux-gnu-strip --strip-unneeded "/out/tools/$f"
         done
+        # Each library under its SONAME, the one name ld.so looks for: a real file, as the build's output is
+        # copied out of the container as regular files only.
         mkdir -p /out/tools/{{LibDir}}
         for f in {{LibDir}}/lib*.so.*; do
-            [ -e "$f" ] || continue
-            cp -a "$f" /out/tools/{{LibDir}}/
-            [ -L "$f" ] || aarch64-linux-gnu-strip --strip-unneeded "/out/tools/$f"
+            [ -f "$f" ] && [ ! -L "$f" ] || continue
+            soname=$(aarch64-linux-gnu-readelf -d "$f" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+            [ -n "$soname" ] || { echo "FARM: $f has no SONAME, skipped"; continue; }
+            install -m 0755 "$f" "/out/tools/{{LibDir}}/$soname"
+            aarch64-linux-gnu-strip --strip-unneeded "/out/tools/{{LibDir}}/$soname"
         done
         echo "FARM: built tools: $(cd /out/tools && find . -type f | wc -l) files, $(du -sk /out/tools | cut -f1) KiB"
         """;
