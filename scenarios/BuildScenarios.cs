@@ -118,8 +118,9 @@ public class BuildScenarios
     }
 
     /// <summary>The fake tree plus what the toolstack script drives: configure, tools/include, tools/Makefile's
-    /// subdir-all-/subdir-install- targets, which install arm64 objects as every tool and library but xenconsoled.</summary>
-    string FakeToolsTree()
+    /// subdir-all-/subdir-install- targets, which install arm64 objects as every tool and library (xenconsoled only
+    /// when asked), and an xl that needs <paramref name="xlNeeds"/> (a library nothing provides) when given.</summary>
+    string FakeToolsTree(bool xenconsoled = false, string? xlNeeds = null)
     {
         var tree = FakeTree("int f(void) { return 0; }\n");
         foreach (var c in new[] { "configure", "tools/configure" })
@@ -138,7 +139,9 @@ public class BuildScenarios
             	@echo built $*
             subdir-install-xl:
             	mkdir -p $(DESTDIR)/usr/sbin $(DESTDIR)/usr/lib/xen-4.99/bin $(L)
-            	{o} $(DESTDIR)/usr/sbin/xl ../xen/main.c
+            	{(xlNeeds is null ? $"{o} $(DESTDIR)/usr/sbin/xl ../xen/main.c"
+                    : $"$(CROSS_COMPILE)gcc -shared -nostdlib -fPIC -Wl,-soname,{xlNeeds} -o /tmp/needed.so ../xen/main.c && $(CROSS_COMPILE)gcc -shared -nostdlib -fPIC -o $(DESTDIR)/usr/sbin/xl ../xen/main.c -Wl,--no-as-needed /tmp/needed.so")}
+            	{(xenconsoled ? $"{o} $(DESTDIR)/usr/sbin/xenconsoled ../xen/main.c" : "@true")}
             	{o} $(DESTDIR)/usr/sbin/xenstored ../xen/main.c
             	{o} $(DESTDIR)/usr/lib/xen-4.99/bin/xenconsole ../xen/main.c
             	{o} $(DESTDIR)/usr/lib/xen-4.99/bin/xen-init-dom0 ../xen/main.c
@@ -163,6 +166,81 @@ public class BuildScenarios
             Has.Some.Contains(" --host=aarch64-linux-gnu ").And.Some.Contains(" --with-libexec-leaf-dir=xen-4.99 "), "configure ran with the toolstack's flags");
         Assert.That(lines, Has.Some.EqualTo("FARM-MISSING: usr/sbin/xenconsoled"));
         Assert.That(Directory.GetDirectories(Path.Combine(_dir, "cache"), "tools-*"), Is.Empty, "nothing is cached from a failed toolstack build");
+    }
+
+    /// <summary>A newc cpio of directories and files (what the base set's initramfs is), gzip'ed.</summary>
+    static byte[] InitramfsOf(params (string Name, string? Content)[] entries)
+    {
+        using var raw = new MemoryStream();
+        var ino = 0;
+        void Entry(string name, int mode, byte[] data)
+        {
+            var nameBytes = System.Text.Encoding.ASCII.GetBytes(name + "\0");
+            var header = $"070701{++ino:X8}{mode:X8}{0:X8}{0:X8}{1:X8}{0:X8}{data.Length:X8}{0:X8}{0:X8}{0:X8}{0:X8}{nameBytes.Length:X8}{0:X8}";
+            raw.Write(System.Text.Encoding.ASCII.GetBytes(header));
+            raw.Write(nameBytes);
+            while (raw.Length % 4 != 0) raw.WriteByte(0);
+            raw.Write(data);
+            while (raw.Length % 4 != 0) raw.WriteByte(0);
+        }
+        foreach (var (name, content) in entries)
+            Entry(name, content is null ? 0x41ed : 0x81a4, content is null ? [] : System.Text.Encoding.ASCII.GetBytes(content));
+        Entry("TRAILER!!!", 0, []);
+        using var gz = new MemoryStream();
+        using (var z = new System.IO.Compression.GZipStream(gz, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true)) z.Write(raw.ToArray());
+        return gz.ToArray();
+    }
+
+    /// <summary>A base artifact set whose initramfs has a "Debian" toolstack the self-built one must replace.</summary>
+    string FakeBaseSet()
+    {
+        var set = Path.Combine(_dir, "base");
+        Directory.CreateDirectory(set);
+        File.WriteAllBytes(Path.Combine(set, "initrd.cpio.gz"), InitramfsOf(
+            ("usr", null), ("usr/bin", null), ("usr/sbin", null), ("usr/lib", null), ("usr/lib/aarch64-linux-gnu", null),
+            ("usr/lib/aarch64-linux-gnu/libxenctrl.so.4.99", "debian's libxenctrl"), ("usr/lib/xen-4.99", null), ("usr/lib/xen-4.99/bin", null),
+            ("usr/lib/xen-4.99/bin/xl", "debian's xl"), ("init", "#!/bin/sh\n")));
+        File.WriteAllText(Path.Combine(set, "vmlinuz"), "kernel");
+        string Sha(string f) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(Path.Combine(set, f))));
+        File.WriteAllLines(Path.Combine(set, "MANIFEST"), ["suite=fake", "xen_utils_pkg=xen-utils-4.99:arm64=1", $"{new string('0', 64)}  xen",
+            $"{Sha("vmlinuz")}  vmlinuz", $"{Sha("initrd.cpio.gz")}  initrd.cpio.gz"]);
+        return set;
+    }
+
+    [Test]
+    public async Task TheSelfBuiltToolstackReplacesDebiansInTheInitramfsAndTheManifestSaysSo()
+    {
+        var request = Request(FakeToolsTree(xenconsoled: true), Fragment("CONFIG_HAS_PCI=y")) with { ToolsImage = XenTools.DefaultImage, BaseArtifacts = FakeBaseSet() };
+        var lines = new List<string>();
+        var result = await XenBuild.RunAsync(_docker, request, lines.Add, TimeProvider.System, default);
+        Assert.That(result.Tools, Is.Not.Null);
+        Assert.That(result.ArtifactSet, Does.EndWith("artifacts-tools-" + result.Tools!.Provenance.Key[..16]), "beside, not instead of, the hypervisor-only set");
+        Assert.That(lines, Has.Some.EqualTo("FARM: replacing Debian's usr/lib/xen-4.99").And.Some.EqualTo("FARM-INSTALL: xl /usr/lib/xen-4.99/bin/xl"));
+        Assert.That(lines, Has.Some.Matches(@"^FARM: every DT_NEEDED of \d+ ELF files resolves in the initramfs$"));
+
+        var set = await Farm.Deploy.ArtifactStore.LoadAsync(result.ArtifactSet!, needXen: true, default);   // the MANIFEST's hashes match the new files
+        Assert.That(set.Manifest["xen_tools"], Is.EqualTo("self-built 4.99-fake"));
+        Assert.That(set.Manifest["xen_utils_pkg"], Is.EqualTo("self-built"));
+        using var gz = new System.IO.Compression.GZipStream(File.OpenRead(Path.Combine(result.ArtifactSet!, "initrd.cpio.gz")), System.IO.Compression.CompressionMode.Decompress);
+        using var cpio = new MemoryStream();
+        await gz.CopyToAsync(cpio);
+        var text = System.Text.Encoding.Latin1.GetString(cpio.ToArray());
+        Assert.That(text, Does.Contain("usr/lib/xen-4.99/bin/xenconsoled").And.Contain("usr/bin/xl\0").And.Contain("usr/lib/aarch64-linux-gnu/libxenlight.so.4.99"));
+        Assert.That(text, Does.Not.Contain("debian's xl").And.Not.Contain("debian's libxenctrl"), "nothing of Debian's toolstack is left to mix with the tree's");
+        Assert.That(text, Does.Contain("#!/bin/sh"), "the rest of the base initramfs is kept");
+
+        var again = await XenBuild.RunAsync(_docker, request, _ => { }, TimeProvider.System, default);
+        Assert.That((again.CacheHit, again.Tools!.CacheHit, again.ArtifactSet), Is.EqualTo((true, true, result.ArtifactSet)));
+    }
+
+    [Test]
+    public async Task AToolThatNeedsALibraryNothingProvidesFailsNamingTheLibraryAndTheTool()
+    {
+        var request = Request(FakeToolsTree(xenconsoled: true, xlNeeds: "libfarm-nowhere.so.1"), Fragment("CONFIG_HAS_PCI=y"))
+            with { ToolsImage = XenTools.DefaultImage, BaseArtifacts = FakeBaseSet() };
+        var lines = new List<string>();
+        var e = await Assert.ThrowsAsync<CheckFailedException>(() => XenBuild.RunAsync(_docker, request, lines.Add, TimeProvider.System, default), string.Join("\n", lines));
+        Assert.That(e!.Message, Does.Contain("cannot run in dom0's initramfs: libfarm-nowhere.so.1 (needed by xl) is in neither the base initramfs nor the image"));
     }
 
     [Test]
