@@ -70,6 +70,7 @@ public sealed class BuildCommand : AsyncCommand<BuildCommand.Settings>
             : Ref is not null && Source.StartsWith("debian:", StringComparison.Ordinal) ? ValidationResult.Error("--ref needs --source DIR (a git checkout)")
             : Name is not null && ArtifactsFrom is null ? ValidationResult.Error("--name needs --artifacts-from (a name is given to an artifact set)")
             : Name is not null && (Name.Contains('/') || Name.StartsWith('.')) ? ValidationResult.Error($"--name {Name}: a plain name, e.g. xen-vpci")
+            : !Tools && ToolsImage != XenTools.DefaultImage ? ValidationResult.Error("--tools-image needs --tools (the image the toolstack is built in)")
             : ValidationResult.Success();
     }
 

@@ -14,6 +14,18 @@ public class XenToolsTests
     public void TearDown() => Directory.Delete(_dir, recursive: true);
 
     [Test]
+    public void ToolsIsOptInAndAToolsImageWithoutItIsRefused()
+    {
+        Assert.That(new Farm.Cli.BuildCommand.Settings { What = "xen" }.Validate().Successful, Is.True, "without --tools, the hypervisor only, as before");
+        Assert.That(new Farm.Cli.BuildCommand.Settings { What = "xen", Tools = true }.Validate().Successful, Is.True);
+        Assert.That(new Farm.Cli.BuildCommand.Settings { What = "xen", Tools = true, ToolsImage = "mine:1" }.Validate().Successful, Is.True);
+        var refused = new Farm.Cli.BuildCommand.Settings { What = "xen", ToolsImage = "mine:1" }.Validate();
+        Assert.That((refused.Successful, refused.Message), Is.EqualTo((false, "--tools-image needs --tools (the image the toolstack is built in)")));
+        Assert.That(new Farm.Cli.BuildCommand.Settings().ToolsImage, Is.EqualTo("farm-xen-builder-tools:bookworm"), "its own tag: the hypervisor image stays as it is");
+        Assert.That(XenTools.DefaultImage, Is.Not.EqualTo(XenBuild.DefaultImage));
+    }
+
+    [Test]
     public void TheLibexecLeafIsDebiansForTheTreesMajorMinor()
     {
         Assert.That(XenTools.LeafDir("4.17.5 (Debian 4.17.5+72-g01140da4e8-1)"), Is.EqualTo("xen-4.17"));
