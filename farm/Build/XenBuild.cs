@@ -35,7 +35,9 @@ public sealed record XenBuildResult(string Directory, bool CacheHit, XenBuildPro
 /// compiler's last lines as evidence). Builds are cached by the hash of (source tree, fragment,
 /// patches, image id, build script): unchanged inputs are a cache hit. With a base artifact set,
 /// the result is also an artifact set (the base's kernel and initramfs with this Xen) whose MANIFEST
-/// carries the build's provenance, so every run that boots it records what was built.
+/// carries the build's provenance, so every run that boots it records what was built. With
+/// <see cref="XenBuildRequest.ToolsImage"/> the toolstack is built from the same tree too
+/// (<see cref="XenTools"/>) and the set's initramfs carries it instead of Debian's.
 /// </summary>
 public static partial class XenBuild
 {
