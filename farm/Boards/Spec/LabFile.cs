@@ -37,6 +37,7 @@ public static partial class LabFile
     static readonly Dictionary<string, BoardMode> Modes = new() { ["xen"] = BoardMode.Xen, ["native"] = BoardMode.Native };
     static readonly Dictionary<string, QemuFirmware> Firmwares = new() { ["direct"] = QemuFirmware.Direct, ["u-boot"] = QemuFirmware.UBoot };
     static readonly Dictionary<string, bool> Shares = new() { ["artifacts"] = true, ["none"] = false };
+    static readonly Dictionary<string, QemuDevice> QemuDevices = new() { ["nvme"] = QemuDevice.Nvme, ["e1000e"] = QemuDevice.E1000e };
     static readonly Dictionary<string, IommuModel> Iommus = new() { ["none"] = IommuModel.None, ["smmuv3"] = IommuModel.SmmuV3, ["smmuv3-stage2"] = IommuModel.SmmuV3Stage2 };
 
     [GeneratedRegex(@"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$", RegexOptions.CultureInvariant)]
@@ -322,7 +323,9 @@ public static partial class LabFile
             Smp = q.Integer("smp", min: 1),
             MemoryMb = q.Integer("memory-mb", min: 64),
             Iommu = q.Choice("iommu", Iommus),
-            Devices = q.TextList("devices", "device", duplicateReason: "listed twice"),
+            Devices = q.TextList("devices", "device", duplicateReason: "listed twice",
+                check: d => QemuDevices.ContainsKey(d) ? null : $"unknown QEMU device \"{d}\"{NearMiss.Hint(d, QemuDevices.Keys)}; known: {string.Join(", ", QemuDevices.Keys)}")
+                ?.Where(QemuDevices.ContainsKey).Select(d => QemuDevices[d]).ToList(),
             ShareArtifacts = q.Choice("share", Shares),
             Firmware = q.Choice("firmware", Firmwares),
         };
