@@ -118,7 +118,7 @@ public class AgentScenarios
         Assert.That((done!.State, done.Verdict, done.RanOn, done.Attempts), Is.EqualTo(("done", "pass", "qemu-xen-snap", 2)));
 
         // bench-a's run is recorded as started and never finished: incomplete, with nothing lost.
-        var storeA = await SqliteRunStore.OpenAsync(Path.Combine(_dir, "bench-a", "farm.db"), default);
+        var storeA = await RunStores.OpenAsync(Path.Combine(_dir, "bench-a", "farm.db"), default);
         var dead = (await storeA.LatestAsync(5, default)).Single();
         Assert.That(dead.Verdict, Is.EqualTo(Verdict.Incomplete));
         Assert.That(global::Farm.Jobs.JobRunner.IsPending(dead), Is.True);
@@ -142,7 +142,7 @@ public class AgentScenarios
 
         var done = await queue.GetAsync(job.Id, default);
         Assert.That((done!.State, done.Verdict, done.Attempts), Is.EqualTo(("done", "pass", 1)), "the run finished and its outcome reached the database");
-        var store = await SqliteRunStore.OpenAsync(Path.Combine(_dir, "bench-a", "farm.db"), default);
+        var store = await RunStores.OpenAsync(Path.Combine(_dir, "bench-a", "farm.db"), default);
         var run = await store.GetAsync(done.RunId!, default);
         Assert.That(run!.Verdict, Is.EqualTo(Verdict.Pass));
         Assert.That(File.Exists(Path.Combine(run.RunDirectory!, "run.json")), Is.True);

@@ -52,7 +52,7 @@ public sealed class LabView(LabApiOptions options, LabDatabase db, TimeProvider 
         return string.Join("|", Directory.GetFiles(path, "*.yaml").Concat(Directory.GetFiles(path, "*.yml")).Order(StringComparer.Ordinal).Select(Of));
     }
 
-    public Task<SqliteRunStore?> RunsAsync(CancellationToken ct) => RunSinks.OpenStoreIfExistsAsync(Options.Out, Options.Store, ct);
+    public Task<IRunStore?> RunsAsync(CancellationToken ct) => RunSinks.OpenStoreIfExistsAsync(Options.Out, Options.Store, ct);
 
     public async Task<IReadOnlyList<BoardRow>> BoardsAsync(CancellationToken ct)
     {
