@@ -1,4 +1,5 @@
 using Farm.Jobs.Spec;
+using Farm.PowerControl;
 
 namespace Farm.Boards.Spec;
 
