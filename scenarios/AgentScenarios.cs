@@ -118,7 +118,7 @@ public class AgentScenarios
         Assert.That((done!.State, done.Verdict, done.RanOn, done.Attempts), Is.EqualTo(("done", "pass", "qemu-xen-snap", 2)));
 
         // bench-a's run is recorded as started and never finished: incomplete, with nothing lost.
-        var storeA = await SqliteRunStore.OpenAsync(Path.Combine(_dir, "bench-a", "farm.db"), default);
+        var storeA = await RunStores.OpenAsync(Path.Combine(_dir, "bench-a", "farm.db"), default);
         var dead = (await storeA.LatestAsync(5, default)).Single();
         Assert.That(dead.Verdict, Is.EqualTo(Verdict.Incomplete));
         Assert.That(global::Farm.Jobs.JobRunner.IsPending(dead), Is.True);
@@ -142,10 +142,38 @@ public class AgentScenarios
 
         var done = await queue.GetAsync(job.Id, default);
         Assert.That((done!.State, done.Verdict, done.Attempts), Is.EqualTo(("done", "pass", 1)), "the run finished and its outcome reached the database");
-        var store = await SqliteRunStore.OpenAsync(Path.Combine(_dir, "bench-a", "farm.db"), default);
+        // A PostgreSQL lab keeps the runs too: the agent wrote its run there, through the restart, and nothing to its own disk's store.
+        var store = await RunStores.OpenAsync(pg.ConnectionString, default);
         var run = await store.GetAsync(done.RunId!, default);
         Assert.That(run!.Verdict, Is.EqualTo(Verdict.Pass));
+        Assert.That(run.State, Is.EqualTo(RunState.Finished));
         Assert.That(File.Exists(Path.Combine(run.RunDirectory!, "run.json")), Is.True);
+        Assert.That(File.Exists(Path.Combine(_dir, "bench-a", "farm.db")), Is.False, "no run store of its own beside a shared one");
+
+        // The controller on the same database lists the agent's run on its dashboard, from the shared store.
+        var tokens = Path.Combine(_dir, "tokens.yaml");
+        var token = global::Farm.Web.ApiTokens.Issue(tokens, "viewer", global::Farm.Web.ApiRole.Viewer);
+        var port = Ser2NetServer.FreePort();
+        var serve = Process.Start(new ProcessStartInfo(Farm, ["serve", "--listen", $"127.0.0.1:{port}", "--tokens", tokens, "--out", Path.Combine(_dir, "controller"),
+            "--lab", Repo("boards"), "--db", pg.ConnectionString]) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true })!;
+        var serveLog = new StringBuilder();
+        serve.OutputDataReceived += (_, e) => { lock (serveLog) serveLog.AppendLine($"[serve] {e.Data}"); };
+        serve.ErrorDataReceived += (_, e) => { lock (serveLog) serveLog.AppendLine($"[serve] {e.Data}"); };
+        serve.BeginOutputReadLine();
+        serve.BeginErrorReadLine();
+        _agents.Add((serve, serveLog));
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        await WaitForAsync(async () =>
+        {
+            try { return (await http.GetAsync("/healthz")).IsSuccessStatusCode ? "up" : null; }
+            catch (HttpRequestException) { return serve.HasExited ? "exited" : null; }
+        }, TimeSpan.FromSeconds(60), "farm serve to answer /healthz");
+        using var api = new HttpRequestMessage(HttpMethod.Get, "/api/runs?latest=5") { Headers = { Authorization = new("Bearer", token) } };
+        Assert.That(await (await http.SendAsync(api)).Content.ReadAsStringAsync(), Does.Contain(done.RunId!), "the API reads the shared store");
+        // The dashboard, signed in as a person would (the sign-in form, then its cookie).
+        var signedIn = await http.PostAsync("/login", new FormUrlEncodedContent(new Dictionary<string, string> { ["token"] = token, ["next"] = "/runs" }));
+        var page = await signedIn.Content.ReadAsStringAsync();
+        Assert.That(page, Does.Contain(done.RunId!), "the dashboard's runs page lists the agent's run from the shared store");
     }
 
     [Test]

@@ -10,7 +10,7 @@ namespace Farm.Scenarios;
 public class JobRunnerScenarios
 {
     internal static QemuBoardConfig XenBoard(string binary = "qemu-system-aarch64") => new(
-        "qemu-xen", BoardMode.Xen, binary, "virt,virtualization=on,gic-version=3", "cortex-a57", 2, 2048, "none", ["nvme", "e1000e"],
+        "qemu-xen", BoardMode.Xen, binary, "virt,virtualization=on,gic-version=3", "cortex-a57", 2, 2048, IommuModel.None, [QemuDevice.Nvme, QemuDevice.E1000e],
         "console=dtuart dtuart=/pl011@9000000 dom0_mem=1024M dom0_max_vcpus=2 bootscrub=0 loglvl=all guest_loglvl=all",
         "console=hvc0 earlycon=xen rdinit=/init");
 

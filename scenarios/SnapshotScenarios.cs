@@ -117,7 +117,7 @@ public class SnapshotScenarios
         var out_ = ScenarioArtifacts.NewRunDirectory();
         var (request, _) = Rerun(out_, board: "qemu-xen-snap-10");
         var board = (Farm.Boards.Qemu.QemuBoardConfig)request.Board;
-        var withNvme = request with { Board = board with { Devices = ["nvme", "e1000e"] }, Commands = ["true"], Checks = [], ExpectedPci = ["0000:00:01.0", "0000:00:02.0"] };
+        var withNvme = request with { Board = board with { Devices = [Farm.Boards.Spec.QemuDevice.Nvme, Farm.Boards.Spec.QemuDevice.E1000e] }, Commands = ["true"], Checks = [], ExpectedPci = ["0000:00:01.0", "0000:00:02.0"] };
         var r = await RunAsync(withNvme, out_);
         Assert.That(r.Verdict, Is.EqualTo(Verdict.Pass), r.Message);
         Assert.That(r.Provenance.QemuVersion, Does.StartWith("10.0"));

@@ -41,7 +41,7 @@ public class WebUiScenarios
         var tokens = Path.Combine(_dir, "tokens.yaml");
         _token = ApiTokens.Issue(tokens, "dev", ApiRole.Developer);
 
-        var store = await SqliteRunStore.OpenAsync(Path.Combine(_dir, "farm.db"), default);
+        var store = await RunStores.OpenAsync(Path.Combine(_dir, "farm.db"), default);
         _lastNight = DateTimeOffset.UtcNow.Date.AddHours(2);
         await store.SaveManyAsync(SyntheticHistory.Nightly(60, 2, _lastNight, changeAt: 40), default);
         _running = new RunRecord("20261201-100000-xen-smoke-live01", "xen-smoke", "qemu-xen", Verdict.Incomplete, DateTimeOffset.UtcNow, TimeSpan.Zero, [], [],

@@ -64,7 +64,7 @@ public sealed class AgentCommand : AsyncCommand<AgentCommand.Settings>
         var boards = names.Select(n => lab.Find(n) ?? throw new ConfigurationException($"--boards: no board named \"{n}\" in {s.Lab}{NearMiss.Hint(n, lab.Boards.Select(b => b.Name))}")).ToList();
         await using var db = await s.OpenDatabaseAsync(ct);
         var time = TimeProvider.System;
-        var store = await RunSinks.OpenStoreAsync(s.Out, s.Store, ct);
+        var store = await RunSinks.OpenStoreAsync(s.Out, s.RunStore, ct);
         var name = s.Name ?? Environment.MachineName;
         // With --server, every run also goes to the controller as it happens (its dashboard, its live console).
         using var controller = s.Remote();

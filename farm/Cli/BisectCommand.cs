@@ -117,7 +117,7 @@ public sealed class BisectCommand : AsyncCommand<BisectCommand.Settings>
             Path.GetFullPath(Path.Combine(s.Cache, "xen-builds")), baseSet);
 
         var store = await RunSinks.OpenStoreAsync(s.Out, s.Store, ct);
-        var bisects = await BisectStore.OpenAsync(store.Path, ct);
+        var bisects = await BisectStore.OpenAsync(RunSinks.BisectStorePath(s.Out, s.Store), ct);
         var time = TimeProvider.System;
         var started = time.GetUtcNow();
         var id = $"{started.UtcDateTime:yyyyMMdd-HHmmss}-bisect-{Guid.NewGuid().ToString("N")[..6]}";

@@ -29,7 +29,7 @@ public sealed class BoardsCommand : AsyncCommand<BoardsCommand.Settings>
     {
         var lab = LabFile.Load(s.Lab);
         var last = new Dictionary<string, RunRecord>();
-        var store = await RunSinks.OpenStoreIfExistsAsync(s.Out, s.Store, ct);
+        var store = await RunSinks.OpenStoreIfExistsAsync(s.Out, s.RunStore, ct);
         foreach (var r in store is null ? [] : await store.LatestAsync(500, ct))
             last.TryAdd(r.Board, r);
         var health = await LabHealth.EvaluateAsync(lab.Boards.Select(b => b.Name), store, s, ct);

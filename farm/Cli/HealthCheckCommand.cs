@@ -35,7 +35,7 @@ public sealed class HealthCheckCommand : AsyncCommand<HealthCheckCommand.Setting
         var lab = LabFile.Load(s.Lab);
         var boards = s.Boards.Length == 0 ? lab.Boards.ToList()
             : s.Boards.Select(n => lab.Find(n) ?? throw new ConfigurationException($"no board named \"{n}\" in {s.Lab}{Farm.Jobs.Spec.NearMiss.Hint(n, lab.Boards.Select(b => b.Name))}")).ToList();
-        var store = await RunSinks.OpenStoreAsync(s.Out, s.Store, ct);
+        var store = await RunSinks.OpenStoreAsync(s.Out, s.RunStore, ct);
         var sinks = RunSinks.Create(store);
         var table = new Table().AddColumns("board", "health job", "verdict", "health now", "run");
         var worst = Verdict.Pass;

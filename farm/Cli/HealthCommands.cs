@@ -50,7 +50,7 @@ public sealed class ReturnCommand : BoardServiceCommand
 public static class LabHealth
 {
     public static async Task<IReadOnlyDictionary<string, BoardHealthStatus>> EvaluateAsync(
-        IEnumerable<string> boards, Lab.SqliteRunStore? runs, LeaseSettings lab, CancellationToken ct)
+        IEnumerable<string> boards, Lab.IRunStore? runs, LeaseSettings lab, CancellationToken ct)
     {
         IReadOnlyList<BoardEvent> events = [];
         if (lab.Db is not null || Environment.GetEnvironmentVariable("FARM_DB") is not null || File.Exists("artifacts/lab.db"))

@@ -63,7 +63,7 @@ public sealed class ImportMetricsCommand : AsyncCommand<ImportMetricsCommand.Set
             new Provenance(new Dictionary<string, string>(), new Dictionary<string, string>()), metrics, null, null, null);
         var store = await RunSinks.OpenStoreAsync(s.Out, s.Store, ct);
         await store.SaveAsync(record, ct);
-        AnsiConsole.MarkupLine($"recorded {metrics.Count} metrics as run {Markup.Escape(record.RunId)} in {Markup.Escape(store.Path)}");
+        AnsiConsole.MarkupLine($"recorded {metrics.Count} metrics as run {Markup.Escape(record.RunId)} in {Markup.Escape(store.Display)}");
         return 0;
     }
 

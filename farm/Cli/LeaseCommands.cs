@@ -23,6 +23,9 @@ public class LeaseSettings : LabSettings
 
     public string ConnectionString => Db ?? Environment.GetEnvironmentVariable("FARM_DB") ?? "Data Source=artifacts/lab.db";
 
+    /// <summary>The run store: --store when given; else a PostgreSQL lab database keeps the runs too (every host's runs in one place); else SQLite under --out.</summary>
+    public string? RunStore => Store ?? (Farm.Lab.RunStores.IsPostgres(ConnectionString) ? ConnectionString : null);
+
     [CommandOption("--server <URL>")]
     [Description("A lab controller (farm serve) to talk to instead of the database, e.g. http://lab:8080. Default: $FARM_SERVER.")]
     public string? Server { get; init; }

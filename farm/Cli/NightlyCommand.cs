@@ -49,7 +49,7 @@ public sealed class NightlyCommand : AsyncCommand<NightlyCommand.Settings>
         var jobs = files.Select(f => (File: f, Spec: JobFile.Load(f))).ToList();
         var lab = LabFile.Load(s.Lab);
         var matching = jobs.ToDictionary(j => j.File, j => lab.Matching(j.Spec));
-        var store = await RunSinks.OpenStoreAsync(s.Out, s.Store, ct);
+        var store = await RunSinks.OpenStoreAsync(s.Out, s.RunStore, ct);
         var health = await LabHealth.EvaluateAsync(matching.Values.SelectMany(b => b).Select(b => b.Name), store, s, ct);
         bool physical = lab.Boards.Any(b => b.Kind == BoardKind.UBoot);
         // QEMU boards are templates (each run is its own QEMU): only physical boards are leased.
@@ -81,7 +81,7 @@ public sealed class NightlyCommand : AsyncCommand<NightlyCommand.Settings>
     }
 
     /// <summary>For each target whose latest run flipped a check since the last build of the same checkout, a farm bisect (a child process, recorded like any).</summary>
-    static async Task BisectFlipsAsync(Settings s, IReadOnlyList<string> files, IReadOnlyList<NightlyTarget> targets, SqliteRunStore store, CancellationToken ct)
+    static async Task BisectFlipsAsync(Settings s, IReadOnlyList<string> files, IReadOnlyList<NightlyTarget> targets, IRunStore store, CancellationToken ct)
     {
         for (int i = 0; i < targets.Count; i++)
         {

@@ -58,10 +58,10 @@ public sealed class ReportCommand : AsyncCommand<ReportCommand.Settings>
         }
         if (ids.Count > 0)
             foreach (var id in ids.Distinct())
-                runs.Add(await store.GetAsync(id, ct) ?? throw new ConfigurationException($"run {id} is not in {store.Path}"));
+                runs.Add(await store.GetAsync(id, ct) ?? throw new ConfigurationException($"run {id} is not in {store.Display}"));
         else
             runs.AddRange(await store.LatestAsync(s.Latest, ct));
-        if (runs.Count == 0) throw new ConfigurationException($"no runs recorded in {store.Path} (run `farm run <job.yaml> --out {s.Out}` first)");
+        if (runs.Count == 0) throw new ConfigurationException($"no runs recorded in {store.Display} (run `farm run <job.yaml> --out {s.Out}` first)");
 
         var table = new Table().AddColumns("run", "job", "board", "verdict", "seconds", "xen", "checks (pass/fail/xfail/n-a)", "message");
         foreach (var r in runs)

@@ -40,7 +40,7 @@ public sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
     public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
     {
         var nightly = s.Nightly.Length > 0 ? s.Nightly : ["jobs/native-smoke.yaml", "jobs/xen-smoke.yaml", "jobs/xen-vpci-smoke.yaml"];
-        var options = new LabApiOptions(s.Lab, s.ConnectionString, s.Out, s.Store, ApiTokens.Load(s.Tokens))
+        var options = new LabApiOptions(s.Lab, s.ConnectionString, s.Out, s.RunStore, ApiTokens.Load(s.Tokens))
         {
             NightlyAt = s.NightlyAt is null ? null : TimeSpan.ParseExact(s.NightlyAt, @"hh\:mm", null),
             NightlyJobs = nightly.Select(Path.GetFullPath).ToList(),

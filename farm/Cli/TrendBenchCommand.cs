@@ -38,7 +38,7 @@ public sealed class TrendBenchCommand : AsyncCommand<TrendBenchCommand.Settings>
         var dir = Directory.CreateTempSubdirectory("farm-trend-bench-").FullName;
         try
         {
-            var store = await SqliteRunStore.OpenAsync(Path.Combine(dir, "farm.db"), ct);
+            var store = await RunStores.OpenAsync(Path.Combine(dir, "farm.db"), ct);
             var end = DateTimeOffset.UtcNow;
             long t0 = Stopwatch.GetTimestamp();
             await store.SaveManyAsync(SyntheticHistory.Nightly(s.Nights, s.Targets, end, changeAt: s.Nights * 4 / 5), ct);

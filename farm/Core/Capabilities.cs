@@ -71,6 +71,9 @@ public interface IBootSnapshots
     /// <summary>The key of the state this deploy boots (hash of everything that determines it); set by deploy.</summary>
     string? Key { get; }
 
+    /// <summary>Why this deploy boots cold (no snapshot yet, which inputs changed); null when it resumes.</summary>
+    string? ColdBootReason { get; }
+
     /// <summary>Completes when a resumed machine runs again; fails as infrastructure if the state does not load.</summary>
     Task WaitResumedAsync(CancellationToken ct);
 

@@ -35,20 +35,12 @@ public static class RunRequests
         IBoardConfig config = board.Kind == BoardKind.UBoot
             ? new Farm.Boards.Physical.PhysicalBoardConfig(board.Name, board.Mode, board.XenCmdline, board.LinuxCmdline,
                 board.Power!, board.Serial!, board.Network!, board.UBoot!)
-            : QemuConfig(board);
+            : QemuBoardConfig.From(board);
         return new RunRequest(job.Name, config, job.ArtifactDirectory(repoRoot), job.StageTimeouts,
             board.Mode == BoardMode.Xen ? job.Expect.XenBanner : null, job.Expect.Dom0Prompt, job.Commands, job.Checks,
             outDirectory, Path.GetFullPath(job.SourcePath), board.ExpectedPci, job.Boot,
             job.Boot == BootMode.Snapshot ? SnapshotDirectory(repoRoot) : null,
             CrashPatterns.Merge(board.CrashPatterns, job.CrashPatterns, $"job {job.Name}"), job.Guests);
-    }
-
-    static QemuBoardConfig QemuConfig(BoardSpec board)
-    {
-        var q = board.Qemu!;
-        return new QemuBoardConfig(board.Name, board.Mode, q.Binary, q.Machine, q.Cpu, q.Smp, q.MemoryMb,
-            q.IommuOption, q.Devices, board.XenCmdline, board.LinuxCmdline, q.ShareArtifacts,
-            q.Firmware == QemuFirmware.UBoot ? "u-boot" : "direct");
     }
 
     /// <summary>Where a checkout keeps its saved QEMU boots (<c>boot: snapshot</c>).</summary>

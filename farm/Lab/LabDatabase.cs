@@ -57,7 +57,7 @@ public sealed class LabDatabase : IAsyncDisposable
         return db;
     }
 
-    static readonly Polly.ResiliencePipeline Transient = new Polly.ResiliencePipelineBuilder()
+    internal static readonly Polly.ResiliencePipeline Transient = new Polly.ResiliencePipelineBuilder()
         .AddRetry(new Polly.Retry.RetryStrategyOptions
         {
             // A database restarting or failing over: the connection breaks, the next one works.

@@ -17,7 +17,7 @@ public static class SummaryHtml
 {
     public const string FileName = "summary.html";
 
-    public static async Task<string> RenderAsync(string title, IReadOnlyList<RunRecord> runs, SqliteRunStore store, DateTimeOffset trendsSince, CancellationToken ct)
+    public static async Task<string> RenderAsync(string title, IReadOnlyList<RunRecord> runs, IRunStore store, DateTimeOffset trendsSince, CancellationToken ct)
     {
         var b = new StringBuilder();
         b.Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>").Append(E(title)).Append("</title><style>").Append(Css).Append("</style></head><body><main>");

@@ -52,7 +52,11 @@ public sealed class LabView(LabApiOptions options, LabDatabase db, TimeProvider 
         return string.Join("|", Directory.GetFiles(path, "*.yaml").Concat(Directory.GetFiles(path, "*.yml")).Order(StringComparer.Ordinal).Select(Of));
     }
 
-    public Task<SqliteRunStore?> RunsAsync(CancellationToken ct) => RunSinks.OpenStoreIfExistsAsync(Options.Out, Options.Store, ct);
+    IRunStore? _runs;
+
+    /// <summary>The run store, opened (and migrated) once it exists rather than on every request.</summary>
+    public async Task<IRunStore?> RunsAsync(CancellationToken ct) =>
+        _runs ??= await RunSinks.OpenStoreIfExistsAsync(Options.Out, Options.Store, ct).ConfigureAwait(false);
 
     public async Task<IReadOnlyList<BoardRow>> BoardsAsync(CancellationToken ct)
     {

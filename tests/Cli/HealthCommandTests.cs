@@ -23,7 +23,7 @@ public class HealthCommandTests
 
     async Task RecordLabFailuresAsync(string board, int count)
     {
-        var store = await SqliteRunStore.OpenAsync(Path.Combine(_dir, "farm.db"), default);
+        var store = await RunStores.OpenAsync(Path.Combine(_dir, "farm.db"), default);
         for (int i = 0; i < count; i++)
             await store.SaveAsync(new RunRecord($"r{i}", "xen-smoke", board, Verdict.Incomplete, DateTimeOffset.UtcNow.AddMinutes(i - 10), TimeSpan.FromMinutes(1), [], [],
                 new Provenance(new Dictionary<string, string>(), new Dictionary<string, string>()), new Dictionary<string, double>(),
@@ -40,11 +40,11 @@ public class HealthCommandTests
         Assert.That(Directory.GetDirectories(_dir), Is.Empty, "no run directory was made");
 
         Assert.That(await FarmApp.RunAsync(["return", "qemu-xen", "--as", "ops", "--reason", "reseated the PSU", .. lab]), Is.EqualTo(0));
-        var health = await LabHealth.EvaluateAsync(["qemu-xen"], await SqliteRunStore.OpenAsync(Path.Combine(_dir, "farm.db"), default), new LeaseSettings { Db = Db }, default);
+        var health = await LabHealth.EvaluateAsync(["qemu-xen"], await RunStores.OpenAsync(Path.Combine(_dir, "farm.db"), default), new LeaseSettings { Db = Db }, default);
         Assert.That(health["qemu-xen"].Health, Is.EqualTo(BoardHealth.Healthy));
 
         Assert.That(await FarmApp.RunAsync(["quarantine", "qemu-xen", "--as", "ops", "--reason", "fan noise", .. lab]), Is.EqualTo(0));
-        health = await LabHealth.EvaluateAsync(["qemu-xen"], await SqliteRunStore.OpenAsync(Path.Combine(_dir, "farm.db"), default), new LeaseSettings { Db = Db }, default);
+        health = await LabHealth.EvaluateAsync(["qemu-xen"], await RunStores.OpenAsync(Path.Combine(_dir, "farm.db"), default), new LeaseSettings { Db = Db }, default);
         Assert.That(health["qemu-xen"].Reason, Is.EqualTo("quarantined by ops: fan noise"));
         Assert.That(await FarmApp.RunAsync(["boards", .. lab]), Is.EqualTo(0));
     }

@@ -26,7 +26,7 @@ public class ImportMetricsTests
         await File.WriteAllTextAsync(snapshot, """{"readyRatio": 11.2}""");
         var code = await FarmApp.RunAsync(["import-metrics", consoles, snapshot, "--out", _dir]);
         Assert.That(code, Is.EqualTo(0));
-        var store = await SqliteRunStore.OpenAsync(Path.Combine(_dir, "farm.db"), CancellationToken.None);
+        var store = await RunStores.OpenAsync(Path.Combine(_dir, "farm.db"), CancellationToken.None);
         var run = (await store.LatestAsync(5, CancellationToken.None)).Single();
         Assert.That(run.Job, Is.EqualTo("bench"));
         Assert.That(run.Verdict, Is.EqualTo(Verdict.Pass));

@@ -5,7 +5,7 @@ using Microsoft.Data.Sqlite;
 
 namespace Farm.Tests.Lab;
 
-public class SqliteRunStoreTests
+public class IRunStoreTests
 {
     string _dir = "";
 
@@ -24,7 +24,7 @@ public class SqliteRunStoreTests
     [Test]
     public async Task StartedRowIsIncompleteThenReplacedByTheOutcome()
     {
-        var store = await SqliteRunStore.OpenAsync(Db, CancellationToken.None);
+        var store = await RunStores.OpenAsync(Db, CancellationToken.None);
         var final = Runs.Sample(_dir);
         await store.StartedAsync(final with { Verdict = Verdict.Incomplete, Stages = [], Checks = [], Message = "run did not finish" }, CancellationToken.None);
         Assert.That((await store.GetAsync(final.RunId, CancellationToken.None))!.Verdict, Is.EqualTo(Verdict.Incomplete));
@@ -42,10 +42,10 @@ public class SqliteRunStoreTests
     [Test]
     public async Task LatestIsNewestFirstAndSurvivesReopening()
     {
-        var store = await SqliteRunStore.OpenAsync(Db, CancellationToken.None);
+        var store = await RunStores.OpenAsync(Db, CancellationToken.None);
         for (int i = 0; i < 5; i++)
             await store.FinishedAsync(Runs.Sample(_dir, Verdict.Pass, $"run-{i}", new DateTimeOffset(2026, 11, 25, 0, i, 0, TimeSpan.Zero)), CancellationToken.None);
-        var reopened = await SqliteRunStore.OpenAsync(Db, CancellationToken.None);
+        var reopened = await RunStores.OpenAsync(Db, CancellationToken.None);
         var latest = await reopened.LatestAsync(3, CancellationToken.None);
         Assert.That(latest.Select(r => r.RunId), Is.EqualTo(new[] { "run-4", "run-3", "run-2" }));
         Assert.That(Scalar("PRAGMA user_version"), Is.EqualTo(3));
@@ -55,7 +55,7 @@ public class SqliteRunStoreTests
     [Test]
     public async Task ConcurrentWritersLoseNothing()
     {
-        var store = await SqliteRunStore.OpenAsync(Db, CancellationToken.None);
+        var store = await RunStores.OpenAsync(Db, CancellationToken.None);
         await Task.WhenAll(Enumerable.Range(0, 40).Select(i => Task.Run(() => store.FinishedAsync(Runs.Sample(_dir, Verdict.Pass, $"run-{i}"), CancellationToken.None))));
         Assert.That(Scalar("SELECT COUNT(*) FROM runs"), Is.EqualTo(40));
         Assert.That(Scalar("SELECT COUNT(*) FROM checks"), Is.EqualTo(160));
@@ -71,7 +71,7 @@ public class SqliteRunStoreTests
             cmd.CommandText = "PRAGMA user_version = 99";
             await cmd.ExecuteNonQueryAsync();
         }
-        var e = await Assert.ThrowsAsync<ConfigurationException>(() => SqliteRunStore.OpenAsync(Db, CancellationToken.None));
+        var e = await Assert.ThrowsAsync<ConfigurationException>(() => RunStores.OpenAsync(Db, CancellationToken.None));
         Assert.That(e!.Message, Does.Contain("schema version 99"));
         Assert.That(Scalar("PRAGMA user_version"), Is.EqualTo(99));
     }
@@ -80,7 +80,7 @@ public class SqliteRunStoreTests
     public async Task AFileThatIsNotADatabaseIsAConfigurationErrorNamingIt()
     {
         await File.WriteAllTextAsync(Db, "this is not sqlite, it is a console log that landed in the wrong place\n" + new string('x', 4096));
-        var e = await Assert.ThrowsAsync<ConfigurationException>(() => SqliteRunStore.OpenAsync(Db, CancellationToken.None));
+        var e = await Assert.ThrowsAsync<ConfigurationException>(() => RunStores.OpenAsync(Db, CancellationToken.None));
         Assert.That(e!.Message, Does.Contain(Db));
     }
 
@@ -88,7 +88,7 @@ public class SqliteRunStoreTests
     public async Task TheStateMigrationClassifiesRecordsWrittenBeforeFailureClasses()
     {
         // A v2 store as an older Farm left it: everything the lab did not finish was "infrastructure", told apart only by its message.
-        var store = await SqliteRunStore.OpenAsync(Db, CancellationToken.None);
+        var store = await RunStores.OpenAsync(Db, CancellationToken.None);
         var old = Runs.Sample(_dir) with { Verdict = Verdict.Incomplete, Stages = [], FailureClass = "infrastructure", State = null };
         await store.SaveManyAsync([
             old with { RunId = "cancelled", Message = "run cancelled during stage 'dom0-prompt'" },
@@ -103,7 +103,7 @@ public class SqliteRunStoreTests
         Scalar("PRAGMA user_version = 2");
         SqliteConnection.ClearAllPools();
 
-        store = await SqliteRunStore.OpenAsync(Db, CancellationToken.None);
+        store = await RunStores.OpenAsync(Db, CancellationToken.None);
         async Task<RunRecord> Get(string id) => (await store.GetAsync(id, CancellationToken.None))!;
         Assert.That((await Get("cancelled")).Class, Is.EqualTo(FailureClass.Canceled));
         Assert.That((await Get("timed-out")).Class, Is.EqualTo(FailureClass.Timeout));

@@ -41,7 +41,7 @@ public class GuestReportTests
         var dir = Directory.CreateTempSubdirectory("farm-guest-summary-").FullName;
         try
         {
-            var store = await SqliteRunStore.OpenAsync(Path.Combine(dir, "farm.db"), default);
+            var store = await RunStores.OpenAsync(Path.Combine(dir, "farm.db"), default);
             var html = await SummaryHtml.RenderAsync("guests", [GuestRun(dir)], store, DateTimeOffset.UtcNow.AddDays(-1), default);
             Assert.That(html, Does.Contain("<tr class=\"guest\"><th colspan=\"2\">guest g1</th></tr>"));
             Assert.That(html.IndexOf("guest g2</th>", StringComparison.Ordinal), Is.GreaterThan(html.IndexOf("guest g1</th>", StringComparison.Ordinal)));
@@ -88,7 +88,7 @@ public class GuestReportTests
         try
         {
             var db = Path.Combine(dir, "farm.db");
-            var store = await SqliteRunStore.OpenAsync(db, default);
+            var store = await RunStores.OpenAsync(db, default);
             var run = GuestRun(dir);
             await store.SaveAsync(run, default);
             await using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={db}");

@@ -13,7 +13,7 @@ public class SummaryHtmlTests
         var dir = Directory.CreateTempSubdirectory("farm-summary-").FullName;
         try
         {
-            var store = await SqliteRunStore.OpenAsync(Path.Combine(dir, "farm.db"), default);
+            var store = await RunStores.OpenAsync(Path.Combine(dir, "farm.db"), default);
             var end = DateTimeOffset.UtcNow;
             var history = SyntheticHistory.Nightly(30, 1, end, changeAt: 20).ToList();
             await store.SaveManyAsync(history, default);

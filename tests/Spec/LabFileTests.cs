@@ -49,7 +49,7 @@ public class LabFileTests
         var lab = LabFile.Parse(Valid, Source);
         var b1 = lab.Find("rpi4-1")!;
         Assert.That(b1.Kind, Is.EqualTo(BoardKind.UBoot));
-        Assert.That(b1.Power, Is.EqualTo(new PowerSpec { Backend = PowerBackendKind.Snmp, Host = "pdu1.lab:161", Outlet = 3, Community = "env:PDU1_COMMUNITY" }));
+        Assert.That(b1.Power, Is.EqualTo(new Farm.PowerControl.SnmpPower("pdu1.lab:161", 3, "env:PDU1_COMMUNITY")));
         Assert.That(b1.Serial!.Summary, Is.EqualTo("ser2net console1.lab:2001 (telnet)"));
         Assert.That(b1.Network!.SshHost, Is.EqualTo("192.168.10.21"), "SSH defaults to the board's own address");
         Assert.That(b1.UBoot, Is.EqualTo(new UBootSpec { Prompt = "U-Boot> ", XenAddr = 0x200000, KernelAddr = 0x400000, InitrdAddr = 0x2600000, FdtAddr = 0x2400000 }));
@@ -65,7 +65,7 @@ public class LabFileTests
         var lab = LabFile.Load(Checkout.File("lab/example-bench.yaml"));
         Assert.That(lab.Boards.Select(b => (b.Name, b.Power!.Backend)), Is.EqualTo(new[]
         {
-            ("rpi4-1", PowerBackendKind.Snmp), ("zcu102-1", PowerBackendKind.Redfish), ("rpi4-2", PowerBackendKind.Tasmota),
+            ("rpi4-1", "snmp"), ("zcu102-1", "redfish"), ("rpi4-2", "tasmota"),
         }));
     }
 

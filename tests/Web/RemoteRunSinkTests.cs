@@ -27,7 +27,7 @@ public class RemoteRunSinkTests
             await sink.StartedAsync(pending, default);
 
             var remote = Path.Combine(lab.Directory, pending.RunId, "qemu-xen", "console.log");
-            var store = await SqliteRunStore.OpenAsync(Path.Combine(lab.Directory, "farm.db"), default);
+            var store = await RunStores.OpenAsync(Path.Combine(lab.Directory, "farm.db"), default);
             var seen = await store.GetAsync(pending.RunId, default);
             Assert.That((seen!.Verdict, Farm.Jobs.JobRunner.IsPending(seen)), Is.EqualTo((Verdict.Incomplete, true)), "the controller knows the run is going");
             Assert.That(seen.RunDirectory, Is.EqualTo(Path.GetFullPath(Path.Combine(lab.Directory, pending.RunId))), "its copy lives under the controller's --out");

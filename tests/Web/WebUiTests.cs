@@ -14,7 +14,7 @@ public class WebUiTests
     string _dir = "";
     Uri _base = null!;
     Dictionary<string, string> _tokens = null!;
-    SqliteRunStore _store = null!;
+    IRunStore _store = null!;
 
     const string Hostile = "<script>window.pwned=1</script><img src=x onerror=\"window.pwned=2\"> & \"quotes\"";
 
@@ -23,7 +23,7 @@ public class WebUiTests
     {
         _lab = await LabServer.StartAsync(("vera", ApiRole.Viewer), ("dev", ApiRole.Developer), ("dan", ApiRole.Developer));
         (_dir, _base, _tokens) = (_lab.Directory, _lab.Url, _lab.Tokens);
-        _store = await SqliteRunStore.OpenAsync(Path.Combine(_dir, "farm.db"), default);
+        _store = await RunStores.OpenAsync(Path.Combine(_dir, "farm.db"), default);
     }
 
     [TearDown]

@@ -41,7 +41,7 @@ public sealed class PhysicalBoard : IAsyncDisposable, IBootloader
         _config = config;
         _boardDirectory = boardDirectory;
         _time = time ?? TimeProvider.System;
-        var backend = CreateBackend(config);
+        var backend = config.Power.Create(new PowerContext(config.Name));
         _backendLifetime = backend as IDisposable;
         _power = new VerifiedPowerSwitch(backend, _time);
         Ssh = new SshEndpoint(config.Network.SshHost, config.Network.SshPort, "root");
@@ -60,37 +60,6 @@ public sealed class PhysicalBoard : IAsyncDisposable, IBootloader
 
     /// <summary>The run's directory under the TFTP root, once deployed.</summary>
     public string? TftpRunDirectory => _tftpRun;
-
-    static IPowerBackend CreateBackend(PhysicalBoardConfig c)
-    {
-        var p = c.Power;
-        var timeout = TimeSpan.FromSeconds(10);
-        string what = $"board {c.Name} power";
-        return p.Backend switch
-        {
-            PowerBackendKind.Command => new CommandPowerBackend(c.Name, p.On!, p.Off!, p.Status!, TimeSpan.FromSeconds(30)),
-            PowerBackendKind.Tasmota => new TasmotaPowerBackend(new Uri(p.Url!), p.Outlet ?? 1, timeout),
-            PowerBackendKind.Redfish => new RedfishPowerBackend(new Uri(p.Url!), p.User!, Secret.Resolve(p.Password!, what), timeout,
-                new TlsPolicy(p.Fingerprint), p.System),
-            PowerBackendKind.Snmp => SnmpBackend(p, Secret.Resolve(p.Community!, what), timeout),
-            PowerBackendKind.Ipmi => IpmiBackend(p, Secret.Resolve(p.Password!, what), timeout),
-            PowerBackendKind.PduDaemon => new PduDaemonPowerBackend(new Uri(p.Url!), p.Pdu!, p.Outlet!.Value,
-                new CommandPowerBackend(c.Name, "true", "true", p.Status!, TimeSpan.FromSeconds(30)), timeout),
-            _ => throw new ConfigurationException($"{what}: backend {p.Backend} is not supported"),
-        };
-    }
-
-    static IpmiPowerBackend IpmiBackend(PowerSpec p, string password, TimeSpan timeout)
-    {
-        var (host, port) = p.Endpoint;
-        return new IpmiPowerBackend(host, port, p.User!, password, timeout);
-    }
-
-    static SnmpPowerBackend SnmpBackend(PowerSpec p, string community, TimeSpan timeout)
-    {
-        var (host, port) = p.Endpoint;
-        return new SnmpPowerBackend(host, port, p.Outlet!.Value, community, timeout);
-    }
 
     /// <summary>Opens the UART once, before the first power-on, and keeps it for the whole run.</summary>
     async Task EnsureConsoleAsync(CancellationToken ct)

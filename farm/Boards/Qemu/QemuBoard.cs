@@ -8,24 +8,6 @@ using Farm.Ssh;
 
 namespace Farm.Boards.Qemu;
 
-/// <summary>What a QEMU board is, as data (from the lab file).</summary>
-public sealed record QemuBoardConfig(
-    string Name,
-    BoardMode Mode,
-    string Binary,
-    string Machine,
-    string Cpu,
-    int Smp,
-    int MemoryMb,
-    string Iommu,
-    IReadOnlyList<string> Devices,
-    string? XenCmdline,
-    string LinuxCmdline,
-    bool ShareArtifacts = true,
-    string Firmware = "direct",
-    string UBootBinary = "/usr/lib/u-boot/qemu_arm64/u-boot.bin") : IBoardConfig;
-
-
 /// <summary>
 /// A QEMU instance behind the same capability interfaces a physical board fills: power (process
 /// start/stop read back through QMP), console (the serial chardev), deploy (direct kernel boot),
@@ -37,7 +19,6 @@ public sealed record QemuBoardConfig(
 /// </summary>
 public sealed partial class QemuBoard : IAsyncDisposable, IBootSnapshots
 {
-    const string SnapshotFormat = "farm-qemu-snapshot-1";
     readonly QemuBoardConfig _config;
     readonly string _boardDirectory;
     readonly TimeProvider _time;
@@ -76,7 +57,7 @@ public sealed partial class QemuBoard : IAsyncDisposable, IBootSnapshots
     internal IReadOnlyList<string>? LaunchArguments => _launchArgs;
 
     /// <summary>U-Boot, when the board boots through it (<c>qemu.firmware: u-boot</c>); set by deploy.</summary>
-    public IBootloader? Bootloader => _config.Firmware == "u-boot" ? new UBootLoader(this) : null;
+    public IBootloader? Bootloader => _config.Firmware == QemuFirmware.UBoot ? new QemuUBootLoader(this) : null;
 
     /// <summary>The run's TFTP root U-Boot loads from (u-boot firmware only); set by deploy.</summary>
     public string? TftpDirectory { get; private set; }
@@ -84,15 +65,8 @@ public sealed partial class QemuBoard : IAsyncDisposable, IBootSnapshots
     /// <summary>The U-Boot commands deploy prepared (for the run's evidence and tests).</summary>
     public IReadOnlyList<string> UBootCommands => _uboot ?? [];
 
-    sealed class UBootLoader(QemuBoard board) : IBootloader
-    {
-        public Task BootAsync(IConsole console, ConsoleCursor cursor, CancellationToken ct) =>
-            Farm.Deploy.UBootDriver.RunAsync(console, cursor,
-                board._uboot ?? throw new InfrastructureException($"board {board._config.Name}: bootloader before deploy"), UBootPrompt(), ct);
-    }
-
     [GeneratedRegex("=> $")]
-    private static partial Regex UBootPrompt();
+    internal static partial Regex UBootPrompt();
 
     /// <summary>This board's snapshot capability, when it was given a store.</summary>
     public IBootSnapshots? Snapshots => _snapshots is null ? null : this;
@@ -114,67 +88,20 @@ public sealed partial class QemuBoard : IAsyncDisposable, IBootSnapshots
     internal async Task PrepareAsync(DeployRequest request, CancellationToken ct)
     {
         var a = request.Artifacts;
-        var args = new List<string>
+        var plan = QemuCommandLine.Build(_config, new QemuLaunchInputs(a, request.KernelArguments, _boardDirectory, Ssh));
+        if (plan.TftpDirectory is { } tftp)
         {
-            "-machine", _config.Iommu is "none" or "" ? _config.Machine : $"{_config.Machine},iommu=smmuv3",
-            "-cpu", _config.Cpu, "-smp", _config.Smp.ToString(), "-m", _config.MemoryMb.ToString(), "-no-reboot",
-        };
-        // QEMU 10's SMMUv3 can translate at stage 2 (QEMU 7.2 rejects the property and exits at start).
-        if (_config.Iommu == "smmuv3-stage2") args.AddRange(["-global", "arm-smmuv3.stage=2"]);
-        var linux = string.Join(' ', new[] { _config.LinuxCmdline }.Concat(request.KernelArguments));
-        string? tftp = null;
-        if (_config.Firmware == "u-boot")
-        {
-            // As on a physical board: U-Boot from flash, images over TFTP from a per-run directory
-            // (QEMU's user network serves it at 10.0.2.2), then booti.
             if (!File.Exists(_config.UBootBinary))
                 throw new ConfigurationException($"board {_config.Name}: U-Boot firmware {_config.UBootBinary} not found (install u-boot-qemu: ci/setup.sh)");
-            TftpDirectory = tftp = Path.Combine(_boardDirectory, "tftp");
             Directory.CreateDirectory(tftp);
             foreach (var f in new[] { a.Xen, a.Kernel, a.Initrd })
                 if (File.Exists(f) && !File.Exists(Path.Combine(tftp, Path.GetFileName(f))))
                     File.CreateSymbolicLink(Path.Combine(tftp, Path.GetFileName(f)), f);
-            args.AddRange(["-bios", _config.UBootBinary]);
-            _uboot = Farm.Deploy.UBootScript.For(new Farm.Deploy.UBootBoot(_config.Mode == BoardMode.Xen, Path.GetFileName(a.Xen),
-                Path.GetFileName(a.Kernel), Path.GetFileName(a.Initrd), _config.XenCmdline, linux, "10.0.2.2", "10.0.2.15", Farm.Deploy.UBootLayout.QemuVirt,
-                // The management NIC is the first virtio-mmio device, which QEMU's virt machine puts in the last transport slot.
-                Interface: "virtio-net#31"));
+            TftpDirectory = tftp;
         }
-        else if (_config.Mode == BoardMode.Xen)
-        {
-            // guest-loader options are QemuOpts: a comma inside a value is written ",,".
-            args.AddRange([
-                "-kernel", a.Xen, "-append", _config.XenCmdline ?? "",
-                "-device", $"guest-loader,addr=0x49000000,kernel={a.Kernel},bootargs={linux.Replace(",", ",,")}",
-                "-device", $"guest-loader,addr=0x50000000,initrd={a.Initrd}",
-            ]);
-        }
-        else
-        {
-            args.AddRange(["-kernel", a.Kernel, "-initrd", a.Initrd, "-append", linux]);
-        }
-        foreach (var device in _config.Devices)
-        {
-            switch (device)
-            {
-                case "nvme":
-                    var disk = Path.Combine(_boardDirectory, "nvme.img");
-                    await CreateNvmeDiskAsync(disk, ct).ConfigureAwait(false);
-                    args.AddRange(["-drive", $"file={disk},if=none,id=nv0,format=raw", "-device", "nvme,drive=nv0,serial=farm0"]);
-                    break;
-                case "e1000e":
-                    // romfile= : no iPXE ROM (absent without ipxe-qemu); restrict=on: no way out of QEMU.
-                    args.AddRange(["-netdev", "user,id=n0,restrict=on", "-device", "e1000e,netdev=n0,romfile="]);
-                    break;
-                default:
-                    throw new ConfigurationException($"board {_config.Name}: unknown QEMU device '{device}' (known: nvme, e1000e)");
-            }
-        }
-        args.AddRange(["-netdev", $"user,id=mgmt,restrict=on,hostfwd=tcp:{Ssh.Host}:{Ssh.Port}-:22{(tftp is null ? "" : $",tftp={tftp}")}", "-device", "virtio-net-device,netdev=mgmt"]);
-        // A mounted 9p share blocks migration: boards meant for snapshots go without it.
-        if (_config.ShareArtifacts)
-            args.AddRange(["-fsdev", $"local,id=art,path={a.Directory},security_model=none,readonly=on", "-device", "virtio-9p-device,fsdev=art,mount_tag=artifacts"]);
-        _launchArgs = args;
+        if (plan.NvmeDisk is { } disk) await CreateNvmeDiskAsync(disk, ct).ConfigureAwait(false);
+        _uboot = plan.UBootCommands;
+        _launchArgs = plan.Arguments;
         if (_snapshots is not null) FindSnapshot(a);
     }
 
@@ -185,17 +112,8 @@ public sealed partial class QemuBoard : IAsyncDisposable, IBootSnapshots
     /// </summary>
     void FindSnapshot(ArtifactSet a)
     {
-        var binary = SupervisedProcess.Resolve(_config.Binary, "install QEMU: sudo ci/setup.sh, or set qemu.binary in the board file");
-        var bin = new FileInfo(binary);
-        var argv = _launchArgs!.Select(x => SshKeyArg().Replace(x, "farm.sshkey={run-key}")
-            .Replace(_boardDirectory, "{board-dir}").Replace(a.Directory, "{artifacts}").Replace($":{Ssh.Port}-", ":{ssh-port}-"));
-        _snapshotInputs =
-        [
-            $"format={SnapshotFormat}",
-            $"qemu={bin.FullName} {bin.Length} {bin.LastWriteTimeUtc:O}",
-            $"argv={string.Join(' ', argv)}",
-            .. a.Sha256.OrderBy(x => x.Key, StringComparer.Ordinal).Select(x => $"sha256:{x.Key}={x.Value}"),
-        ];
+        var binary = new FileInfo(SupervisedProcess.Resolve(_config.Binary, "install QEMU: sudo ci/setup.sh, or set qemu.binary in the board file"));
+        _snapshotInputs = QemuSnapshotInputs.For(new QemuBinaryIdentity(binary.FullName, binary.Length, binary.LastWriteTimeUtc), _launchArgs!, _boardDirectory, a, Ssh.Port);
         Key = SnapshotStore.KeyOf(_snapshotInputs);
         Resume = _snapshots!.Find(_config.Name, Key);
         if (Resume is null)
@@ -205,13 +123,11 @@ public sealed partial class QemuBoard : IAsyncDisposable, IBootSnapshots
         }
         using var key = SshKey.FromPem(Resume.SshPrivateKeyPem);
         var state = _snapshots.StatePath(_config.Name, Key);
-        _launchArgs = [.. _launchArgs!.Select(x => SshKeyArg().Replace(x, key.KernelParameter)), "-incoming", $"exec:cat {ShellQuote(state)}"];
+        _launchArgs = [.. _launchArgs!.Select(x => QemuSnapshotInputs.WithSshKey(x, key.KernelParameter)), "-incoming", $"exec:cat {ShellQuote(state)}"];
     }
 
     static string ShellQuote(string s) => "'" + s.Replace("'", "'\\''") + "'";
 
-    [GeneratedRegex(@"farm\.sshkey=[^\s,]+")]
-    private static partial Regex SshKeyArg();
 
     public async Task WaitResumedAsync(CancellationToken ct)
     {
@@ -314,6 +230,8 @@ public sealed partial class QemuBoard : IAsyncDisposable, IBootSnapshots
     internal Task<PowerState> ReadStateAsync(CancellationToken ct) =>
         _machine is null ? Task.FromResult(PowerState.Off) : _machine.ReadStateAsync(ct);
 
+    internal IReadOnlyList<string> ConsoleTail(int count) => _machine?.Console?.Tail(count) ?? [];
+
     internal ConsoleBroker CurrentConsole =>
         _machine?.Console ?? throw new InfrastructureException($"board {_config.Name}: console not connected (board is off)");
 
@@ -324,33 +242,5 @@ public sealed partial class QemuBoard : IAsyncDisposable, IBootSnapshots
             await StopAsync(CancellationToken.None).ConfigureAwait(false);
             await _machine.DisposeAsync().ConfigureAwait(false);
         }
-    }
-
-    sealed class QemuPowerSwitch(QemuBoard board) : IPowerSwitch
-    {
-        public Task SetAsync(PowerState state, CancellationToken ct) => state switch
-        {
-            PowerState.On => board.PowerOnAsync(ct),
-            PowerState.Off => board.StopAsync(ct),
-            _ => throw new ArgumentOutOfRangeException(nameof(state)),
-        };
-
-        public Task<PowerState> GetAsync(CancellationToken ct) => board.ReadStateAsync(ct);
-    }
-
-    sealed class QemuConsole(QemuBoard board) : IConsole
-    {
-        public System.Threading.Channels.ChannelReader<ConsoleLine> Subscribe(bool replay = false) => board.CurrentConsole.Subscribe(replay);
-
-        public Task WriteAsync(string text, CancellationToken ct) => board.CurrentConsole.WriteAsync(text, ct);
-
-        public IReadOnlyList<string> Tail(int count) => board._machine?.Console?.Tail(count) ?? [];
-
-        public ConsoleCursor Cursor(bool fromStart = true) => board.CurrentConsole.Cursor(fromStart);
-    }
-
-    sealed class QemuDirectBoot(QemuBoard board) : IDeployer
-    {
-        public Task DeployAsync(DeployRequest request, CancellationToken ct) => board.PrepareAsync(request, ct);
     }
 }

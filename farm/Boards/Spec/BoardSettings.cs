@@ -19,7 +19,7 @@ public sealed record QemuSettings
     public int? Smp { get; init; }
     public int? MemoryMb { get; init; }
     public IommuModel? Iommu { get; init; }
-    public IReadOnlyList<string>? Devices { get; init; }
+    public IReadOnlyList<QemuDevice>? Devices { get; init; }
     public bool? ShareArtifacts { get; init; }
     public QemuFirmware? Firmware { get; init; }
 

@@ -1,4 +1,5 @@
 using Farm.Jobs.Spec;
+using Farm.PowerControl;
 
 namespace Farm.Boards.Spec;
 
@@ -15,6 +16,9 @@ public enum BoardMode { Xen, Native }
 /// <c>-global arm-smmuv3.stage=2</c> (QEMU 10 and later), the stage Xen's SMMUv3 driver translates with.
 /// </summary>
 public enum IommuModel { None, SmmuV3, SmmuV3Stage2 }
+
+/// <summary>A PCI device under test that QEMU gives the board (<c>qemu.devices</c>).</summary>
+public enum QemuDevice { Nvme, E1000e }
 
 /// <summary>How QEMU starts the board: direct kernel boot, or U-Boot loading images over TFTP like a physical board.</summary>
 public enum QemuFirmware { Direct, UBoot }
@@ -39,11 +43,8 @@ public sealed record QemuSpec
     public int MemoryMb { get; init; } = 2048;
     public IommuModel Iommu { get; init; } = IommuModel.None;
 
-    /// <summary><see cref="Iommu"/> as the QEMU board takes it: <c>none</c>, <c>smmuv3</c> or <c>smmuv3-stage2</c>.</summary>
-    public string IommuOption => Iommu switch { IommuModel.SmmuV3 => "smmuv3", IommuModel.SmmuV3Stage2 => "smmuv3-stage2", _ => "none" };
-
-    /// <summary>PCI devices under test, as QEMU device names (<c>nvme</c>, <c>e1000e</c>).</summary>
-    public IReadOnlyList<string> Devices { get; init; } = [];
+    /// <summary>PCI devices under test.</summary>
+    public IReadOnlyList<QemuDevice> Devices { get; init; } = [];
 
     /// <summary>Whether the artifact directory is shared with the guest over 9p (<c>share: artifacts | none</c>);
     /// a mounted share blocks QEMU snapshots.</summary>

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Farm.Jobs.Spec;
+using Farm.PowerControl;
 
 namespace Farm.Boards.Spec;
 
@@ -18,7 +19,6 @@ public static partial class LabFile
     static readonly string[] SettingKeys = ["kind", "mode", "qemu", "uboot", "xen-cmdline", "linux-cmdline", "expected-pci", "crash-patterns"];
     static readonly string[] BoardKeys = ["name", "type", "tags", "power", "serial", "network", .. SettingKeys];
     static readonly string[] UBootKeys = ["prompt", "interface", "xen-addr", "kernel-addr", "initrd-addr", "fdt-addr"];
-    static readonly string[] PowerKeys = ["backend", "host", "outlet", "url", "user", "password", "community", "on", "off", "status", "fingerprint", "system", "pdu"];
     static readonly string[] SerialKeys = ["device", "baud", "data-bits", "parity", "stop-bits", "flow", "ser2net", "mode"];
     static readonly Dictionary<string, Farm.Serial.Parity> Parities = new() { ["none"] = Farm.Serial.Parity.None, ["even"] = Farm.Serial.Parity.Even, ["odd"] = Farm.Serial.Parity.Odd };
     static readonly Dictionary<string, Farm.Serial.FlowControl> Flows = new()
@@ -26,10 +26,6 @@ public static partial class LabFile
         ["none"] = Farm.Serial.FlowControl.None, ["rtscts"] = Farm.Serial.FlowControl.RtsCts, ["xonxoff"] = Farm.Serial.FlowControl.XonXoff,
     };
     static readonly string[] NetworkKeys = ["ip", "server-ip", "tftp-root", "ssh"];
-    static readonly Dictionary<string, PowerBackendKind> Backends = new()
-    {
-        ["command"] = PowerBackendKind.Command, ["snmp"] = PowerBackendKind.Snmp, ["tasmota"] = PowerBackendKind.Tasmota, ["redfish"] = PowerBackendKind.Redfish, ["pdudaemon"] = PowerBackendKind.PduDaemon, ["ipmi"] = PowerBackendKind.Ipmi,
-    };
     static readonly Dictionary<string, Farm.Serial.Ser2NetMode> SerialModes = new() { ["raw"] = Farm.Serial.Ser2NetMode.Raw, ["telnet"] = Farm.Serial.Ser2NetMode.Telnet };
     static readonly string[] QemuKeys = ["binary", "machine", "cpu", "smp", "memory-mb", "iommu", "devices", "share", "firmware"];
 
@@ -37,6 +33,7 @@ public static partial class LabFile
     static readonly Dictionary<string, BoardMode> Modes = new() { ["xen"] = BoardMode.Xen, ["native"] = BoardMode.Native };
     static readonly Dictionary<string, QemuFirmware> Firmwares = new() { ["direct"] = QemuFirmware.Direct, ["u-boot"] = QemuFirmware.UBoot };
     static readonly Dictionary<string, bool> Shares = new() { ["artifacts"] = true, ["none"] = false };
+    static readonly Dictionary<string, QemuDevice> QemuDevices = new() { ["nvme"] = QemuDevice.Nvme, ["e1000e"] = QemuDevice.E1000e };
     static readonly Dictionary<string, IommuModel> Iommus = new() { ["none"] = IommuModel.None, ["smmuv3"] = IommuModel.SmmuV3, ["smmuv3-stage2"] = IommuModel.SmmuV3Stage2 };
 
     [GeneratedRegex(@"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$", RegexOptions.CultureInvariant)]
@@ -159,7 +156,7 @@ public static partial class LabFile
             var type = board.Text("type", required: true, "a key of board-types");
             var tags = board.TextList("tags", "tag", duplicateReason: "listed twice") ?? [];
             var overrides = ReadSettings(board);
-            var power = board.Mapping("power", PowerKeys) is { } p ? ReadPower(p) : null;
+            var power = board.Mapping("power", null) is { } p ? ReadPower(p) : null;
             var serial = board.Mapping("serial", SerialKeys) is { } s ? ReadSerial(s) : null;
             var network = board.Mapping("network", NetworkKeys) is { } n ? ReadNetwork(n) : null;
             if (name is null || type is null) continue;
@@ -220,54 +217,18 @@ public static partial class LabFile
         return null;
     }
 
-    static string? SecretRef(SpecMapping m, string key)
-    {
-        if (m.Text(key) is not { } text) return null;
-        if (text.StartsWith("env:", StringComparison.Ordinal) || text.StartsWith("file:", StringComparison.Ordinal)) return text;
-        m.Report(key, "write a reference, env:NAME or file:/path, never the secret itself (lab files get committed)");
-        return null;
-    }
-
+    /// <summary><c>power:</c> read by the backend it names, from the registry; a key that backend does not take is reported at its line.</summary>
     static PowerSpec? ReadPower(SpecMapping p)
     {
-        var backend = p.Choice("backend", Backends, required: true);
-        var spec = backend is not { } b ? null : new PowerSpec
+        if (p.Text("backend", required: true) is not { } name) return null;
+        if (PowerBackends.Find(name) is not { } entry)
         {
-            Backend = b,
-            Host = p.Text("host"),
-            Outlet = p.Integer("outlet", min: 0),
-            Url = p.Text("url"),
-            User = p.Text("user"),
-            Password = SecretRef(p, "password"),
-            Community = SecretRef(p, "community"),
-            On = p.Text("on"),
-            Off = p.Text("off"),
-            Status = p.Text("status"),
-            Fingerprint = p.Text("fingerprint"),
-            System = p.Text("system"),
-            Pdu = p.Text("pdu"),
-        };
-        if (spec is null) return null;
-        string[] needed = spec.Backend switch
-        {
-            PowerBackendKind.Snmp => ["host", "outlet", "community"],
-            PowerBackendKind.Tasmota => ["url", "outlet"],
-            PowerBackendKind.Redfish => ["url", "user", "password"],
-            PowerBackendKind.Ipmi => ["host", "user", "password"],
-            // pdudaemon cannot say whether an outlet is on: the read-back must come from elsewhere.
-            PowerBackendKind.PduDaemon => ["url", "pdu", "outlet", "status"],
-            _ => ["on", "off", "status"],
-        };
-        foreach (var key in needed.Where(k => !p.Has(k)))
-            p.Missing(key, $"the {spec.Backend.ToString().ToLowerInvariant()} backend needs {string.Join(", ", needed)}");
-        if (spec.DefaultPort is { } port && spec.Host is not null) Endpoint(p, "host", port, required: false);
-        foreach (var url in new[] { "url" }.Where(p.Has))
-            if (!Uri.TryCreate(p.Text(url), UriKind.Absolute, out var u) || u.Scheme is not ("http" or "https"))
-                p.Report(url, "expected an http:// or https:// URL");
-            // A lab file is shown on /api/boards and the dashboard: credentials go in user/password (env: or file:), never in the URL.
-            else if (u.UserInfo.Length > 0)
-                p.Report(url, "credentials in the URL would be shown to every viewer; use user: and password: env:NAME or file:/path");
-        return spec;
+            p.Report("backend", $"unknown value \"{name}\"{NearMiss.Hint(name, PowerBackends.Names)}; expected one of: {string.Join(", ", PowerBackends.Names)}");
+            return null;
+        }
+        var fields = new PowerFields(p, name, entry.Keys);
+        fields.RejectForeignKeys();
+        return entry.Read(fields);
     }
 
     static SerialSpec? ReadSerial(SpecMapping s)
@@ -322,7 +283,9 @@ public static partial class LabFile
             Smp = q.Integer("smp", min: 1),
             MemoryMb = q.Integer("memory-mb", min: 64),
             Iommu = q.Choice("iommu", Iommus),
-            Devices = q.TextList("devices", "device", duplicateReason: "listed twice"),
+            Devices = q.TextList("devices", "device", duplicateReason: "listed twice",
+                check: d => QemuDevices.ContainsKey(d) ? null : $"unknown QEMU device \"{d}\"{NearMiss.Hint(d, QemuDevices.Keys)}; known: {string.Join(", ", QemuDevices.Keys)}")
+                ?.Where(QemuDevices.ContainsKey).Select(d => QemuDevices[d]).ToList(),
             ShareArtifacts = q.Choice("share", Shares),
             Firmware = q.Choice("firmware", Firmwares),
         };

@@ -2,50 +2,6 @@ using Farm.Serial;
 
 namespace Farm.Boards.Spec;
 
-/// <summary>The power backends a lab file can name (<c>power.backend</c>).</summary>
-public enum PowerBackendKind { Command, Snmp, Tasmota, Redfish, PduDaemon, Ipmi }
-
-/// <summary>
-/// How Farm switches one physical board, as written on the board (<c>power:</c>). Secrets
-/// (<c>password</c>, <c>community</c>) are <c>env:NAME</c> or <c>file:/path</c> references.
-/// </summary>
-public sealed record PowerSpec
-{
-    public required PowerBackendKind Backend { get; init; }
-    public string? Host { get; init; }
-    public int? Outlet { get; init; }
-    public string? Url { get; init; }
-    public string? User { get; init; }
-    public string? Password { get; init; }
-    public string? Community { get; init; }
-    public string? On { get; init; }
-    public string? Off { get; init; }
-    public string? Status { get; init; }
-    public string? Fingerprint { get; init; }
-    public string? System { get; init; }
-
-    /// <summary>pdudaemon's name for the PDU (<c>hostname=</c> in its API).</summary>
-    public string? Pdu { get; init; }
-
-    /// <summary>The port <see cref="Host"/> means when it names none (SNMP 161, IPMI 623).</summary>
-    public int? DefaultPort => Backend switch { PowerBackendKind.Snmp => 161, PowerBackendKind.Ipmi => 623, _ => null };
-
-    /// <summary><see cref="Host"/> as host and port (validated when the lab file was read).</summary>
-    public (string Host, int Port) Endpoint => HostPort.TryParse(Host, DefaultPort, out var h, out var p)
-        ? (h, p) : throw new ConfigurationException($"power.host \"{Host}\" is not host:port");
-
-    /// <summary>Where the power is, for listings: <c>snmp 10.0.0.5:161 outlet 3</c>.</summary>
-    public string Summary => Backend switch
-    {
-        PowerBackendKind.Snmp => $"snmp {Host} outlet {Outlet}",
-        PowerBackendKind.Tasmota => $"tasmota {Url} relay {Outlet}",
-        PowerBackendKind.Redfish => $"redfish {Url}",
-        PowerBackendKind.Ipmi => $"ipmi {Host}",
-        PowerBackendKind.PduDaemon => $"pdudaemon {Url} {Pdu} port {Outlet}",
-        _ => $"command {On}",
-    };
-}
-
 /// <summary>A board's UART: a local tty (<c>device</c>) or a console server port (<c>ser2net: host:port</c>).</summary>
 public sealed record SerialSpec
 {

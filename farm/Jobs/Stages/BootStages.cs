@@ -28,7 +28,7 @@ public sealed class DeployStage(Board board, string artifactDirectory, bool need
         }
         else
         {
-            ctx.Facts["snapshot"] = $"cold boot: {(snapshots as Boards.Qemu.QemuBoard)?.ColdBootReason ?? "no snapshot"}";
+            ctx.Facts["snapshot"] = $"cold boot: {snapshots.ColdBootReason ?? "no snapshot"}";
         }
     }
 }

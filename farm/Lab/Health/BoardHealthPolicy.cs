@@ -24,7 +24,7 @@ public static class BoardHealthPolicy
 
     /// <summary>A board's health from its newest runs in <paramref name="store"/> (none if null), with those runs, newest first.</summary>
     public static async Task<(BoardHealthStatus Health, IReadOnlyList<RunRecord> Runs)> EvaluateAsync(
-        string board, SqliteRunStore? store, IReadOnlyList<BoardEvent> events, CancellationToken ct)
+        string board, IRunStore? store, IReadOnlyList<BoardEvent> events, CancellationToken ct)
     {
         var runs = store is null ? [] : await store.ForBoardAsync(board, History, ct).ConfigureAwait(false);
         return (Evaluate(board, runs, events), runs);

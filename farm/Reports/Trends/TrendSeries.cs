@@ -35,7 +35,7 @@ public static class TrendQuery
 
     public static string Target(MetricPoint p) => $"{p.Job}@{p.Board}";
 
-    public static async Task<IReadOnlyList<TrendSeries>> LoadAsync(SqliteRunStore store, string metric, DateTimeOffset since, CancellationToken ct)
+    public static async Task<IReadOnlyList<TrendSeries>> LoadAsync(IRunStore store, string metric, DateTimeOffset since, CancellationToken ct)
     {
         var points = await store.MetricHistoryAsync(metric, since, ct).ConfigureAwait(false);
         var series = new List<TrendSeries>();
@@ -54,7 +54,7 @@ public static class TrendQuery
     }
 
     /// <summary>What differs between two runs' inputs, e.g. "xen 4.17.5 → 4.20.1; artifact xen: 1a2b3c4d → 9f8e7d6c".</summary>
-    public static async Task<string> ChangeAsync(SqliteRunStore store, string beforeId, string afterId, CancellationToken ct)
+    public static async Task<string> ChangeAsync(IRunStore store, string beforeId, string afterId, CancellationToken ct)
     {
         var a = await store.GetAsync(beforeId, ct).ConfigureAwait(false);
         var b = await store.GetAsync(afterId, ct).ConfigureAwait(false);

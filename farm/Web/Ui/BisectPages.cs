@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.RegularExpressions;
 using Farm.Bisect;
+using Farm.Reports;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using static Farm.Web.Ui.Html;
@@ -49,7 +50,8 @@ public static partial class BisectPages
     }
 
     static async Task<BisectStore?> StoreAsync(LabView view, CancellationToken ct) =>
-        await view.RunsAsync(ct) is { } runs ? await BisectStore.OpenAsync(runs.Path, ct) : null;
+        File.Exists(RunSinks.BisectStorePath(view.Options.Out, view.Options.Store))
+            ? await BisectStore.OpenAsync(RunSinks.BisectStorePath(view.Options.Out, view.Options.Store), ct) : null;
 
     static IResult Page(string title, HttpContext ctx, string body) =>
         Results.Content(Html.Page(title, ctx.Items[nameof(ApiUser)] as ApiUser, body), "text/html; charset=utf-8", Encoding.UTF8);

@@ -1,0 +1,29 @@
+using Farm.Boards.Spec;
+
+namespace Farm.Boards.Qemu;
+
+/// <summary>What a QEMU board is, as data (from the lab file, validated there): the enums of the board spec, not strings.</summary>
+public sealed record QemuBoardConfig(
+    string Name,
+    BoardMode Mode,
+    string Binary,
+    string Machine,
+    string Cpu,
+    int Smp,
+    int MemoryMb,
+    IommuModel Iommu,
+    IReadOnlyList<QemuDevice> Devices,
+    string? XenCmdline,
+    string LinuxCmdline,
+    bool ShareArtifacts = true,
+    QemuFirmware Firmware = QemuFirmware.Direct,
+    string UBootBinary = "/usr/lib/u-boot/qemu_arm64/u-boot.bin") : IBoardConfig
+{
+    /// <summary>The board as the lab file describes it.</summary>
+    public static QemuBoardConfig From(BoardSpec board)
+    {
+        var q = board.Qemu ?? throw new ArgumentException($"board {board.Name} is not a QEMU board", nameof(board));
+        return new QemuBoardConfig(board.Name, board.Mode, q.Binary, q.Machine, q.Cpu, q.Smp, q.MemoryMb,
+            q.Iommu, q.Devices, board.XenCmdline, board.LinuxCmdline, q.ShareArtifacts, q.Firmware);
+    }
+}
