@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
 OUT=${2:-artifacts/bench}
-FARM=.cache/farm/farm
+FARM=${BENCH_FARM:-.cache/farm/farm}
 JOB=jobs/xen-guest.yaml
 stats() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {m = (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2; printf "%.3f %.3f %.3f", a[1], m, a[NR]}'; }
 mkdir -p "$OUT/guest"

@@ -84,6 +84,10 @@ public sealed class BisectCommand : AsyncCommand<BisectCommand.Settings>
         [Description($"Toolchain image (default {XenBuild.DefaultImage}).")]
         public string Image { get; init; } = XenBuild.DefaultImage;
 
+        [CommandOption("--tools")]
+        [Description("Build each candidate's toolstack from the same commit too (xl, libxl, xenstored, xenconsoled into dom0): for regressions on the tools side.")]
+        public bool Tools { get; init; }
+
         [CommandOption("--engine <DOCKER_HOST>")]
         public string? Engine { get; init; }
 
@@ -114,7 +118,7 @@ public sealed class BisectCommand : AsyncCommand<BisectCommand.Settings>
         var commits = await XenCandidateBuilder.HistoryAsync(checkout, s.Good, s.Bad, ct);
         var baseSet = ArtifactStore.Locate(s.ArtifactsFrom, Directory.GetCurrentDirectory());
         var template = new XenBuildRequest("", "", Path.GetFullPath(s.Config), s.Patches.Select(Path.GetFullPath).ToList(), s.Image,
-            Path.GetFullPath(Path.Combine(s.Cache, "xen-builds")), baseSet);
+            Path.GetFullPath(Path.Combine(s.Cache, "xen-builds")), baseSet) with { ToolsImage = s.Tools ? Farm.Build.XenTools.DefaultImage : null };
 
         var store = await RunSinks.OpenStoreAsync(s.Out, s.Store, ct);
         var bisects = await BisectStore.OpenAsync(RunSinks.BisectStorePath(s.Out, s.Store), ct);

@@ -17,8 +17,10 @@ public static class CheckMatrix
     {
         // The QEMU under the board (7.2 system, 10.0 for the SMMU boards): "10.0.2", without Debian's package suffix.
         var qemu = r.Provenance.QemuVersion is { Length: > 0 } q ? $", QEMU {q.Split(' ')[0]}" : "";
+        // A toolstack built from the same tree (farm build xen --tools) is a different system under test than Debian's xl.
+        var tools = r.Provenance.Packages.TryGetValue("xen_tools", out var t) && t.StartsWith("self-built", StringComparison.Ordinal) ? ", tools self-built" : "";
         return $"{r.Job}@{r.Board}" + (r.Provenance.XenVersion is { } x
-            ? r.Provenance.Packages.ContainsKey("xen_build") ? $" (Xen {x}, self-built, PCI passthrough on{qemu})" : $" (Xen {x}{qemu})"
+            ? r.Provenance.Packages.ContainsKey("xen_build") ? $" (Xen {x}, self-built{tools}, PCI passthrough on{qemu})" : $" (Xen {x}{qemu})"
             : $" (native{qemu})");
     }
 

@@ -17,5 +17,9 @@ public class QemuVersionColumnTests
         Assert.That(CheckMatrix.Column(Run("qemu-xen-vpci-smmu", "10.0.2 (Debian 1:10.0.2+ds-2+deb13u1~bpo12+1)", new() { ["xen_build"] = "xen-1" })),
             Is.EqualTo("xen-smoke@qemu-xen-vpci-smmu (Xen 4.17.7, self-built, PCI passthrough on, QEMU 10.0.2)"));
         Assert.That(CheckMatrix.Column(Run("rpi4-1", null)), Is.EqualTo("xen-smoke@rpi4-1 (Xen 4.17.7)"), "a physical board has no QEMU");
+        Assert.That(CheckMatrix.Column(Run("qemu-xen-vpci", "7.2.19", new() { ["xen_build"] = "xen-1", ["xen_tools"] = "self-built 4.17.5 (Debian 4.17.5+72-g01140da4e8-1)" })),
+            Is.EqualTo("xen-smoke@qemu-xen-vpci (Xen 4.17.7, self-built, tools self-built, PCI passthrough on, QEMU 7.2.19)"), "dom0's xl from the same tree");
+        Assert.That(CheckMatrix.Column(Run("qemu-xen-vpci", "7.2.19", new() { ["xen_build"] = "xen-1", ["xen_tools"] = "debian xen-utils-4.17:arm64=4.17.7" })),
+            Is.EqualTo("xen-smoke@qemu-xen-vpci (Xen 4.17.7, self-built, PCI passthrough on, QEMU 7.2.19)"), "Debian's toolstack says nothing new");
     }
 }
