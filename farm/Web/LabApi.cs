@@ -218,7 +218,7 @@ public static class LabApi
 
         // Agents send their runs here (RemoteRunSink): the record when it starts and ends, the console as it grows.
         // Every path below the run store is built from a run id of JobRunner's shape and a board of the lab,
-        // and a run is written only by the user that recorded it first (its agent) or an admin.
+        // and a run is written only by the user that recorded it first (its agent, holding the board's lease) or an admin.
         api.MapPut("/runs/{id}", async (string id, HttpContext ctx, CancellationToken t) =>
         {
             if (!RunIds.IsValid(id)) return Results.BadRequest(new { error = $"\"{Clip(id)}\" is not a run id (yyyyMMdd-HHmmss-job-hex6)" });
@@ -234,6 +234,13 @@ public static class LabApi
             if (record.Board is null || view.Lab().Find(record.Board) is null)
                 return Results.BadRequest(new { error = $"board \"{Clip(record.Board)}\" is not a board of this lab" });
             var user = User(ctx);
+            // A new run is recorded by whoever holds its board: the agent that claimed the job holds it with a
+            // job lease (under its name, which is its token's user), a developer running by hand with theirs.
+            // Anyone else could invent runs on boards they do not have.
+            if (user.Role < ApiRole.Admin && await view.RunWriterAsync(id, t) is null
+                && (await leases.ActiveAsync(t)).FirstOrDefault(l => l.Board == record.Board) is var lease && lease?.Holder != user.Name)
+                return Results.Json(new { error = $"run {id} on {record.Board}: only the holder of {record.Board}'s lease (the agent that claimed its job) or an admin may record it; {(lease is null ? "it is free" : $"{lease.Holder} holds it")}" },
+                    statusCode: StatusCodes.Status403Forbidden);
             var writer = await view.RunWriterAsync(id, user.Name, record.Board, t);
             if (writer.User != user.Name && user.Role < ApiRole.Admin)
                 return Results.Json(new { error = $"run {id} is written by {writer.User}; only it or an admin may write it" }, statusCode: StatusCodes.Status403Forbidden);
