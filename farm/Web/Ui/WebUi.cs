@@ -292,7 +292,7 @@ public static class WebUi
         b.Append("</p>");
 
         b.Append("<h2>Provenance</h2><table id=\"provenance\">");
-        foreach (var (k, v) in new[] { ("xen", r.Provenance.XenVersion), ("linux", r.Provenance.LinuxVersion), ("qemu", r.Provenance.QemuVersion), ("snapshot", r.Provenance.Snapshot) })
+        foreach (var (k, v) in new[] { ("xen", r.Provenance.XenVersion), ("linux", r.Provenance.LinuxVersion), ("qemu", r.Provenance.QemuVersion), ("snapshot", r.Provenance.Snapshot), ("ssh host key", r.Provenance.SshHostKey) })
             if (v is not null) b.Append($"<tr><th>{k}</th><td>{E(v)}</td></tr>");
         foreach (var (k, v) in r.Provenance.ArtifactSha256) b.Append($"<tr><th>sha256 of {E(k)}</th><td><code>{E(v)}</code></td></tr>");
         foreach (var (k, v) in r.Provenance.Packages) b.Append($"<tr><th>{E(k)}</th><td>{E(v)}</td></tr>");
