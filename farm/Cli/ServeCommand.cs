@@ -53,9 +53,7 @@ public sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
     public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
     {
         var nightly = s.Nightly.Length > 0 ? s.Nightly : ["jobs/native-smoke.yaml", "jobs/xen-smoke.yaml", "jobs/xen-vpci-smoke.yaml"];
-        // A database-only lab (tokens made with farm token and kept there) needs no tokens file.
-        var tokens = s.Tokens == "lab/tokens.yaml" && !File.Exists(s.Tokens) ? ApiTokens.Empty : ApiTokens.Load(s.Tokens);
-        var options = new LabApiOptions(s.Lab, s.ConnectionString, s.Out, s.Store, tokens)
+        var options = new LabApiOptions(s.Lab, s.ConnectionString, s.Out, s.Store, ApiTokens.Load(s.Tokens))
         {
             Certificate = s.TlsCert is null ? null : LoadCertificate(s.TlsCert, s.TlsKey!),
             AnonymousMetrics = s.MetricsAnonymous,
