@@ -40,9 +40,6 @@ public sealed partial class ApiTokens
 
     public IReadOnlyCollection<TokenEntry> Entries => _byHash.Values;
 
-    /// <summary>No tokens at all (a server started without a tokens file still takes the database's).</summary>
-    public static ApiTokens Empty { get; } = new(new Dictionary<string, TokenEntry>(StringComparer.Ordinal));
-
     static bool IsUserName(string user) => UserName().IsMatch(user);
 
     internal static void CheckUserName(string user)
