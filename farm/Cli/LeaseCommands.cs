@@ -31,16 +31,38 @@ public class LeaseSettings : LabSettings
     public string? Server { get; init; }
 
     [CommandOption("--token <TOKEN>")]
-    [Description("Bearer token for --server (made by farm token). Default: $FARM_TOKEN.")]
+    [Description("Bearer token for --server. Shows in ps to every user of the host: prefer --token-file or $FARM_TOKEN.")]
     public string? Token { get; init; }
+
+    [CommandOption("--token-file <FILE>")]
+    [Description("A file whose first line is the bearer token for --server (made by farm token; keep it mode 0600). Default: $FARM_TOKEN_FILE.")]
+    public string? TokenFile { get; init; }
+
+    /// <summary>
+    /// The bearer token: from --token-file (or FARM_TOKEN_FILE), else FARM_TOKEN, else --token, which
+    /// still works but is warned about: a process's argv is readable by every user of the host.
+    /// </summary>
+    internal string? ResolveToken()
+    {
+        if ((TokenFile ?? Environment.GetEnvironmentVariable("FARM_TOKEN_FILE")) is { Length: > 0 } file)
+        {
+            if (!File.Exists(file)) throw new ConfigurationException($"--token-file {file}: no such file");
+            if (new FileInfo(file).Length > 4096) throw new ConfigurationException($"--token-file {file}: larger than 4 KiB; expected one line, the token");
+            return File.ReadLines(file).FirstOrDefault()?.Trim() is { Length: > 0 } t ? t : throw new ConfigurationException($"--token-file {file}: empty");
+        }
+        if (Environment.GetEnvironmentVariable("FARM_TOKEN") is { Length: > 0 } env && Token is null) return env;
+        if (Token is not null)
+            Console.Error.WriteLine("farm: warning: --token puts the token on the command line, where ps shows it to every user of this host; use --token-file FILE or FARM_TOKEN");
+        return Token;
+    }
 
     /// <summary>The controller's client when --server (or FARM_SERVER) is given, else null: use the database.</summary>
     public Farm.Web.RemoteLab? Remote()
     {
         var server = Server ?? Environment.GetEnvironmentVariable("FARM_SERVER");
         if (string.IsNullOrWhiteSpace(server)) return null;
-        var token = Token ?? Environment.GetEnvironmentVariable("FARM_TOKEN");
-        if (string.IsNullOrWhiteSpace(token)) throw new ConfigurationException($"--server {server} needs a token: --token or FARM_TOKEN (farm token --user NAME --role developer makes one)");
+        var token = ResolveToken();
+        if (string.IsNullOrWhiteSpace(token)) throw new ConfigurationException($"--server {server} needs a token: --token-file FILE or FARM_TOKEN (farm token --user NAME --role developer makes one)");
         if (!Uri.TryCreate(server, UriKind.Absolute, out _)) throw new ConfigurationException($"--server {server}: not a URL (e.g. http://lab:8080)");
         return new Farm.Web.RemoteLab(server, token);
     }

@@ -28,7 +28,8 @@ public sealed record Provenance(
     string? QemuVersion = null,
     string? XenVersion = null,
     string? LinuxVersion = null,
-    string? Snapshot = null);
+    string? Snapshot = null,
+    string? SshHostKey = null);
 
 /// <summary>Everything recorded about one run; serialised to run.json, junit.xml, allure-results and the store.</summary>
 public sealed record RunRecord(

@@ -158,7 +158,8 @@ public sealed partial class JobRunner(TimeProvider time, IReadOnlyList<IRunSink>
         var sha = ctx.Facts.Where(f => f.Key.StartsWith("sha256:")).ToDictionary(f => f.Key["sha256:".Length..], f => f.Value);
         var packages = ctx.Facts.Where(f => f.Key.StartsWith("manifest:")).ToDictionary(f => f.Key["manifest:".Length..], f => f.Value);
         return new Provenance(sha, packages, ctx.Facts.GetValueOrDefault("qemu-version"),
-            ctx.Facts.GetValueOrDefault("xen-version"), ctx.Facts.GetValueOrDefault("linux-version"), ctx.Facts.GetValueOrDefault("snapshot"));
+            ctx.Facts.GetValueOrDefault("xen-version"), ctx.Facts.GetValueOrDefault("linux-version"), ctx.Facts.GetValueOrDefault("snapshot"),
+            ctx.Facts.GetValueOrDefault("ssh-host-key"));
     }
 
     static string Sanitize(string s) => NonWord().Replace(s, "-").ToLower(CultureInfo.InvariantCulture);

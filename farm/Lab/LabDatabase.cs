@@ -169,6 +169,25 @@ public sealed class LabDatabase : IAsyncDisposable
             api_user TEXT NOT NULL,
             board TEXT NOT NULL);
         """,
+        // api_tokens: bearer tokens by SHA-256 (never the token), with expiry and revocation, so neither needs a restart.
+        // web_sessions: the dashboard's cookie is a random session id (stored hashed), tied to the token that signed in.
+        // api_audit.remote: where a write or a failed sign-in came from.
+        """
+        CREATE TABLE api_tokens (
+            sha256 TEXT PRIMARY KEY,
+            api_user TEXT NOT NULL,
+            role TEXT NOT NULL,
+            created_ms BIGINT NOT NULL,
+            expires_ms BIGINT,
+            revoked_ms BIGINT);
+        CREATE INDEX api_tokens_user ON api_tokens (api_user);
+        CREATE TABLE web_sessions (
+            sha256 TEXT PRIMARY KEY,
+            token_sha256 TEXT NOT NULL,
+            created_ms BIGINT NOT NULL,
+            expires_ms BIGINT NOT NULL);
+        ALTER TABLE api_audit ADD COLUMN remote TEXT;
+        """,
     ];
 
     static async Task Migrate(DbConnection c, DatabaseEngine engine, CancellationToken ct)

@@ -13,7 +13,8 @@ public abstract class HttpPowerBackend : IPowerBackend, IDisposable
     protected HttpPowerBackend(Uri baseUri, TimeSpan timeout, string? user, string? password, TlsPolicy tls)
     {
         BaseUri = baseUri;
-        var handler = new SocketsHttpHandler();
+        // A redirect is not followed: the device's credentials go to the device and nowhere else.
+        var handler = new SocketsHttpHandler { AllowAutoRedirect = false };
         if (tls.Fingerprint is { } pin)
             handler.SslOptions = new SslClientAuthenticationOptions
             {
@@ -46,7 +47,11 @@ public abstract class HttpPowerBackend : IPowerBackend, IDisposable
     /// <summary>Sends a request; a network fault, timeout or non-2xx status is a lab fault. Returns the JSON body (or null).</summary>
     protected async Task<JsonNode?> SendAsync(HttpMethod method, string path, JsonObject? body, CancellationToken ct, bool json = true)
     {
-        using var request = new HttpRequestMessage(method, path);
+        // Paths can come from the device's own answers (Redfish's @odata.id): one naming another origin
+        // ("https://elsewhere/...", "//elsewhere/...") would carry the basic-auth credentials there.
+        if (!Uri.TryCreate(BaseUri, path, out var target) || !SameOrigin(target))
+            throw new InfrastructureException($"power: {Describe}: refusing {method} {Farm.Web.LabApi.Clip(path.Length > 200 ? path[..200] : path)}: not on {BaseUri.GetLeftPart(UriPartial.Authority)}, and the device's credentials go nowhere else", LastExchange);
+        using var request = new HttpRequestMessage(method, target);
         if (body is not null) request.Content = JsonContent.Create(body);
         var line = $"{method} {path}{(body is null ? "" : " " + body.ToJsonString())}";
         try
@@ -67,6 +72,10 @@ public abstract class HttpPowerBackend : IPowerBackend, IDisposable
             throw new InfrastructureException($"power: {Describe}: {line}: {(e is TaskCanceledException ? $"no answer within {Client.Timeout.TotalSeconds:0.#}s" : e.Message)}", LastExchange, e);
         }
     }
+
+    bool SameOrigin(Uri target) =>
+        target.IsAbsoluteUri && target.Scheme == BaseUri.Scheme && string.Equals(target.IdnHost, BaseUri.IdnHost, StringComparison.OrdinalIgnoreCase) && target.Port == BaseUri.Port
+        && target.UserInfo.Length == 0;
 
     static string Truncate(string s) => s.Length <= 500 ? s : s[..500] + "...";
 

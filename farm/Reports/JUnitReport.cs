@@ -83,6 +83,7 @@ public sealed class JUnitReport : IRunSink
                 Property("xen-version", run.Provenance.XenVersion),
                 Property("linux-version", run.Provenance.LinuxVersion),
                 Property("snapshot", run.Provenance.Snapshot),
+                Property("ssh-host-key", run.Provenance.SshHostKey),
                 Property("qemu-version", run.Provenance.QemuVersion)),
             cases);
         return new XDocument(new XDeclaration("1.0", "utf-8", null), new XElement("testsuites", suite));

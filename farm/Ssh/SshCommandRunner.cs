@@ -30,8 +30,11 @@ public sealed class SshCommandRunner : ICommandRunner, Farm.Guests.ITerminalHost
     /// before the guest's sshd listens, so early attempts are reset). The caller's token — the
     /// ssh-ready stage timeout — bounds the retries.
     /// </summary>
-    public static async Task<SshCommandRunner> ConnectAsync(SshEndpoint ep, SshKey key, TimeProvider time, CancellationToken ct)
+    /// <remarks>With <paramref name="pinned"/> (the fingerprints the target printed on its console, <see cref="HostKeyPin"/>),
+    /// a host presenting another key is refused at once, never retried: something else answers on that port.</remarks>
+    public static async Task<SshCommandRunner> ConnectAsync(SshEndpoint ep, SshKey key, TimeProvider time, CancellationToken ct, IReadOnlyCollection<string>? pinned = null)
     {
+        pinned ??= [];
         var retry = new ResiliencePipelineBuilder<SshCommandRunner> { TimeProvider = time }
             .AddRetry(new RetryStrategyOptions<SshCommandRunner>
             {
@@ -51,12 +54,25 @@ public sealed class SshCommandRunner : ICommandRunner, Farm.Guests.ITerminalHost
             };
             var client = new SshClient(info);
             string fingerprint = "";
-            // Every boot makes a new host key: trust on first use, but record what was seen.
-            client.HostKeyReceived += (_, e) => { fingerprint = e.FingerPrintSHA256; e.CanTrust = true; };
+            bool refused = false;
+            // Every boot makes a new host key: the one the console printed if it did, else trust on first use; recorded either way.
+            client.HostKeyReceived += (_, e) =>
+            {
+                fingerprint = e.FingerPrintSHA256;
+                e.CanTrust = HostKeyPin.Accepts(pinned, fingerprint);
+                refused = !e.CanTrust;
+            };
             try
             {
                 await client.ConnectAsync(token).ConfigureAwait(false);
                 return new SshCommandRunner(client, time, fingerprint);
+            }
+            catch (Exception e) when (refused)
+            {
+                client.Dispose();
+                throw new InfrastructureException(
+                    $"ssh: {ep.Host}:{ep.Port} presented host key SHA256:{HostKeyPin.Normalize(fingerprint)}, not one the target printed on its console: not logging in",
+                    [.. pinned.Select(p => $"console printed SHA256:{HostKeyPin.Normalize(p)}"), $"presented SHA256:{HostKeyPin.Normalize(fingerprint)}"], e);
             }
             catch
             {

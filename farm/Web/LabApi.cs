@@ -23,6 +23,18 @@ public sealed record LabApiOptions(string Lab, string Database, string Out, stri
 
     /// <summary>Where the server logs (every 500 with its exception); default: the console.</summary>
     public ILoggerProvider? Log { get; init; }
+
+    /// <summary>When set, <c>farm serve</c> answers only HTTPS, with this certificate (and its private key).</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? Certificate { get; init; }
+
+    /// <summary>Lets Prometheus scrape <c>/metrics</c> without a token (an explicit opt-in; by default it needs one).</summary>
+    public bool AnonymousMetrics { get; init; }
+
+    /// <summary>Failed sign-ins from one address within five minutes before it must wait.</summary>
+    public int SignInLimit { get; init; } = 10;
+
+    /// <summary>The server's clock (tokens' and sessions' expiry, the sign-in window).</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
 }
 
 /// <summary>Bodies of the write endpoints.</summary>
@@ -49,9 +61,15 @@ public static class LabApi
         if (o.Log is { } provider) builder.Logging.AddProvider(provider);
         else builder.Logging.AddSimpleConsole(c => c.SingleLine = true);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
-        builder.WebHost.ConfigureKestrel(k => k.Listen(listen));
+        builder.WebHost.ConfigureKestrel(k => k.Listen(listen, l =>
+        {
+            if (o.Certificate is { } cert) l.UseHttps(cert);
+        }));
         var db = await LabDatabase.OpenAsync(o.Database, ct).ConfigureAwait(false);
-        var view = new LabView(o, db, TimeProvider.System);
+        var view = new LabView(o, db, o.Time);
+        // The tokens file is imported, not consulted: a token revoked in the database stays revoked across restarts.
+        try { await view.Tokens.ImportAsync(o.Tokens, ct).ConfigureAwait(false); }
+        catch { await db.DisposeAsync().ConfigureAwait(false); throw; }
         var (leases, events) = (view.Leases, view.Events);
         var app = builder.Build();
         // The schedule (nightly + reaping silent agents' jobs) lives as long as the server; stopping waits for it.
@@ -65,6 +83,25 @@ public static class LabApi
             scheduled?.GetAwaiter().GetResult();
             stopping.Dispose();
             db.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        });
+
+        // Every answer, errors included: never sniffed, never framed, no referrer to other sites, and nothing
+        // a signed-in user saw left in a cache. A page's own CSP is kept and gets frame-ancestors added.
+        app.Use(async (ctx, next) =>
+        {
+            ctx.Response.OnStarting(() =>
+            {
+                var h = ctx.Response.Headers;
+                h.XContentTypeOptions = "nosniff";
+                h["Referrer-Policy"] = "same-origin";
+                var csp = h.ContentSecurityPolicy.ToString();
+                if (!csp.Contains("frame-ancestors", StringComparison.Ordinal))
+                    h.ContentSecurityPolicy = csp.Length == 0 ? "frame-ancestors 'none'" : csp + "; frame-ancestors 'none'";
+                if (ctx.Items.ContainsKey(nameof(ApiUser)) || ctx.Request.Path.StartsWithSegments("/api")) h.CacheControl = "no-store";
+                if (ctx.Request.IsHttps) h.StrictTransportSecurity = "max-age=31536000";
+                return Task.CompletedTask;
+            });
+            await next(ctx);
         });
 
         // Bad input is a 400 with a message, never a 500; anything else that escapes is Farm's bug: logged with its exception, answered without it.
@@ -88,12 +125,14 @@ public static class LabApi
             }
         });
 
+        var signIn = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Farm.Web.SignIn");
         app.Use(async (ctx, next) =>
         {
             if (!ctx.Request.Path.StartsWithSegments("/api")) { await next(ctx); return; }
-            var header = ctx.Request.Headers.Authorization.ToString();
-            if (!header.StartsWith("Bearer ", StringComparison.Ordinal) || o.Tokens.Find(header["Bearer ".Length..].Trim()) is not { } user)
+            var (user, wait) = Bearer(ctx) is { } token ? await CheckTokenAsync(view, ctx, token, signIn) : (null, TimeSpan.Zero);
+            if (user is null)
             {
+                if (wait > TimeSpan.Zero) { await TooManyAsync(ctx, wait); return; }
                 ctx.Response.StatusCode = StatusCodes.Status401Unauthorized;
                 ctx.Response.Headers.WWWAuthenticate = "Bearer";
                 await ctx.Response.WriteAsJsonAsync(new { error = "a valid bearer token is required (farm token makes one)" });
@@ -102,11 +141,11 @@ public static class LabApi
             ctx.Items[nameof(ApiUser)] = user;
             await next(ctx);
             if (!HttpMethods.IsGet(ctx.Request.Method))
-                await view.AuditAsync(user, ctx.Request.Method, ctx.Request.Path, ctx.Response.StatusCode, CancellationToken.None);
+                await view.AuditAsync(user.Name, Remote(ctx), ctx.Request.Method, ctx.Request.Path, ctx.Response.StatusCode, CancellationToken.None);
         });
 
         app.MapGet("/healthz", () => Results.Text("ok"));
-        Ui.WebUi.Map(app, view);
+        Ui.WebUi.Map(app, view, signIn);
         LabMetrics.Map(app, view);
 
         var api = app.MapGroup("/api");
@@ -179,7 +218,7 @@ public static class LabApi
 
         // Agents send their runs here (RemoteRunSink): the record when it starts and ends, the console as it grows.
         // Every path below the run store is built from a run id of JobRunner's shape and a board of the lab,
-        // and a run is written only by the user that recorded it first (its agent) or an admin.
+        // and a run is written only by the user that recorded it first (its agent, holding the board's lease) or an admin.
         api.MapPut("/runs/{id}", async (string id, HttpContext ctx, CancellationToken t) =>
         {
             if (!RunIds.IsValid(id)) return Results.BadRequest(new { error = $"\"{Clip(id)}\" is not a run id (yyyyMMdd-HHmmss-job-hex6)" });
@@ -195,6 +234,13 @@ public static class LabApi
             if (record.Board is null || view.Lab().Find(record.Board) is null)
                 return Results.BadRequest(new { error = $"board \"{Clip(record.Board)}\" is not a board of this lab" });
             var user = User(ctx);
+            // A new run is recorded by whoever holds its board: the agent that claimed the job holds it with a
+            // job lease (under its name, which is its token's user), a developer running by hand with theirs.
+            // Anyone else could invent runs on boards they do not have.
+            if (user.Role < ApiRole.Admin && await view.RunWriterAsync(id, t) is null
+                && (await leases.ActiveAsync(t)).FirstOrDefault(l => l.Board == record.Board) is var lease && lease?.Holder != user.Name)
+                return Results.Json(new { error = $"run {id} on {record.Board}: only the holder of {record.Board}'s lease (the agent that claimed its job) or an admin may record it; {(lease is null ? "it is free" : $"{lease.Holder} holds it")}" },
+                    statusCode: StatusCodes.Status403Forbidden);
             var writer = await view.RunWriterAsync(id, user.Name, record.Board, t);
             if (writer.User != user.Name && user.Role < ApiRole.Admin)
                 return Results.Json(new { error = $"run {id} is written by {writer.User}; only it or an admin may write it" }, statusCode: StatusCodes.Status403Forbidden);
@@ -238,6 +284,40 @@ public static class LabApi
     }
 
     static ApiUser User(HttpContext ctx) => (ApiUser)ctx.Items[nameof(ApiUser)]!;
+
+    /// <summary>The bearer token of a request, if it has one.</summary>
+    internal static string? Bearer(HttpContext ctx) =>
+        ctx.Request.Headers.Authorization.ToString() is var h && h.StartsWith("Bearer ", StringComparison.Ordinal) && h["Bearer ".Length..].Trim() is { Length: > 0 } t ? t : null;
+
+    internal static string Remote(HttpContext ctx) => ctx.Connection.RemoteIpAddress?.ToString() ?? "?";
+
+    /// <summary>
+    /// Checks a token someone signs in with (a bearer token, or the sign-in form). A token that is not
+    /// valid is a failed sign-in: counted against the caller's address, logged and audited (user "-").
+    /// Past the limit, failures are answered 429 with Retry-After and no longer logged one by one (the
+    /// crossing is). A valid token still signs in from a limited address: tokens are 256 random bits, so
+    /// the limit is there to bound guessing's noise, and one bad client behind a shared address (a NAT,
+    /// a proxy) must not lock out every agent behind it.
+    /// </summary>
+    internal static async Task<(ApiUser? User, TimeSpan RetryAfter)> CheckTokenAsync(LabView view, HttpContext ctx, string token, ILogger log)
+    {
+        var remote = Remote(ctx);
+        if (token.Length <= 256 && await view.Tokens.FindAsync(token, ctx.RequestAborted) is { } user) return (user, TimeSpan.Zero);
+        if (view.Throttle.RetryAfter(remote) is var wait && wait > TimeSpan.Zero) return (null, wait);
+        view.Throttle.Failed(remote);
+        log.LogWarning("failed sign-in from {Remote}: {Method} {Path} with a token that is unknown, expired or revoked", remote, ctx.Request.Method, Clip(ctx.Request.Path));
+        await view.AuditAsync("-", remote, ctx.Request.Method, Clip(ctx.Request.Path), StatusCodes.Status401Unauthorized, CancellationToken.None);
+        if (view.Throttle.RetryAfter(remote) > TimeSpan.Zero)
+            log.LogWarning("sign-ins from {Remote} limited: {Limit} failures within {Window}; further failures answer 429", remote, view.Throttle.Limit, view.Throttle.Window);
+        return (null, TimeSpan.Zero);
+    }
+
+    internal static async Task TooManyAsync(HttpContext ctx, TimeSpan wait)
+    {
+        ctx.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+        ctx.Response.Headers.RetryAfter = ((int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await ctx.Response.WriteAsJsonAsync(new { error = $"too many failed sign-ins from this address; try again in {Math.Ceiling(wait.TotalSeconds)}s" });
+    }
 
     /// <summary>Longest lease note or operator reason.</summary>
     public const int MaxNote = 500;

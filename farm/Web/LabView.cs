@@ -22,6 +22,9 @@ public sealed class LabView(LabApiOptions options, LabDatabase db, TimeProvider 
     public LeaseStore Leases { get; } = new(db, time);
     public BoardEventStore Events { get; } = new(db, time);
     public Farm.Lab.Queue.JobQueue Queue { get; } = new(db, time);
+    public TokenStore Tokens { get; } = new(db, time);
+    public WebSessions Sessions => field ??= new(db, Tokens, time);
+    public SignInThrottle Throttle { get; } = new(time, options.SignInLimit);
 
     readonly Lock _labLock = new();
     (string Version, LabSpec? Lab, ConfigurationException? Error) _lab = ("", null, null);
@@ -107,16 +110,17 @@ public sealed class LabView(LabApiOptions options, LabDatabase db, TimeProvider 
         return await r.ReadAsync(t) ? (r.GetString(0), r.GetString(1)) : null;
     }
 
-    /// <summary>Records a write (API or web form) with who did it and the answer.</summary>
-    public Task AuditAsync(ApiUser user, string method, string path, int status, CancellationToken ct) => Database.RunAsync(async t =>
+    /// <summary>Records a write (API or web form) or a failed sign-in (user "-") with who did it, from where, and the answer.</summary>
+    public Task AuditAsync(string user, string? remote, string method, string path, int status, CancellationToken ct) => Database.RunAsync(async t =>
     {
         await using var c = await Database.ConnectAsync(t);
         await using var cmd = c.CreateCommand();
-        cmd.CommandText = "INSERT INTO api_audit (at_ms, api_user, method, path, status) VALUES (@at, @user, @method, @path, @status)";
+        cmd.CommandText = "INSERT INTO api_audit (at_ms, api_user, method, path, status, remote) VALUES (@at, @user, @method, @path, @status, @remote)";
         LabDatabase.Param(cmd, "@at", Time.GetUtcNow().ToUnixTimeMilliseconds());
-        LabDatabase.Param(cmd, "@user", user.Name);
+        LabDatabase.Param(cmd, "@user", user);
+        LabDatabase.Param(cmd, "@remote", remote);
         LabDatabase.Param(cmd, "@method", method);
-        LabDatabase.Param(cmd, "@path", path);
+        LabDatabase.Param(cmd, "@path", path.Length > 2048 ? path[..2048] : path);
         LabDatabase.Param(cmd, "@status", status);
         return await cmd.ExecuteNonQueryAsync(t);
     }, ct);

@@ -51,4 +51,23 @@ public class RemoteCliTests
         Assert.That(await FarmApp.RunAsync(["reserve", "qemu-xen", "--server", _url]), Is.EqualTo(Verdict.Error.ExitCode()), "a server without a token");
         Assert.That(await FarmApp.RunAsync(["reserve", "qemu-xen", "--server", "http://127.0.0.1:1", "--token", "x"]), Is.EqualTo(Verdict.Incomplete.ExitCode()));
     }
+
+    [Test]
+    public async Task ATokenFileKeepsTheTokenOffTheCommandLineAndTokenOnArgvIsWarnedAbout()
+    {
+        var file = Path.Combine(_dir, "alice.token");
+        File.WriteAllText(file, _tokens["alice"] + "\n");
+        var err = new StringWriter();
+        var was = Console.Error;
+        Console.SetError(err);
+        try
+        {
+            Assert.That(await FarmApp.RunAsync(["reserve", "qemu-xen", "--server", _url, "--token-file", file]), Is.EqualTo(0));
+            Assert.That(err.ToString(), Does.Not.Contain("warning"));
+            Assert.That(await FarmApp.RunAsync(["release", "qemu-xen", .. As("alice")]), Is.EqualTo(0), "--token still works");
+            Assert.That(err.ToString(), Does.Contain("warning: --token puts the token on the command line"));
+            Assert.That(await FarmApp.RunAsync(["leases", "--server", _url, "--token-file", Path.Combine(_dir, "missing")]), Is.EqualTo(Verdict.Error.ExitCode()));
+        }
+        finally { Console.SetError(was); }
+    }
 }

@@ -219,6 +219,36 @@ public class PowerBackendTests
         Assert.That(tls.Message, Does.Contain("SSL").IgnoreCase);
     }
 
+    [TestCase("http://127.0.0.1:{0}/redfish/v1/Systems/1")]
+    [TestCase("//127.0.0.1:{0}/redfish/v1/Systems/1")]
+    [TestCase("https://admin:x@127.0.0.1:{0}/redfish/v1/Systems/1")]
+    public async Task RedfishNeverFollowsAnOdataIdToAnotherOriginWithTheCredentials(string elsewhere)
+    {
+        // Another origin (another port on the same host) that records whatever authorization reaches it.
+        var seen = new List<string>();
+        await using var other = await ServeAsync(app => app.Run(ctx =>
+        {
+            lock (seen) seen.Add(ctx.Request.Headers.Authorization.ToString());
+            ctx.Response.StatusCode = 200;
+            return ctx.Response.WriteAsJsonAsync(new { PowerState = "On" });
+        }));
+        var target = string.Format(System.Globalization.CultureInfo.InvariantCulture, elsewhere, other.Uri.Port);
+        await using var bmc = await ServeAsync(app =>
+        {
+            app.MapGet("/redfish/v1/Systems", () => Results.Json(new JsonObject { ["Members"] = new JsonArray(new JsonObject { ["@odata.id"] = target }) }));
+            app.MapGet("/redfish/v1/Systems/1", (HttpContext ctx) => Results.Redirect($"http://127.0.0.1:{other.Uri.Port}/redfish/v1/Systems/1"));
+        }, https: true);
+        using var backend = new RedfishPowerBackend(bmc.Uri, "admin", "s3cret", TimeSpan.FromSeconds(5), new TlsPolicy(bmc.Fingerprint));
+        var e = (await Assert.ThrowsAsync<InfrastructureException>(() => backend.ReadAsync(CancellationToken.None)))!;
+        Assert.That(e.Message, Does.Contain("refusing GET").And.Contain("credentials go nowhere else"));
+        Assert.That(seen, Is.Empty, "nothing reached the other origin");
+
+        // The BMC's own system that redirects elsewhere: not followed either.
+        using var redirected = new RedfishPowerBackend(bmc.Uri, "admin", "s3cret", TimeSpan.FromSeconds(5), new TlsPolicy(bmc.Fingerprint), system: "/redfish/v1/Systems/1");
+        await Assert.ThrowsAsync<InfrastructureException>(() => redirected.ReadAsync(CancellationToken.None));
+        Assert.That(seen, Is.Empty, "a redirect is not followed with the credentials");
+    }
+
     [Test]
     public void SecretsComeFromEnvironmentOrFileNeverInline()
     {

@@ -21,6 +21,9 @@ public class LabApiHardeningTests
     {
         _lab = await LabServer.StartAsync(("vera", ApiRole.Viewer), ("dev", ApiRole.Developer), ("eve", ApiRole.Developer), ("ops", ApiRole.Admin));
         _http = new HttpClient { BaseAddress = _lab.Url };
+        // dev's runs are on qemu-xen, which it holds (as an agent holds its job's board).
+        await using var db = await Farm.Lab.LabDatabase.OpenAsync(_lab.LabDatabase, default);
+        await new Farm.Lab.Leases.LeaseStore(db, TimeProvider.System).AcquireAsync("qemu-xen", "dev", TimeSpan.FromHours(1), Farm.Lab.Leases.LeaseKind.Job, "queue test", default);
     }
 
     [TearDown]
@@ -92,6 +95,19 @@ public class LabApiHardeningTests
         Assert.That(File.ReadAllText(Path.Combine(_lab.Directory, Id, "qemu-xen", "console.log")), Is.EqualTo("boot\n"));
 
         Assert.That((await Call("ops", HttpMethod.Put, $"/api/runs/{Id}", Json(forged with { Message = "corrected by ops" }))).Status, Is.EqualTo(HttpStatusCode.NoContent));
+    }
+
+    [Test]
+    public async Task ANewRunIsRecordedOnlyByTheHolderOfItsBoardOrAnAdmin()
+    {
+        // eve holds nothing: she cannot invent a run on dev's board, nor on a free one.
+        var (status, body) = await Call("eve", HttpMethod.Put, $"/api/runs/{Id}", Json(Run(Id, "qemu-xen")));
+        Assert.That(status, Is.EqualTo(HttpStatusCode.Forbidden));
+        Assert.That(body.GetProperty("error").GetString(), Does.Contain("dev holds it"));
+        Assert.That((await Call("eve", HttpMethod.Put, "/api/runs/20261201-000000-xen-smoke-eeeeee", Json(Run("20261201-000000-xen-smoke-eeeeee", "qemu-native")))).Status, Is.EqualTo(HttpStatusCode.Forbidden));
+        Assert.That((await Call("vera", HttpMethod.Get, "/api/runs")).Body.GetArrayLength(), Is.Zero, "nothing was stored");
+        Assert.That((await Call("ops", HttpMethod.Put, "/api/runs/20261201-000000-xen-smoke-eeeeee", Json(Run("20261201-000000-xen-smoke-eeeeee", "qemu-native")))).Status, Is.EqualTo(HttpStatusCode.NoContent), "an admin may");
+        Assert.That((await Call("dev", HttpMethod.Put, $"/api/runs/{Id}", Json(Run(Id, "qemu-xen")))).Status, Is.EqualTo(HttpStatusCode.NoContent), "the board's holder may");
     }
 
     [Test]

@@ -52,9 +52,10 @@ public class LabApiTests
         ("list runs", HttpMethod.Get, "/api/runs", null, ApiRole.Viewer, HttpStatusCode.OK),
         ("list jobs", HttpMethod.Get, "/api/jobs", null, ApiRole.Viewer, HttpStatusCode.OK),
         ("queue a job", HttpMethod.Post, "/api/jobs", new QueueBody("jobs/xen-smoke.yaml", "qemu-xen", 0), ApiRole.Developer, HttpStatusCode.Created),
+        ("reserve", HttpMethod.Post, "/api/leases", new ReserveBody("qemu-xen", "2h", "api test"), ApiRole.Developer, HttpStatusCode.Created),
+        // dev now holds qemu-xen: it may record a run there (the board's holder); ops is an admin.
         ("record a run", HttpMethod.Put, "/api/runs/20261201-000000-xen-smoke-a1b2c3", AgentRun, ApiRole.Developer, HttpStatusCode.NoContent),
         ("append a console", HttpMethod.Post, "/api/runs/20261201-000000-xen-smoke-a1b2c3/console?board=qemu-xen&offset=0", "[t] line", ApiRole.Developer, HttpStatusCode.OK),
-        ("reserve", HttpMethod.Post, "/api/leases", new ReserveBody("qemu-xen", "2h", "api test"), ApiRole.Developer, HttpStatusCode.Created),
         ("renew", HttpMethod.Post, "/api/leases/qemu-native/renew", new RenewBody("1h"), ApiRole.Developer, HttpStatusCode.Conflict),
         ("release", HttpMethod.Delete, "/api/leases/qemu-native", null, ApiRole.Developer, HttpStatusCode.Conflict),
         ("quarantine", HttpMethod.Post, "/api/boards/qemu-native/quarantine", new ReasonBody("flaky PSU"), ApiRole.Admin, HttpStatusCode.NoContent),

@@ -21,13 +21,17 @@ sealed class LabServer : IAsyncDisposable
 
     public string LabDatabase => $"Data Source={Path.Combine(Directory, "lab.db")}";
 
-    public static async Task<LabServer> StartAsync(params (string User, ApiRole Role)[] users)
+    public static Task<LabServer> StartAsync(params (string User, ApiRole Role)[] users) => StartAsync(null, users);
+
+    /// <summary>With options changed by <paramref name="configure"/> (HTTPS, a fake clock, anonymous metrics).</summary>
+    public static async Task<LabServer> StartAsync(Func<LabApiOptions, LabApiOptions>? configure, params (string User, ApiRole Role)[] users)
     {
         var s = new LabServer();
         var file = Path.Combine(s.Directory, "tokens.yaml");
         foreach (var (user, role) in users) s.Tokens[user] = ApiTokens.Issue(file, user, role);
-        s._app = await LabApi.BuildAsync(new LabApiOptions(Checkout.File("boards"), s.LabDatabase, s.Directory, null, ApiTokens.Load(file)),
-            new IPEndPoint(IPAddress.Loopback, 0), default);
+        // Tests about roles and hostile input send many bad tokens on purpose: the sign-in limit has its own test.
+        var options = new LabApiOptions(Checkout.File("boards"), s.LabDatabase, s.Directory, null, ApiTokens.Load(file)) { SignInLimit = 100_000 };
+        s._app = await LabApi.BuildAsync(configure is null ? options : configure(options), new IPEndPoint(IPAddress.Loopback, 0), default);
         await s._app.StartAsync();
         s.Url = new Uri(s._app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
         return s;

@@ -9,10 +9,18 @@ namespace Farm.Tests.Web;
 /// <summary>An agent's run reaching a real controller: the record at start and end, the console as it grows, bad names refused.</summary>
 public class RemoteRunSinkTests
 {
+    /// <summary>The agent's job lease on the board, as Agent takes it after claiming the job.</summary>
+    static async Task HoldAsync(LabServer lab, string board, string agent)
+    {
+        await using var db = await LabDatabase.OpenAsync(lab.LabDatabase, default);
+        await new Farm.Lab.Leases.LeaseStore(db, TimeProvider.System).AcquireAsync(board, agent, TimeSpan.FromHours(1), Farm.Lab.Leases.LeaseKind.Job, "queue test", default);
+    }
+
     [Test]
     public async Task TheControllerGetsTheRecordAndTheConsoleAsTheRunGoes()
     {
         await using var lab = await LabServer.StartAsync(("bench-1", ApiRole.Developer), ("vera", ApiRole.Viewer));
+        await HoldAsync(lab, "qemu-xen", "bench-1");
         using var controller = new RemoteLab(lab.Url.ToString(), lab.Tokens["bench-1"]);
         var sink = new RemoteRunSink(controller, TimeProvider.System);
         var agentDir = Directory.CreateTempSubdirectory("farm-agent-run-").FullName;
@@ -53,6 +61,7 @@ public class RemoteRunSinkTests
     public async Task PathsAndRolesAreChecked()
     {
         await using var lab = await LabServer.StartAsync(("bench-1", ApiRole.Developer), ("vera", ApiRole.Viewer));
+        await HoldAsync(lab, "qemu-xen", "bench-1");
         using var http = new HttpClient { BaseAddress = lab.Url };
         async Task<HttpStatusCode> Post(string who, string path)
         {

@@ -29,11 +29,16 @@ public class WebUiTests
     [TearDown]
     public async Task TearDown() => await _lab.DisposeAsync();
 
-    HttpClient Client(string? who)
+    /// <summary>A browser: signed in as <paramref name="who"/> through the sign-in form (its cookie is the session it got), or anonymous.</summary>
+    async Task<HttpClient> ClientAsync(string? who)
     {
-        var cookies = new CookieContainer();
-        if (who is not null) cookies.Add(_base, new Cookie(Farm.Web.Ui.WebUi.Cookie, _tokens[who]));
-        return new HttpClient(new HttpClientHandler { CookieContainer = cookies, AllowAutoRedirect = false }) { BaseAddress = _base };
+        var http = new HttpClient(new HttpClientHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = false }) { BaseAddress = _base };
+        if (who is not null)
+        {
+            var res = await http.PostAsync("/login", new FormUrlEncodedContent(new Dictionary<string, string> { ["token"] = _tokens[who], ["next"] = "/" }));
+            Assert.That(res.Headers.Location?.OriginalString, Is.EqualTo("/"), $"{who} signs in");
+        }
+        return http;
     }
 
     /// <summary>A run that has started and not finished, with a console whose text is hostile.</summary>
@@ -51,7 +56,7 @@ public class WebUiTests
     [Test]
     public async Task PagesNeedASignInAndABadTokenIsRefused()
     {
-        using var anon = Client(null);
+        using var anon = await ClientAsync(null);
         var res = await anon.GetAsync("/runs?board=qemu-xen");
         Assert.That(res.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
         Assert.That(res.Headers.Location!.ToString(), Is.EqualTo("/login?next=%2Fruns%3Fboard%3Dqemu-xen"));
@@ -68,18 +73,18 @@ public class WebUiTests
     [Test]
     public async Task AViewerCannotReserveADeveloperCanAndBothAreAudited()
     {
-        using var vera = Client("vera");
+        using var vera = await ClientAsync("vera");
         var page = await vera.GetStringAsync("/");
         Assert.That(page, Does.Contain("data-board=\"qemu-xen\"").And.Not.Contain("class=\"reserve\""));
         var form = new Dictionary<string, string> { ["board"] = "qemu-xen", ["for"] = "2h", ["note"] = "bisect <b>" };
         Assert.That((await vera.PostAsync("/ui/reserve", new FormUrlEncodedContent(form))).StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
 
-        using var dev = Client("dev");
+        using var dev = await ClientAsync("dev");
         var res = await dev.PostAsync("/ui/reserve", new FormUrlEncodedContent(form));
         Assert.That(res.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
         var boards = await vera.GetStringAsync("/");
         Assert.That(boards, Does.Contain("held by <b>dev</b>").And.Contain("bisect &lt;b&gt;"));
-        using var dan = Client("dan");
+        using var dan = await ClientAsync("dan");
         Assert.That((await dan.PostAsync("/ui/reserve", new FormUrlEncodedContent(form))).StatusCode, Is.EqualTo(HttpStatusCode.Conflict));
         Assert.That((await dev.PostAsync("/ui/release", new FormUrlEncodedContent(form))).StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
 
@@ -97,7 +102,7 @@ public class WebUiTests
     public async Task ConsoleTextIsEscapedEverywhereAndScriptIsOnlyServedFromStatic()
     {
         var run = await RunningAsync();
-        using var vera = Client("vera");
+        using var vera = await ClientAsync("vera");
         foreach (var path in new[] { $"/runs/{run.RunId}/console", $"/runs/{run.RunId}", "/runs" })
         {
             var res = await vera.GetAsync(path);
@@ -118,7 +123,7 @@ public class WebUiTests
         var run = await RunningAsync();
         var log = Path.Combine(run.RunDirectory!, run.Board, "console.log");
         long from = new FileInfo(log).Length;
-        using var vera = Client("vera");
+        using var vera = await ClientAsync("vera");
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         using var res = await vera.GetAsync($"/runs/{run.RunId}/console/stream?from={from}", HttpCompletionOption.ResponseHeadersRead, cts.Token);
         Assert.That(res.Content.Headers.ContentType!.MediaType, Is.EqualTo("text/event-stream"));
@@ -147,7 +152,7 @@ public class WebUiTests
     {
         var end = DateTimeOffset.UtcNow.Date.AddHours(2);
         await _store.SaveManyAsync(SyntheticHistory.Nightly(60, 2, end, changeAt: 40), default);
-        using var vera = Client("vera");
+        using var vera = await ClientAsync("vera");
         var page = await vera.GetStringAsync("/trends?metric=boot.dom0-prompt.seconds");
         var shiftedRun = $"{end.AddDays(40 - 59):yyyyMMdd}-020000-nightly-board-00";
         Assert.That(page, Does.Contain($"class=\"shift\" data-run=\"{shiftedRun}\""));
@@ -160,12 +165,11 @@ public class WebUiTests
     {
         await _store.SaveManyAsync(SyntheticHistory.Nightly(3, 1, DateTimeOffset.UtcNow, null), default);
         await RunningAsync();
-        using var dev = Client("dev");
+        using var dev = await ClientAsync("dev");
         await dev.PostAsync("/ui/reserve", new FormUrlEncodedContent(new Dictionary<string, string> { ["board"] = "qemu-xen", ["for"] = "1h" }));
         await using (var db = await LabDatabase.OpenAsync($"Data Source={Path.Combine(_dir, "lab.db")}", default))
             await new Farm.Lab.Queue.JobQueue(db, TimeProvider.System).EnqueueAsync("jobs/xen-smoke.yaml", "qemu-native", "dev", 0, default);
-        using var anon = Client(null);
-        var text = await anon.GetStringAsync("/metrics");
+        var text = await dev.GetStringAsync("/metrics");
         Assert.That(text, Does.Contain("farm_runs{verdict=\"pass\"} 3").And.Contain("farm_runs{verdict=\"incomplete\"} 1"));
         Assert.That(text, Does.Contain("farm_leases{kind=\"interactive\"} 1").And.Contain("farm_boards_leased 1"));
         Assert.That(text, Does.Contain("farm_queue_length 1"));

@@ -133,11 +133,13 @@ public sealed class SshReadyStage(Board board, SshKey key, TimeSpan timeout) : S
     {
         var ep = board.Ssh ?? throw new ConfigurationException($"board {board.Name} has no SSH endpoint but the job runs commands");
         SshCommandRunner? ssh = null;
-        await ctx.WatchedAsync(Name, async t => ssh = await SshCommandRunner.ConnectAsync(ep, ctx.SshKey ?? key, ctx.Time, t).ConfigureAwait(false), ct)
+        // Keys the target printed on its console before sshd answered: only those are logged in to.
+        var pinned = Farm.Ssh.HostKeyPin.FromConsole(ctx.FullConsole());
+        await ctx.WatchedAsync(Name, async t => ssh = await SshCommandRunner.ConnectAsync(ep, ctx.SshKey ?? key, ctx.Time, t, pinned).ConfigureAwait(false), ct)
             .ConfigureAwait(false);
         if (ssh is null) throw new InfrastructureException($"stage '{Name}': SSH did not connect");
         ctx.Shell = ssh;
-        ctx.Facts["ssh-host-key"] = ssh.HostKeyFingerprint;
+        ctx.Facts["ssh-host-key"] = $"SHA256:{Farm.Ssh.HostKeyPin.Normalize(ssh.HostKeyFingerprint)} ({(pinned.Count > 0 ? "printed on the console" : "trusted on first use: the console printed no host key")})";
         ctx.Metrics["boot.ssh-ready.seconds"] = ctx.Time.GetElapsedTime(ctx.PoweredOnAt).TotalSeconds;
     }
 }

@@ -16,18 +16,18 @@ namespace Farm.Web.Ui;
 /// <summary>
 /// The dashboard served by <c>farm serve</c>: boards, reservations, runs (one run with stages,
 /// checks and evidence), a live console (server-sent events), trends with shifts marked, and the
-/// Allure report. Sign-in is with the same bearer token as the API (kept in an HttpOnly,
-/// SameSite=Strict cookie); the same roles decide who may reserve, and every form post is audited
-/// like an API write.
+/// Allure report. Sign-in is with the same bearer token as the API; the cookie (HttpOnly,
+/// SameSite=Strict, Secure under HTTPS) carries a random session id, never the token. The same
+/// roles decide who may reserve, and every form post is audited like an API write.
 /// </summary>
 public static class WebUi
 {
-    public const string Cookie = "farm_token";
+    public const string Cookie = "farm_session";
 
-    static readonly string[] Open = ["/login", "/static", "/healthz", "/metrics", "/api"];
-
-    public static void Map(WebApplication app, LabView view)
+    public static void Map(WebApplication app, LabView view, Microsoft.Extensions.Logging.ILogger signIn)
     {
+        // /metrics needs a token like everything else unless the lab chose anonymous scraping.
+        string[] open = view.Options.AnonymousMetrics ? ["/login", "/static", "/healthz", "/metrics", "/api"] : ["/login", "/static", "/healthz", "/api"];
         app.Use(async (ctx, next) =>
         {
             var path = ctx.Request.Path;
@@ -39,18 +39,24 @@ public static class WebUi
                 await ctx.Response.WriteAsync("expected a form (application/x-www-form-urlencoded)");
                 return;
             }
-            if (Open.Any(p => path.StartsWithSegments(p))) { await next(ctx); return; }
-            var user = ctx.Request.Cookies.TryGetValue(Cookie, out var token) ? view.Options.Tokens.Find(token) : null;
+            if (open.Any(p => path.StartsWithSegments(p))) { await next(ctx); return; }
+            var user = ctx.Request.Cookies.TryGetValue(Cookie, out var session) ? await view.Sessions.FindAsync(session, ctx.RequestAborted) : null;
+            // A scraper (or a script) may show its bearer token instead of a session.
+            if (user is null && LabApi.Bearer(ctx) is { } token)
+            {
+                (user, var wait) = await LabApi.CheckTokenAsync(view, ctx, token, signIn);
+                if (wait > TimeSpan.Zero) { await LabApi.TooManyAsync(ctx, wait); return; }
+            }
             if (user is null)
             {
-                if (HttpMethods.IsGet(ctx.Request.Method)) ctx.Response.Redirect("/login?next=" + Q(path + ctx.Request.QueryString));
+                if (HttpMethods.IsGet(ctx.Request.Method) && path != "/metrics") ctx.Response.Redirect("/login?next=" + Q(path + ctx.Request.QueryString));
                 else ctx.Response.StatusCode = StatusCodes.Status401Unauthorized;
                 return;
             }
             ctx.Items[nameof(ApiUser)] = user;
             await next(ctx);
             if (!HttpMethods.IsGet(ctx.Request.Method))
-                await view.AuditAsync(user, ctx.Request.Method, path + ctx.Request.QueryString, ctx.Response.StatusCode, CancellationToken.None);
+                await view.AuditAsync(user.Name, LabApi.Remote(ctx), ctx.Request.Method, path + ctx.Request.QueryString, ctx.Response.StatusCode, CancellationToken.None);
         });
 
         app.MapGet("/static/farm.css", () => Results.Text(Css, "text/css"));
@@ -68,15 +74,24 @@ public static class WebUi
             var form = await ctx.Request.ReadFormAsync(ctx.RequestAborted);
             var token = form["token"].ToString().Trim();
             var next = LocalPath(form["next"].ToString());
-            if (view.Options.Tokens.Find(token) is null)
+            var (user, wait) = await LabApi.CheckTokenAsync(view, ctx, token, signIn);
+            if (wait > TimeSpan.Zero)
+                return Results.Content(Html.Page("Sign in", null, "<p>Too many failed sign-ins from this address.</p>", $"try again in {Math.Ceiling(wait.TotalSeconds)}s"),
+                    "text/html; charset=utf-8", Encoding.UTF8, StatusCodes.Status429TooManyRequests);
+            if (user is null)
                 return Results.Redirect("/login?error=" + Q("that token is not valid") + "&next=" + Q(next));
-            ctx.Response.Cookies.Append(Cookie, token, new CookieOptions { HttpOnly = true, SameSite = SameSiteMode.Strict, Path = "/", IsEssential = true });
+            var session = await view.Sessions.OpenAsync(token, ctx.RequestAborted);
+            ctx.Response.Cookies.Append(Cookie, session, new CookieOptions
+            {
+                HttpOnly = true, SameSite = SameSiteMode.Strict, Path = "/", IsEssential = true, Secure = ctx.Request.IsHttps, MaxAge = WebSessions.Lifetime,
+            });
             return Results.Redirect(next);
         });
 
-        app.MapPost("/logout", (HttpContext ctx) =>
+        app.MapPost("/logout", async (HttpContext ctx) =>
         {
-            ctx.Response.Cookies.Delete(Cookie, new CookieOptions { Path = "/" });
+            if (ctx.Request.Cookies.TryGetValue(Cookie, out var session)) await view.Sessions.CloseAsync(session, ctx.RequestAborted);
+            ctx.Response.Cookies.Delete(Cookie, new CookieOptions { Path = "/", Secure = ctx.Request.IsHttps, HttpOnly = true, SameSite = SameSiteMode.Strict });
             return Results.Redirect("/login");
         });
 
@@ -277,7 +292,7 @@ public static class WebUi
         b.Append("</p>");
 
         b.Append("<h2>Provenance</h2><table id=\"provenance\">");
-        foreach (var (k, v) in new[] { ("xen", r.Provenance.XenVersion), ("linux", r.Provenance.LinuxVersion), ("qemu", r.Provenance.QemuVersion), ("snapshot", r.Provenance.Snapshot) })
+        foreach (var (k, v) in new[] { ("xen", r.Provenance.XenVersion), ("linux", r.Provenance.LinuxVersion), ("qemu", r.Provenance.QemuVersion), ("snapshot", r.Provenance.Snapshot), ("ssh host key", r.Provenance.SshHostKey) })
             if (v is not null) b.Append($"<tr><th>{k}</th><td>{E(v)}</td></tr>");
         foreach (var (k, v) in r.Provenance.ArtifactSha256) b.Append($"<tr><th>sha256 of {E(k)}</th><td><code>{E(v)}</code></td></tr>");
         foreach (var (k, v) in r.Provenance.Packages) b.Append($"<tr><th>{E(k)}</th><td>{E(v)}</td></tr>");
