@@ -82,18 +82,25 @@ public sealed class LabDatabase : IAsyncDisposable
         }
     }
 
-    public async Task<DbConnection> ConnectAsync(CancellationToken ct)
+    /// <summary>A new connection, opened; one that fails to open is disposed, not leaked to the pool's finalizer.</summary>
+    internal static async Task<DbConnection> OpenAsync(Func<DbConnection> create, CancellationToken ct)
     {
-        var c = _create();
+        var c = create();
         try
         {
             await c.OpenAsync(ct).ConfigureAwait(false);
+            return c;
         }
         catch
         {
             await c.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    public async Task<DbConnection> ConnectAsync(CancellationToken ct)
+    {
+        var c = await OpenAsync(_create, ct).ConfigureAwait(false);
         if (Engine == DatabaseEngine.Sqlite)
         {
             await using var pragma = c.CreateCommand();

@@ -75,16 +75,7 @@ sealed class SqlRunStore : IRunStore
 
     async Task<DbConnection> ConnectAsync(CancellationToken ct)
     {
-        var c = _create();
-        try
-        {
-            await c.OpenAsync(ct).ConfigureAwait(false);
-        }
-        catch
-        {
-            await c.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
+        var c = await LabDatabase.OpenAsync(_create, ct).ConfigureAwait(false);
         if (Engine == DatabaseEngine.Postgres) return c;
         await using var pragma = c.CreateCommand();
         // WAL + synchronous=NORMAL: a commit survives Farm crashing (what the started row is for);
