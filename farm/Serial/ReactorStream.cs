@@ -12,21 +12,12 @@ public abstract class ReactorStream : Stream
     readonly TtyReactor _reactor = TtyReactor.Shared;
     readonly string _what;
     int _fd;
-    bool _readSinceWait;
 
     private protected ReactorStream(int fd, string what)
     {
         (_fd, _what) = (fd, what);
         _reactor.Register(fd);
     }
-
-    /// <summary>
-    /// Whether a read woken by the reactor resumes on the reactor thread itself instead of a pool
-    /// thread. Only for a reader that does nothing slow after a read (the <see cref="ConsoleBroker"/>:
-    /// decode, split lines, queue them): it saves one thread hop, a futex wake and a context switch per
-    /// paced read, of which a boot has ~1,500. Everything the broker hands on still runs on the pool.
-    /// </summary>
-    protected virtual bool ResumeReadsOnReactor => false;
 
     /// <summary>An errno that means the other side is gone (end of stream, not an error).</summary>
     protected virtual bool IsHangUp(int errno) => false;
@@ -40,28 +31,16 @@ public abstract class ReactorStream : Stream
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
     {
         if (buffer.IsEmpty) return 0;
-        // A reader resumed on the reactor waits for its next paced report before reading again, so
-        // a console that never falls quiet cannot hold the loop thread from the other fds (and the
-        // recv that would only have said EAGAIN is saved).
-        if (_readSinceWait)
-        {
-            _readSinceWait = false;
-            await _reactor.WaitAsync(Fd(), write: false, ct, inline: true).ConfigureAwait(false);
-        }
         while (true)
         {
             ct.ThrowIfCancellationRequested();
             int fd = Fd();
             var (n, errno) = Call(fd, buffer, write: false);
-            if (n >= 0)
-            {
-                _readSinceWait = ResumeReadsOnReactor && n > 0;
-                return (int)n;
-            }
+            if (n >= 0) return (int)n;
             if (IsHangUp(errno)) return 0;
             switch (errno)
             {
-                case LibC.EAGAIN: await _reactor.WaitAsync(fd, write: false, ct, inline: ResumeReadsOnReactor).ConfigureAwait(false); break;
+                case LibC.EAGAIN: await _reactor.WaitAsync(fd, write: false, ct).ConfigureAwait(false); break;
                 case LibC.EINTR: break;
                 default: throw new IOException($"{_what}: read: {LibC.Describe(errno)}");
             }
@@ -138,9 +117,6 @@ public sealed class ConsoleSocketStream : ReactorStream
 
     public ConsoleSocketStream(System.Net.Sockets.Socket socket, string name)
         : base((int)socket.SafeHandle.DangerousGetHandle(), $"console socket {name}") => _socket = socket;
-
-    // Its one reader is QEMUMachine's ConsoleBroker, whose read loop only decodes and queues.
-    protected override bool ResumeReadsOnReactor => true;
 
     // MSG_DONTWAIT per call: the socket itself stays in blocking mode, as .NET left it.
     protected override unsafe nint ReadSome(int fd, byte* buffer, int count) => LibC.Recv(fd, buffer, count, LibC.MSG_DONTWAIT);

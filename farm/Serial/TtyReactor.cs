@@ -75,14 +75,10 @@ sealed unsafe class TtyReactor
         w.Write?.TrySetException(closed);
     }
 
-    /// <summary>
-    /// Completes when <paramref name="fd"/> is readable (or writable), has hung up, or errs. With
-    /// <paramref name="inline"/> the waiter's continuation runs on the loop thread (after the loop
-    /// released its lock), so it must be quick and must not block.
-    /// </summary>
-    public Task WaitAsync(int fd, bool write, CancellationToken ct, bool inline = false)
+    /// <summary>Completes when <paramref name="fd"/> is readable (or writable), has hung up, or errs.</summary>
+    public Task WaitAsync(int fd, bool write, CancellationToken ct)
     {
-        var tcs = new TaskCompletionSource(inline ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously);
+        var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_gate)
         {
             if (!_fds.TryGetValue(fd, out var w)) throw new ObjectDisposedException("tty closed");
