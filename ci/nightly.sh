@@ -16,10 +16,17 @@ OUT=${FARM_OUT:-artifacts}
 "$FARM" build xen --source debian:bookworm --patch ci/xen/patches/xen-4.17-arm-pci-passthrough.patch \
     --patch ci/xen/patches/xen-4.17-arm-smmuv3-pci-iommu-map.patch --artifacts-from bookworm --name xen-vpci-smmu \
     || { rm -f .cache/artifacts/xen-vpci-smmu; echo "[nightly] farm build xen (SMMU patch) failed: its jobs will say why" >&2; }
+# The same Xen with dom0's toolstack (xl, libxl, xenstored, xenconsoled) built from the same tree, so a
+# change on the tools side is tested whole (the tools build is cached apart from the hypervisor's).
+"$FARM" build xen --source debian:bookworm --patch ci/xen/patches/xen-4.17-arm-pci-passthrough.patch \
+    --artifacts-from bookworm --name xen-vpci-tools --tools \
+    || { rm -f .cache/artifacts/xen-vpci-tools; echo "[nightly] farm build xen --tools failed: xen-vpci-tools-guest will say why" >&2; }
 # The matrix: Debian Xen 4.17 + dom0, the self-built Xen with vPCI (without and with an SMMU it can use),
-# a plain domU and a domU with the NVMe and e1000e on each, and the same Linux natively as the baseline.
+# a plain domU and a domU with the NVMe and e1000e on each, a plain domU under the tree's own toolstack,
+# and the same Linux natively as the baseline.
 JOBS=(${FARM_NIGHTLY_JOBS:-jobs/native-smoke.yaml jobs/xen-smoke.yaml jobs/xen-vpci-smoke.yaml jobs/xen-vpci-smmu-patched-smoke.yaml
-      jobs/xen-guest.yaml jobs/xen-guest-pci.yaml jobs/xen-guest-pci-vpci.yaml jobs/xen-guest-pci-smmu.yaml})
+      jobs/xen-guest.yaml jobs/xen-guest-pci.yaml jobs/xen-guest-pci-vpci.yaml jobs/xen-guest-pci-smmu.yaml
+      jobs/xen-vpci-tools-guest.yaml})
 # farm nightly: healthy boards only, lab failures retried once on another board, nightly-*.json.
 "$FARM" nightly "${JOBS[@]}" --out "$OUT"; worst=$?
 "$FARM" report nightly --out "$OUT" || true
