@@ -21,7 +21,7 @@ public class LeaseSettings : LabSettings
 
     public string Holder => As ?? Environment.GetEnvironmentVariable("USER") ?? Environment.UserName;
 
-    public string ConnectionString => Db ?? Environment.GetEnvironmentVariable("FARM_DB") ?? "Data Source=artifacts/lab.db";
+    public string ConnectionString => LabDatabase.ConnectionStringOr(Db);
 
     /// <summary>The run store: --store when given; else a PostgreSQL lab database keeps the runs too (every host's runs in one place); else SQLite under --out.</summary>
     public string? RunStore => Store ?? (Farm.Lab.RunStores.IsPostgres(ConnectionString) ? ConnectionString : null);

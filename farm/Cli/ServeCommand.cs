@@ -127,7 +127,7 @@ public sealed class TokenCommand : AsyncCommand<TokenCommand.Settings>
         [Description("Lab database (as farm serve's --db). Default: $FARM_DB, else artifacts/lab.db.")]
         public string? Db { get; init; }
 
-        public string ConnectionString => Db ?? Environment.GetEnvironmentVariable("FARM_DB") ?? "Data Source=artifacts/lab.db";
+        public string ConnectionString => Farm.Lab.LabDatabase.ConnectionStringOr(Db);
 
         public override ValidationResult Validate() =>
             new[] { User is not null, Revoke is not null, List }.Count(x => x) != 1 ? ValidationResult.Error("give one of --user NAME (make a token), --revoke NAME|ID, --list")

@@ -49,7 +49,7 @@ public static class RunStores
     static readonly ConcurrentDictionary<string, NpgsqlDataSource> Sources = new(StringComparer.Ordinal);
 
     /// <summary>Whether <paramref name="location"/> names a PostgreSQL database (as the lab database decides).</summary>
-    public static bool IsPostgres(string location) => location.Contains("Host=", StringComparison.OrdinalIgnoreCase);
+    public static bool IsPostgres(string location) => LabDatabase.IsPostgres(location);
 
     /// <summary>Opens (creating and migrating) the store.</summary>
     public static async Task<IRunStore> OpenAsync(string location, CancellationToken ct) =>

@@ -28,10 +28,16 @@ public sealed class LabDatabase : IAsyncDisposable
     /// <summary>The database without secrets, for messages.</summary>
     public string Display { get; }
 
+    /// <summary>Whether a connection string names PostgreSQL (it has <c>Host=</c>); anything else is SQLite.</summary>
+    public static bool IsPostgres(string connectionString) => connectionString.Contains("Host=", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The lab database a command uses: <c>--db</c>, else <c>$FARM_DB</c>, else SQLite at artifacts/lab.db.</summary>
+    public static string ConnectionStringOr(string? db) => db ?? Environment.GetEnvironmentVariable("FARM_DB") ?? "Data Source=artifacts/lab.db";
+
     public static async Task<LabDatabase> OpenAsync(string connectionString, CancellationToken ct)
     {
         LabDatabase db;
-        if (connectionString.Contains("Host=", StringComparison.OrdinalIgnoreCase))
+        if (IsPostgres(connectionString))
         {
             var b = new NpgsqlConnectionStringBuilder(connectionString);
             var source = NpgsqlDataSource.Create(b);

@@ -245,7 +245,7 @@ public static class LabApi
             if (writer.User != user.Name && user.Role < ApiRole.Admin)
                 return Results.Json(new { error = $"run {id} is written by {writer.User}; only it or an admin may write it" }, statusCode: StatusCodes.Status403Forbidden);
             if (writer.Board != record.Board) return Results.BadRequest(new { error = $"run {id} runs on {writer.Board}, not {Clip(record.Board)}" });
-            var store = await RunSinks.OpenStoreAsync(o.Out, o.Store, t);
+            var store = await view.RunStoreAsync(t);
             await store.SaveAsync(record with { RunDirectory = Path.GetFullPath(Path.Combine(o.Out, id)) }, t);
             return Results.NoContent();
         }).AddEndpointFilter(Require(ApiRole.Developer));

@@ -57,9 +57,13 @@ public sealed class LabView(LabApiOptions options, LabDatabase db, TimeProvider 
 
     IRunStore? _runs;
 
-    /// <summary>The run store, opened (and migrated) once it exists rather than on every request.</summary>
+    /// <summary>The run store, opened (and migrated) once it exists rather than on every request; null until a run is recorded.</summary>
     public async Task<IRunStore?> RunsAsync(CancellationToken ct) =>
         _runs ??= await RunSinks.OpenStoreIfExistsAsync(Options.Out, Options.Store, ct).ConfigureAwait(false);
+
+    /// <summary>The run store for recording a run: created on the first one, then kept.</summary>
+    public async Task<IRunStore> RunStoreAsync(CancellationToken ct) =>
+        _runs ??= await RunSinks.OpenStoreAsync(Options.Out, Options.Store, ct).ConfigureAwait(false);
 
     public async Task<IReadOnlyList<BoardRow>> BoardsAsync(CancellationToken ct)
     {

@@ -50,8 +50,7 @@ public static partial class BisectPages
     }
 
     static async Task<BisectStore?> StoreAsync(LabView view, CancellationToken ct) =>
-        File.Exists(RunSinks.BisectStorePath(view.Options.Out, view.Options.Store))
-            ? await BisectStore.OpenAsync(RunSinks.BisectStorePath(view.Options.Out, view.Options.Store), ct) : null;
+        RunSinks.BisectStorePath(view.Options.Out, view.Options.Store) is var path && File.Exists(path) ? await BisectStore.OpenAsync(path, ct) : null;
 
     static IResult Page(string title, HttpContext ctx, string body) =>
         Results.Content(Html.Page(title, ctx.Items[nameof(ApiUser)] as ApiUser, body), "text/html; charset=utf-8", Encoding.UTF8);
