@@ -138,18 +138,25 @@ public static partial class XenBuild
         return hypervisor with { ArtifactSet = set, Tools = tools };
     }
 
-    static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+    internal static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
 
     /// <summary>The cache key: every input that can change the binary.</summary>
-    public static async Task<string> KeyAsync(XenBuildRequest r, string imageId, CancellationToken ct)
+    public static async Task<string> KeyAsync(XenBuildRequest r, string imageId, CancellationToken ct) =>
+        await InputsKeyAsync("farm xen build v1", Script, imageId, r, await File.ReadAllTextAsync(r.ConfigFragment, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
+
+    /// <summary>
+    /// A build's cache key: its kind and version, the script run in the container, the image, the
+    /// source tree, the Kconfig fragment when it matters (the hypervisor's, not the tools'), and each patch by name and content.
+    /// </summary>
+    internal static async Task<string> InputsKeyAsync(string kind, string script, string imageId, XenBuildRequest r, string? fragment, CancellationToken ct)
     {
         using var h = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         void Add(string s) => h.AppendData(Encoding.UTF8.GetBytes(s + "\n"));
-        Add("farm xen build v1");
-        Add(Script);
+        Add(kind);
+        Add(script);
         Add(imageId);
         Add(await TreeHashAsync(r.Source, ct).ConfigureAwait(false));
-        Add(await File.ReadAllTextAsync(r.ConfigFragment, ct).ConfigureAwait(false));
+        if (fragment is not null) Add(fragment);
         foreach (var p in r.Patches.OrderBy(Path.GetFileName, StringComparer.Ordinal)) { Add(Path.GetFileName(p)); Add(await Sha256FileAsync(p, ct).ConfigureAwait(false)); }
         return Convert.ToHexStringLower(h.GetHashAndReset());
     }

@@ -94,8 +94,6 @@ public static partial class XenTools
         "--disable-werror",
     ];
 
-    static string Quote(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
-
     /// <summary>The container script: /src the tree, /farm/patches, /out/tools the install tree of <see cref="Files"/> and the libraries.</summary>
     public static string Script(string leaf) => $$"""
         set -e
@@ -108,7 +106,7 @@ public static partial class XenTools
         [ -e config.sub ] || cp /usr/share/misc/config.sub /usr/share/misc/config.guess .
         export XEN_TARGET_ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-
         echo "FARM: configure (arm64 tools, $(aarch64-linux-gnu-gcc -dumpversion))"
-        if ! ./configure --build="$(gcc -dumpmachine)" {{string.Join(' ', ConfigureFlags(leaf).Select(Quote))}} > /build/configure.log 2>&1; then
+        if ! ./configure --build="$(gcc -dumpmachine)" {{string.Join(' ', ConfigureFlags(leaf).Select(SupervisedProcess.ShellQuote))}} > /build/configure.log 2>&1; then
             tail -n 25 /build/configure.log; grep -h 'error:' config.log tools/config.log 2>/dev/null | tail -n 5; exit 4
         fi
         grep 'WARNING' /build/configure.log | head -n 20 | sed 's/^/FARM-CONFIGURE: /' || true
@@ -147,19 +145,8 @@ public static partial class XenTools
         return missing;
     }
 
-    public static async Task<string> KeyAsync(XenBuildRequest r, string leaf, string imageId, CancellationToken ct)
-    {
-        using var h = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        void Add(string s) => h.AppendData(Encoding.UTF8.GetBytes(s + "\n"));
-        Add("farm xen tools build v1");
-        Add(Script(leaf));
-        Add(imageId);
-        Add(await XenBuild.TreeHashAsync(r.Source, ct).ConfigureAwait(false));
-        foreach (var p in r.Patches.OrderBy(Path.GetFileName, StringComparer.Ordinal)) { Add(Path.GetFileName(p)); Add(await XenBuild.Sha256FileAsync(p, ct).ConfigureAwait(false)); }
-        return Convert.ToHexStringLower(h.GetHashAndReset());
-    }
-
-    static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+    public static Task<string> KeyAsync(XenBuildRequest r, string leaf, string imageId, CancellationToken ct) =>
+        XenBuild.InputsKeyAsync("farm xen tools build v1", Script(leaf), imageId, r, fragment: null, ct);
 
     /// <summary>Builds (or finds in the cache) the toolstack of <paramref name="r"/>'s tree in <paramref name="image"/>.</summary>
     public static async Task<XenToolsResult> BuildAsync(DockerClient docker, XenBuildRequest r, string image, Action<string> line, TimeProvider time, CancellationToken ct)
@@ -171,7 +158,7 @@ public static partial class XenTools
         var dir = Path.Combine(r.CacheRoot, "tools-" + key[..16]);
         var json = Path.Combine(dir, "tools.json");
         if (File.Exists(json) && MissingFrom(Path.Combine(dir, "tools"), leaf).Count == 0)
-            return new XenToolsResult(dir, true, JsonSerializer.Deserialize<XenToolsProvenance>(await File.ReadAllTextAsync(json, ct).ConfigureAwait(false), Json)!);
+            return new XenToolsResult(dir, true, JsonSerializer.Deserialize<XenToolsProvenance>(await File.ReadAllTextAsync(json, ct).ConfigureAwait(false), XenBuild.Json)!);
 
         var staging = dir + ".partial-" + Guid.NewGuid().ToString("N")[..8];
         var inputs = Directory.CreateTempSubdirectory("farm-tools-in-").FullName;
@@ -202,7 +189,7 @@ public static partial class XenTools
             var libs = Directory.GetFiles(Path.Combine(tools, LibDir)).Select(Path.GetFileName).Where(n => new FileInfo(Path.Combine(tools, LibDir, n!)).LinkTarget is null).Order(StringComparer.Ordinal).ToList();
             var provenance = new XenToolsProvenance(key, r.SourceDescription, version, r.Commit ?? XenBuild.Commit(r.Source), patches,
                 ConfigureFlags(leaf), files, libs!, image, imageId, time.GetUtcNow(), time.GetElapsedTime(t0).TotalSeconds);
-            await File.WriteAllTextAsync(Path.Combine(staging, "tools.json"), JsonSerializer.Serialize(provenance, Json), ct).ConfigureAwait(false);
+            await File.WriteAllTextAsync(Path.Combine(staging, "tools.json"), JsonSerializer.Serialize(provenance, XenBuild.Json), ct).ConfigureAwait(false);
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
             Directory.Move(staging, dir);
             return new XenToolsResult(dir, false, provenance);

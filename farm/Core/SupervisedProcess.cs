@@ -37,6 +37,9 @@ public sealed class SupervisedProcess : IAsyncDisposable
     public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
 
     /// <summary>Resolves a program name on PATH; a missing tool is bad set-up, not a lab fault.</summary>
+    /// <summary><paramref name="s"/> as one POSIX shell word: single-quoted, each ' written '\''.</summary>
+    public static string ShellQuote(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+
     public static string Resolve(string program, string hint)
     {
         if (program.Contains('/'))

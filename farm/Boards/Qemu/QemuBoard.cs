@@ -123,10 +123,8 @@ public sealed partial class QemuBoard : IAsyncDisposable, IBootSnapshots
         }
         using var key = SshKey.FromPem(Resume.SshPrivateKeyPem);
         var state = _snapshots.StatePath(_config.Name, Key);
-        _launchArgs = [.. _launchArgs!.Select(x => QemuSnapshotInputs.WithSshKey(x, key.KernelParameter)), "-incoming", $"exec:cat {ShellQuote(state)}"];
+        _launchArgs = [.. _launchArgs!.Select(x => QemuSnapshotInputs.WithSshKey(x, key.KernelParameter)), "-incoming", $"exec:cat {SupervisedProcess.ShellQuote(state)}"];
     }
-
-    static string ShellQuote(string s) => "'" + s.Replace("'", "'\\''") + "'";
 
 
     public async Task WaitResumedAsync(CancellationToken ct)
@@ -167,7 +165,7 @@ public sealed partial class QemuBoard : IAsyncDisposable, IBootSnapshots
             // Unthrottled: the stream goes to a local file, and the guest is paused until it is written.
             await qmp.TryExecuteAsync("migrate-set-parameters", new JsonObject { ["max-bandwidth"] = 1L << 40 }, ct).ConfigureAwait(false);
             var (_, refused) = await qmp.TryExecuteAsync("migrate",
-                new JsonObject { ["uri"] = $"exec:cat > {ShellQuote(Path.Combine(tmp, "state"))}" }, ct).ConfigureAwait(false);
+                new JsonObject { ["uri"] = $"exec:cat > {SupervisedProcess.ShellQuote(Path.Combine(tmp, "state"))}" }, ct).ConfigureAwait(false);
             if (refused is not null)
             {
                 SnapshotStore.Abandon(tmp);
