@@ -36,8 +36,10 @@ public static class ContainerRun
             }, ct).ConfigureAwait(false);
         }
         catch (DockerImageNotFoundException) { throw MissingImage(job.Image); }
+        catch (Exception e) when (EngineFault(e, ct)) { throw EngineFailed("create a container", job.Image, e); }
         var id = created.ID;
         var tail = new Queue<string>();
+        var step = "upload the inputs";
         try
         {
             foreach (var (host, path) in job.Inputs)
@@ -45,7 +47,9 @@ public static class ContainerRun
                 await using var tar = await TarOfAsync(host, path.Trim('/'), ct).ConfigureAwait(false);
                 await docker.Containers.ExtractArchiveToContainerAsync(id, new ContainerPathStatParameters { Path = "/", AllowOverwriteDirWithFile = false }, tar, ct).ConfigureAwait(false);
             }
+            step = "start the container";
             await docker.Containers.StartContainerAsync(id, new ContainerStartParameters(), ct).ConfigureAwait(false);
+            step = "stream the build output";
             using (var logs = await docker.Containers.GetContainerLogsAsync(id, tty: false,
                        new ContainerLogsParameters { Follow = true, ShowStdout = true, ShowStderr = true }, ct).ConfigureAwait(false))
             {
@@ -66,15 +70,18 @@ public static class ContainerRun
                 }
                 if (partial.Length > 0) Emit(partial.ToString());
             }
+            step = "wait for the container";
             var wait = await docker.Containers.WaitContainerAsync(id, ct).ConfigureAwait(false);
             if (wait.StatusCode == 0)
             {
+                step = "copy the output out";
                 var archive = await docker.Containers.GetArchiveFromContainerAsync(id, new GetArchiveFromContainerParameters { Path = job.OutputDirectory }, false, ct).ConfigureAwait(false);
                 await using (archive.Stream)
                     await ExtractAsync(archive.Stream, outDirectory, ct).ConfigureAwait(false);
             }
             return new ContainerOutcome(wait.StatusCode, tail.ToList(), time.GetElapsedTime(t0));
         }
+        catch (Exception e) when (EngineFault(e, ct)) { throw EngineFailed(step, job.Image, e); }
         finally
         {
             // Never leave a build container behind, whatever happened; not cancellable by the caller's token.
@@ -102,7 +109,25 @@ public static class ContainerRun
     {
         try { return (await docker.Images.InspectImageAsync(image, ct).ConfigureAwait(false)).ID; }
         catch (DockerImageNotFoundException) { throw MissingImage(image); }
+        catch (Exception e) when (EngineFault(e, ct)) { throw EngineFailed("inspect the image", image, e); }
     }
+
+    /// <summary>
+    /// The engine failed us rather than the build: it stopped answering (Docker.DotNet's own timeout,
+    /// surfacing as a TaskCanceledException the caller did not ask for), the connection broke, or it
+    /// answered with a server error. A cancellation the caller asked for stays a cancellation.
+    /// </summary>
+    internal static bool EngineFault(Exception e, CancellationToken ct) =>
+        e is not FarmException && !ct.IsCancellationRequested && e switch
+        {
+            DockerApiException api => (int)api.StatusCode >= 500,
+            OperationCanceledException or HttpRequestException or IOException => true,
+            _ => false,
+        };
+
+    /// <summary>The lab's fault, so the verdict is incomplete and the build may be retried elsewhere; names the step and the image.</summary>
+    internal static InfrastructureException EngineFailed(string step, string image, Exception e) =>
+        new($"container engine: could not {step} ({image}): {(e is OperationCanceledException ? "the engine did not answer in time" : e.GetBaseException().Message)}", null, e);
 
     static ConfigurationException MissingImage(string image) => new($"image {image} is not on the engine; build it with `bash ci/setup-docker.sh`");
 
