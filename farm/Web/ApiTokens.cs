@@ -49,7 +49,12 @@ public sealed partial class ApiTokens
     }
 
     /// <summary>A new random token (256 bits, URL-safe).</summary>
-    public static string NewToken() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    /// <remarks>
+    /// Base64url of 32 random bytes, behind a fixed "farm_" prefix. Without it one token in 64 began
+    /// with '-', and `farm ... --token -x...` then parsed it as an option ("Short option does not have
+    /// a valid name"). The prefix also lets secret scanners recognise a leaked Farm token.
+    /// </remarks>
+    public static string NewToken() => "farm_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
     public static ApiTokens Load(string path)
     {
