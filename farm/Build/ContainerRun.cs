@@ -115,13 +115,15 @@ public static class ContainerRun
     /// <summary>
     /// The engine failed us rather than the build: it stopped answering (Docker.DotNet's own timeout,
     /// surfacing as a TaskCanceledException the caller did not ask for), the connection broke, or it
-    /// answered with a server error. A cancellation the caller asked for stays a cancellation.
+    /// answered with a server error. A cancellation the caller asked for stays a cancellation, and a
+    /// local file error (a missing input, a full output disk) is not blamed on the engine.
     /// </summary>
     internal static bool EngineFault(Exception e, CancellationToken ct) =>
         e is not FarmException && !ct.IsCancellationRequested && e switch
         {
             DockerApiException api => (int)api.StatusCode >= 500,
-            OperationCanceledException or HttpRequestException or IOException => true,
+            OperationCanceledException or HttpRequestException or HttpIOException => true,
+            IOException { InnerException: System.Net.Sockets.SocketException } => true,
             _ => false,
         };
 

@@ -52,5 +52,9 @@ public class ContainerEngineFaultTests
         Assert.That(ContainerRun.EngineFault(new DockerApiException(HttpStatusCode.BadRequest, "bad"), CancellationToken.None), Is.False, "a 4xx is Farm asking wrongly, not the lab failing");
         Assert.That(ContainerRun.EngineFault(new DockerApiException(HttpStatusCode.InternalServerError, "boom"), CancellationToken.None), Is.True);
         Assert.That(ContainerRun.EngineFault(new ConfigurationException("x"), CancellationToken.None), Is.False);
+        Assert.That(ContainerRun.EngineFault(new IOException("reset", new System.Net.Sockets.SocketException()), CancellationToken.None), Is.True, "the engine's connection broke");
+        Assert.That(ContainerRun.EngineFault(new HttpIOException(HttpRequestError.ResponseEnded), CancellationToken.None), Is.True);
+        Assert.That(ContainerRun.EngineFault(new FileNotFoundException("input"), CancellationToken.None), Is.False, "a missing input file is not the engine's fault");
+        Assert.That(ContainerRun.EngineFault(new IOException("No space left on device"), CancellationToken.None), Is.False, "a local disk error is not the engine's fault");
     }
 }
