@@ -54,7 +54,7 @@ public sealed partial class ApiTokens
     /// with '-', and `farm ... --token -x...` then parsed it as an option ("Short option does not have
     /// a valid name"). The prefix also lets secret scanners recognise a leaked Farm token.
     /// </remarks>
-    public static string NewToken() => "farm_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    public static string NewToken() => "farm_" + System.Buffers.Text.Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
 
     public static ApiTokens Load(string path)
     {
