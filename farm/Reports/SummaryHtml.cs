@@ -2,8 +2,7 @@ using System.Text;
 using Farm.Checks;
 using Farm.Lab;
 using Farm.Reports.Trends;
-using Farm.Web.Ui;
-using static Farm.Web.Ui.Html;
+using static Farm.Reports.HtmlText;
 
 namespace Farm.Reports;
 
@@ -47,7 +46,7 @@ public static class SummaryHtml
                 b.Append("<tr><td>").Append(E(row.Id)).Append("</td>");
                 foreach (var cell in row.Cells)
                     b.Append("<td>").Append(cell.Check is not { } c ? "-"
-                        : Verdict(JUnitReport.Wire(c.Verdict)) + (c.Unexpected ? $" <b>expected {E(JUnitReport.Wire(c.Expected))}</b>" : "") + (cell.Note > 0 ? $" <sup>[{cell.Note}]</sup>" : "")).Append("</td>");
+                        : Verdict(c.Verdict.ToWire()) + (c.Unexpected ? $" <b>expected {E(c.Expected.ToWire())}</b>" : "") + (cell.Note > 0 ? $" <sup>[{cell.Note}]</sup>" : "")).Append("</td>");
                 b.Append("</tr>");
             }
             b.Append("</table>");

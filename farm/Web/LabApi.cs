@@ -226,7 +226,7 @@ public static class LabApi
             try
             {
                 ctx.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize = MaxRunRecordBytes;
-                record = await System.Text.Json.JsonSerializer.DeserializeAsync<RunRecord>(ctx.Request.Body, RunJsonSink.Options, t);
+                record = await System.Text.Json.JsonSerializer.DeserializeAsync<RunRecord>(ctx.Request.Body, RunRecordJson.Options, t);
             }
             catch (System.Text.Json.JsonException e) { return Results.BadRequest(new { error = $"not a run record: {Clip(e.Message)}" }); }
             catch (BadHttpRequestException e) { return Results.Json(new { error = e.Message }, statusCode: e.StatusCode); }

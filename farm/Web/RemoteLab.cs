@@ -71,7 +71,7 @@ public sealed class RemoteLab : IDisposable
     {
         using var req = new HttpRequestMessage(HttpMethod.Put, $"api/runs/{Uri.EscapeDataString(run.RunId)}")
         {
-            Content = new StringContent(JsonSerializer.Serialize(run, Farm.Reports.RunJsonSink.Options), System.Text.Encoding.UTF8, "application/json"),
+            Content = new StringContent(JsonSerializer.Serialize(run, RunRecordJson.Options), System.Text.Encoding.UTF8, "application/json"),
         };
         (await SendRawAsync(req, ct)).Dispose();
     }
