@@ -89,7 +89,8 @@ public sealed class ReportCommand : AsyncCommand<ReportCommand.Settings>
 
         var reportDir = Path.Combine(s.Out, "report");
         var summary = Path.Combine(reportDir, SummaryHtml.FileName);
-        await AtomicFile.WriteTextAsync(summary, await SummaryHtml.RenderAsync(title, runs, store, DateTimeOffset.UtcNow.AddDays(-90), ct), ct);
+        var now = FarmContext.Of(context).Time.GetUtcNow();
+        await AtomicFile.WriteTextAsync(summary, await SummaryHtml.RenderAsync(title, runs, store, now.AddDays(-90), now, ct), ct);
         AnsiConsole.MarkupLineInterpolated($"summary (one self-contained file): {summary}");
 
         if (!s.NoHtml)

@@ -16,13 +16,13 @@ public static class SummaryHtml
 {
     public const string FileName = "summary.html";
 
-    public static async Task<string> RenderAsync(string title, IReadOnlyList<RunRecord> runs, IRunStore store, DateTimeOffset trendsSince, CancellationToken ct)
+    public static async Task<string> RenderAsync(string title, IReadOnlyList<RunRecord> runs, IRunStore store, DateTimeOffset trendsSince, DateTimeOffset generated, CancellationToken ct)
     {
         var b = new StringBuilder();
         b.Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>").Append(E(title)).Append("</title><style>").Append(Css).Append("</style></head><body><main>");
         b.Append("<h1>").Append(E(title)).Append("</h1>");
         var worst = runs.Select(r => r.Verdict).Aggregate(Farm.Verdict.Pass, (a, x) => a.Worst(x));
-        b.Append($"<p id=\"overall\">Overall: {Verdict(worst.ToWire())} · {runs.Count} run(s) · generated {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC</p>");
+        b.Append($"<p id=\"overall\">Overall: {Verdict(worst.ToWire())} · {runs.Count} run(s) · generated {generated.UtcDateTime:yyyy-MM-dd HH:mm} UTC</p>");
 
         b.Append("<h2>Runs</h2><table id=\"runs\"><tr><th>run</th><th>job</th><th>board</th><th>verdict</th><th>started (UTC)</th><th>seconds</th><th>xen</th><th>message</th></tr>");
         foreach (var r in runs)
