@@ -317,8 +317,10 @@ public static class LabApi
         if (token.Length <= 256 && await view.Tokens.FindAsync(token, ctx.RequestAborted) is { } user) return (user, TimeSpan.Zero);
         if (view.Throttle.RetryAfter(remote) is var wait && wait > TimeSpan.Zero) return (null, wait);
         view.Throttle.Failed(remote);
-        log.LogWarning("failed sign-in from {Remote}: {Method} {Path} with a token that is unknown, expired or revoked", remote, ctx.Request.Method, Clip(ctx.Request.Path));
-        await view.AuditAsync("-", remote, ctx.Request.Method, Clip(ctx.Request.Path), StatusCodes.Status401Unauthorized, CancellationToken.None);
+        // The path is the caller's text, and a token pasted into it is still a token: masked in the log and the audit.
+        var path = RequestLog.Redact(ctx.Request.Path);
+        log.LogWarning("failed sign-in from {Remote}: {Method} {Path} with a token that is unknown, expired or revoked", remote, ctx.Request.Method, path);
+        await view.AuditAsync("-", remote, ctx.Request.Method, path, StatusCodes.Status401Unauthorized, CancellationToken.None);
         if (view.Throttle.RetryAfter(remote) > TimeSpan.Zero)
             log.LogWarning("sign-ins from {Remote} limited: {Limit} failures within {Window}; further failures answer 429", remote, view.Throttle.Limit, view.Throttle.Window);
         return (null, TimeSpan.Zero);
