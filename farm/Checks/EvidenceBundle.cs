@@ -4,7 +4,7 @@ namespace Farm.Checks;
 /// What a run collected from a target: the console transcript and the output of each command
 /// run over SSH, keyed by the command line exactly as run (e.g. "xl info", "lspci -vvv").
 /// </summary>
-public sealed record EvidenceBundle(
+internal sealed record EvidenceBundle(
     string Target,
     string ConsoleLog,
     IReadOnlyDictionary<string, string> Commands)

@@ -6,7 +6,7 @@ namespace Farm;
 // produce results sit above Core, and Core knows nothing of them.
 
 /// <summary>A vPCI check's verdict. XFail and NotApplicable always carry the evidence line that justified them.</summary>
-public enum CheckVerdict
+internal enum CheckVerdict
 {
     [JsonStringEnumMemberName("pass")] Pass,
     [JsonStringEnumMemberName("fail")] Fail,
@@ -19,7 +19,7 @@ public enum CheckVerdict
 /// and the source (file and version in Xen or Linux) of the log string it matched.
 /// <see cref="Guest"/> names the domU a guest check judged (null: dom0's or the native target's view).
 /// </summary>
-public sealed record CheckResult(
+internal sealed record CheckResult(
     string Id,
     string Group,
     CheckVerdict Verdict,
@@ -35,7 +35,7 @@ public sealed record CheckResult(
     public string Key => Guest is null ? Id : $"{Id}@guest:{Guest}";
 }
 
-public static class CheckVerdicts
+internal static class CheckVerdicts
 {
     /// <summary>The wire name, as run.json, junit.xml and the store spell it.</summary>
     public static string ToWire(this CheckVerdict v) => v switch

@@ -8,7 +8,7 @@ namespace Farm;
 /// camelCase, durations in seconds, verdicts as their wire names, nulls left out. With the record
 /// in Core, so the store and the API read runs without knowing the reports that write them.
 /// </summary>
-public static class RunRecordJson
+internal static class RunRecordJson
 {
     // Everything (naming, enums by their JsonStringEnumMemberName, seconds) is source-generated:
     // no reflection warm-up on the run's critical path (see ci/bench).

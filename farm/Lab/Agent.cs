@@ -9,7 +9,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Farm.Lab;
 
 /// <summary>How an agent works: who it is, its boards, how often it proves it is alive.</summary>
-public sealed record AgentOptions(string Name, IReadOnlyList<BoardSpec> Boards, string Out, TimeSpan Heartbeat, TimeSpan LeaseFor, TimeSpan StaleAfter, TimeSpan Poll)
+internal sealed record AgentOptions(string Name, IReadOnlyList<BoardSpec> Boards, string Out, TimeSpan Heartbeat, TimeSpan LeaseFor, TimeSpan StaleAfter, TimeSpan Poll)
 {
     /// <summary>Where queued job files may be loaded from (<c>farm agent</c>: the checkout's <c>jobs/</c>, or <c>--job-root</c>); none refuses every path.</summary>
     public JobRoots Jobs { get; init; } = new([]);
@@ -23,7 +23,7 @@ public sealed record AgentOptions(string Name, IReadOnlyList<BoardSpec> Boards, 
 /// for another board, once. It talks only to the database, so a controller (<c>farm serve</c>)
 /// restarting does not disturb a running job.
 /// </summary>
-public sealed partial class Agent(JobQueue queue, LeaseStore leases, AgentOptions options, Func<RunRequest, CancellationToken, Task<RunRecord>> run, TimeProvider time, ILogger? log = null)
+internal sealed partial class Agent(JobQueue queue, LeaseStore leases, AgentOptions options, Func<RunRequest, CancellationToken, Task<RunRecord>> run, TimeProvider time, ILogger? log = null)
 {
     readonly ILogger _log = log ?? NullLogger.Instance;
 

@@ -7,7 +7,7 @@ namespace Farm.Reports;
 /// The HTML pieces the summary report and the dashboard share: encoding, numbers, verdict badges and
 /// the stylesheet. Here, below the web layer, so a report renders without knowing the web.
 /// </summary>
-public static class HtmlText
+internal static class HtmlText
 {
     public static string E(string? s) => WebUtility.HtmlEncode(s ?? "");
 

@@ -8,7 +8,7 @@ namespace Farm.Web.Ui;
 /// <see cref="HtmlText.E"/> (HTML-encoded), the only script is served from /static (the CSP forbids inline
 /// script), so text from a board can never become markup.
 /// </summary>
-public static class Html
+internal static class Html
 {
     public const string ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'";
 
