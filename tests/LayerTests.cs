@@ -18,6 +18,7 @@ public class LayerTests
         ("Checks", "Reports"), ("Checks", "Web"), ("Checks", "Cli"),
         ("Lab", "Reports"), ("Lab", "Web"), ("Lab", "Cli"),
         ("Reports", "Web"), ("Reports", "Cli"),
+        ("Jobs", "Reports"), ("Jobs", "Lab"), ("Jobs", "Web"), ("Jobs", "Cli"),
         ("Web", "Cli"),
     ];
 
