@@ -37,7 +37,7 @@ internal sealed class CaptureCommand : AsyncCommand<CaptureCommand.Settings>
         if (names.Distinct().Count() != names.Count) names = s.Ports.Select((p, i) => $"{i}-{Path.GetFileName(p)}").ToList();
         var consoles = s.Ports.Select((port, i) =>
         {
-            var broker = new ConsoleBroker(names[i], TtyStream.Open(port, settings), FarmContext.Of(context).Time);
+            var broker = new ConsoleBroker(names[i], TtyStream.Open(port, settings));
             var transcript = ConsoleTranscript.Start(broker, Path.Combine(s.Out, names[i] + ".log"), Path.Combine(s.Out, names[i] + ".raw"));
             return (broker, transcript);
         }).ToList();
