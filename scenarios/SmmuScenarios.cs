@@ -112,8 +112,8 @@ public class SmmuScenarios
         foreach (var id in new[] { "ecam.domu-bridge-at-guest-base", "ecam.domu-bridge-node-matches-guest-layout", "ecam.domu-devices-at-virtual-sbdf",
                      "bar.domu-relocated-into-guest-window", "bar.domu-bars-match-host-sizes", "lifecycle.guest-kernel-healthy",
                      "lifecycle.domu-device-works-in-dom0-after-deassign" })
-            Assert.That(r.Checks.Single(c => c.Id == id && c.Guest == "g1").Verdict, Is.EqualTo(Farm.Checks.CheckVerdict.Pass), id);
+            Assert.That(r.Checks.Single(c => c.Id == id && c.Guest == "g1").Verdict, Is.EqualTo(CheckVerdict.Pass), id);
         // Step 4's wall: no interrupt-map in the guest's bridge, so the guest's nvme gives up (of_irq_parse_pci: failed with rc=-22).
-        Assert.That(r.Checks.Single(c => c.Id == "dma.domu-nvme-write-read-sha256" && c.Guest == "g1").Verdict, Is.EqualTo(Farm.Checks.CheckVerdict.Fail));
+        Assert.That(r.Checks.Single(c => c.Id == "dma.domu-nvme-write-read-sha256" && c.Guest == "g1").Verdict, Is.EqualTo(CheckVerdict.Fail));
     }
 }
