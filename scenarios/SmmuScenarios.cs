@@ -91,12 +91,12 @@ public class SmmuScenarios
     /// for vPCI, Xen serves the guest's bridge at GUEST_VPCI_ECAM_BASE with the NVMe and the e1000e at
     /// virtual SBDFs 00:00.0/00:01.0, and maps each host BAR where the guest placed it inside its windows.
     /// The guest has no interrupts for them yet (no interrupt-map: step 4), so its NVMe round trip fails.
-    /// Expected runtime: ~2.5 min with the build cached (one boot, one guest under TCG); uncached, the
+    /// Expected runtime: ~110 s with the build cached (measured 103 s: one boot, one guest under TCG); uncached, the
     /// hypervisor and toolstack builds add ~7 min on 2 busy cores.
     /// </summary>
     [Test]
     [Category("Container")]
-    [Description("expected runtime: ~150 s with the build cached (measured 131 s for the run); ~7 min more uncached")]
+    [Description("expected runtime: ~110 s with the build cached (measured 103 s); ~7 min more uncached")]
     public async Task TheDomUVpciPatchesPutTheGuestsDevicesAtVirtualSbdfsWithRelocatedBars()
     {
         string[] patches = ["xen-4.17-arm-pci-passthrough.patch", "xen-4.17-arm-smmuv3-pci-iommu-map.patch", "xen-4.17-arm-vpci-guest.patch",
