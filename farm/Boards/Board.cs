@@ -11,7 +11,7 @@ namespace Farm.Boards;
 /// after power-on, a resume and a snapshot stage around the dom0 prompt.
 /// <paramref name="Facts"/> gives what the board learned during the run for its provenance (QEMU's version).
 /// </summary>
-public sealed record Board(
+internal sealed record Board(
     string Name,
     IPowerSwitch Power,
     IConsole Console,
@@ -26,14 +26,14 @@ public sealed record Board(
 /// Where and how a run makes its board: the run's board directory, its clock, and, for
 /// <c>boot: snapshot</c>, where saved boots are kept (null for a cold boot).
 /// </summary>
-public sealed record BoardContext(string Directory, TimeProvider Time, string? SnapshotDirectory = null);
+internal sealed record BoardContext(string Directory, TimeProvider Time, string? SnapshotDirectory = null);
 
 /// <summary>
 /// What every board configuration says: its name and whether it boots Xen or native Linux, and
 /// how a run makes the board from it (the kind's factory: the board composed from its power,
 /// console and deploy capabilities).
 /// </summary>
-public interface IBoardConfig
+internal interface IBoardConfig
 {
     string Name { get; }
 

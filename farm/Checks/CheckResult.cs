@@ -1,7 +1,7 @@
 namespace Farm.Checks;
 
 /// <summary>A vPCI check's verdict. XFail and NotApplicable always carry the evidence line that justified them.</summary>
-public enum CheckVerdict
+internal enum CheckVerdict
 {
     [System.Text.Json.Serialization.JsonStringEnumMemberName("pass")] Pass,
     [System.Text.Json.Serialization.JsonStringEnumMemberName("fail")] Fail,
@@ -14,7 +14,7 @@ public enum CheckVerdict
 /// and the source (file and version in Xen or Linux) of the log string it matched.
 /// <see cref="Guest"/> names the domU a guest check judged (null: dom0's or the native target's view).
 /// </summary>
-public sealed record CheckResult(
+internal sealed record CheckResult(
     string Id,
     string Group,
     CheckVerdict Verdict,
@@ -34,7 +34,7 @@ public sealed record CheckResult(
 /// What a run collected from a target: the console transcript and the output of each command
 /// run over SSH, keyed by the command line exactly as run (e.g. "xl info", "lspci -vvv").
 /// </summary>
-public sealed record EvidenceBundle(
+internal sealed record EvidenceBundle(
     string Target,
     string ConsoleLog,
     IReadOnlyDictionary<string, string> Commands)

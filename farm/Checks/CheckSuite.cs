@@ -6,7 +6,7 @@ namespace Farm.Checks;
 /// The check catalog and how job files name parts of it: <c>vpci</c> (everything), a group
 /// (<c>ecam</c>, <c>bar</c>, <c>interrupts</c>, <c>dma-iommu</c>, <c>lifecycle</c>, <c>negative</c>) or a check id.
 /// </summary>
-public static class CheckSuite
+internal static class CheckSuite
 {
     public static IReadOnlyList<Check> All { get; } =
     [

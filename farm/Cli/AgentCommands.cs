@@ -17,7 +17,7 @@ namespace Farm.Cli;
 /// several hosts); runs are recorded in this host's run store and their ids in the queue, and with
 /// <c>--server/--token</c> also sent to the controller as they happen (record and live console).
 /// </summary>
-public sealed class AgentCommand : AsyncCommand<AgentCommand.Settings>
+internal sealed class AgentCommand : AsyncCommand<AgentCommand.Settings>
 {
     public sealed class Settings : LeaseSettings
     {
@@ -89,7 +89,7 @@ public sealed class AgentCommand : AsyncCommand<AgentCommand.Settings>
 }
 
 /// <summary><c>farm queue &lt;job.yaml&gt;... [--board NAME] [--priority N]</c>: queues jobs for the agents; <c>farm queue --list</c> shows the queue.</summary>
-public sealed class QueueCommand : AsyncCommand<QueueCommand.Settings>
+internal sealed class QueueCommand : AsyncCommand<QueueCommand.Settings>
 {
     public sealed class Settings : LeaseSettings
     {

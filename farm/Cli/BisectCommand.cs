@@ -20,7 +20,7 @@ namespace Farm.Cli;
 /// commit can be named (the failure does not reproduce, or only unbuildable commits are left); 2 bad
 /// input; 3 the lab failed.
 /// </summary>
-public sealed class BisectCommand : AsyncCommand<BisectCommand.Settings>
+internal sealed class BisectCommand : AsyncCommand<BisectCommand.Settings>
 {
     public sealed class Settings : LabSettings
     {

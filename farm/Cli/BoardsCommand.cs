@@ -11,7 +11,7 @@ namespace Farm.Cli;
 /// their power and console are, their last run (from the store), and with <c>--check</c> what
 /// their power controller and console server answer right now.
 /// </summary>
-public sealed class BoardsCommand : AsyncCommand<BoardsCommand.Settings>
+internal sealed class BoardsCommand : AsyncCommand<BoardsCommand.Settings>
 {
     public sealed class Settings : LeaseSettings
     {

@@ -13,7 +13,7 @@ namespace Farm.Cli;
 /// hit, and what it enabled for PCI. Exit codes as for runs: fail (the build broke), error (bad
 /// input, no engine, a dropped Kconfig option), incomplete (the mirror or engine failed).
 /// </summary>
-public sealed class BuildCommand : AsyncCommand<BuildCommand.Settings>
+internal sealed class BuildCommand : AsyncCommand<BuildCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {

@@ -3,7 +3,7 @@ using Spectre.Console.Cli;
 
 namespace Farm.Cli;
 
-public static class FarmApp
+internal static class FarmApp
 {
     public static async Task<int> RunAsync(string[] args)
     {

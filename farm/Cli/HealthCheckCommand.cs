@@ -14,7 +14,7 @@ namespace Farm.Cli;
 /// passing health run on a board quarantined that way brings it back. Runs on quarantined boards too
 /// (that is what a health check is for). Exit code: the worst verdict.
 /// </summary>
-public sealed class HealthCheckCommand : AsyncCommand<HealthCheckCommand.Settings>
+internal sealed class HealthCheckCommand : AsyncCommand<HealthCheckCommand.Settings>
 {
     public sealed class Settings : LeaseSettings
     {

@@ -8,7 +8,7 @@ using Spectre.Console.Cli;
 namespace Farm.Cli;
 
 /// <summary><c>farm quarantine &lt;board&gt; --reason ...</c> / <c>farm return &lt;board&gt;</c>: an operator takes a board out of service or brings it back.</summary>
-public abstract class BoardServiceCommand : AsyncCommand<BoardServiceCommand.Settings>
+internal abstract class BoardServiceCommand : AsyncCommand<BoardServiceCommand.Settings>
 {
     protected abstract string Action { get; }
 
@@ -36,18 +36,18 @@ public abstract class BoardServiceCommand : AsyncCommand<BoardServiceCommand.Set
     }
 }
 
-public sealed class QuarantineCommand : BoardServiceCommand
+internal sealed class QuarantineCommand : BoardServiceCommand
 {
     protected override string Action => "quarantine";
 }
 
-public sealed class ReturnCommand : BoardServiceCommand
+internal sealed class ReturnCommand : BoardServiceCommand
 {
     protected override string Action => "return";
 }
 
 /// <summary>Each board's health: its runs (the run store) and operators' decisions (the lab database, when there is one).</summary>
-public static class LabHealth
+internal static class LabHealth
 {
     public static async Task<IReadOnlyDictionary<string, BoardHealthStatus>> EvaluateAsync(
         IEnumerable<string> boards, Lab.IRunStore? runs, LeaseSettings lab, CancellationToken ct)

@@ -12,7 +12,7 @@ namespace Farm.Cli;
 /// job (ci/bench's JSON) as one run in the store, every numeric leaf a metric named by its path
 /// (<c>console-cpu.farm.percentPerConsole</c>), so Farm's own performance has trends like Xen's.
 /// </summary>
-public sealed class ImportMetricsCommand : AsyncCommand<ImportMetricsCommand.Settings>
+internal sealed class ImportMetricsCommand : AsyncCommand<ImportMetricsCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {

@@ -12,7 +12,7 @@ namespace Farm.Cli;
 /// boards at the same instant; checks that exactly B are granted and prints acquisitions/s and
 /// grant latency percentiles as one JSON line (ci/bench runs it on SQLite and PostgreSQL).
 /// </summary>
-public sealed class LeaseBenchCommand : AsyncCommand<LeaseBenchCommand.Settings>
+internal sealed class LeaseBenchCommand : AsyncCommand<LeaseBenchCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {

@@ -9,7 +9,7 @@ using Spectre.Console.Cli;
 namespace Farm.Cli;
 
 /// <summary>Options of the lease commands: the lab, the lab database, and who is asking.</summary>
-public class LeaseSettings : LabSettings
+internal class LeaseSettings : LabSettings
 {
     [CommandOption("--db <CONNECTION>")]
     [Description("Lab database: 'Data Source=FILE' (SQLite) or 'Host=...;Username=...;Database=...' (PostgreSQL). Default: $FARM_DB, else artifacts/lab.db.")]
@@ -73,7 +73,7 @@ public class LeaseSettings : LabSettings
 }
 
 /// <summary><c>farm reserve &lt;board&gt; | --tag T --for 2h [--note ...]</c>: takes a board for a while (exit 1 when it is taken).</summary>
-public sealed class ReserveCommand : AsyncCommand<ReserveCommand.Settings>
+internal sealed class ReserveCommand : AsyncCommand<ReserveCommand.Settings>
 {
     public sealed class Settings : LeaseSettings
     {
@@ -133,7 +133,7 @@ public sealed class ReserveCommand : AsyncCommand<ReserveCommand.Settings>
 }
 
 /// <summary><c>farm renew &lt;board&gt; --for 2h</c>: extends one's own lease (exit 1 when it was lost).</summary>
-public sealed class RenewCommand : AsyncCommand<RenewCommand.Settings>
+internal sealed class RenewCommand : AsyncCommand<RenewCommand.Settings>
 {
     public sealed class Settings : LeaseSettings
     {
@@ -167,7 +167,7 @@ public sealed class RenewCommand : AsyncCommand<RenewCommand.Settings>
 }
 
 /// <summary><c>farm release &lt;board&gt;</c>: gives one's board back.</summary>
-public sealed class ReleaseCommand : AsyncCommand<ReleaseCommand.Settings>
+internal sealed class ReleaseCommand : AsyncCommand<ReleaseCommand.Settings>
 {
     public sealed class Settings : LeaseSettings
     {
@@ -188,7 +188,7 @@ public sealed class ReleaseCommand : AsyncCommand<ReleaseCommand.Settings>
 }
 
 /// <summary><c>farm leases [--audit BOARD]</c>: who holds what now, or a board's history.</summary>
-public sealed class LeasesCommand : AsyncCommand<LeasesCommand.Settings>
+internal sealed class LeasesCommand : AsyncCommand<LeasesCommand.Settings>
 {
     public sealed class Settings : LeaseSettings
     {

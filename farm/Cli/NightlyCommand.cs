@@ -15,7 +15,7 @@ namespace Farm.Cli;
 /// boards held with job leases, incomplete runs retried once on another healthy board; writes
 /// <c>&lt;out&gt;/nightly-&lt;time&gt;.json</c> (one result per target) and exits with the worst verdict.
 /// </summary>
-public sealed class NightlyCommand : AsyncCommand<NightlyCommand.Settings>
+internal sealed class NightlyCommand : AsyncCommand<NightlyCommand.Settings>
 {
     public sealed class Settings : LeaseSettings
     {

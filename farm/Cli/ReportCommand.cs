@@ -11,7 +11,7 @@ namespace Farm.Cli;
 /// <c>&lt;out&gt;/report/index.html</c> and writes a self-contained <c>&lt;out&gt;/report/summary.html</c>.
 /// "nightly" reports the runs of the newest nightly-*.json.
 /// </summary>
-public sealed class ReportCommand : AsyncCommand<ReportCommand.Settings>
+internal sealed class ReportCommand : AsyncCommand<ReportCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {

@@ -10,7 +10,7 @@ namespace Farm.Cli;
 /// <c>farm run &lt;job.yaml&gt;... [--board NAME] [--out DIR] [--parallel N]</c>: runs each job on its
 /// own QEMU instance (own ports, sockets and run directory), at most N at once; exit code = the worst verdict (0/1/2/3).
 /// </summary>
-public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
+internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
 {
     public sealed class Settings : LeaseSettings
     {
@@ -103,7 +103,7 @@ public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
 }
 
 /// <summary>Options every lab-aware command shares.</summary>
-public class LabSettings : CommandSettings
+internal class LabSettings : CommandSettings
 {
     [CommandOption("--lab <DIR>")]
     [Description("Lab inventory: a directory of board files or one YAML file (default: boards/).")]

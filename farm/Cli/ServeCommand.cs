@@ -7,7 +7,7 @@ using Spectre.Console.Cli;
 namespace Farm.Cli;
 
 /// <summary><c>farm serve [--listen 127.0.0.1:8080] [--tokens lab/tokens.yaml] [--tls-cert FILE --tls-key FILE]</c>: the lab API until Ctrl-C.</summary>
-public sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
+internal sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
 {
     public sealed class Settings : LeaseSettings
     {
@@ -98,7 +98,7 @@ public sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
 /// user's tokens (or one, by the id printed when it was made) at once, without restarting farm serve;
 /// <c>farm token --list</c> shows ids, users, roles and expiry, never a token.
 /// </summary>
-public sealed class TokenCommand : AsyncCommand<TokenCommand.Settings>
+internal sealed class TokenCommand : AsyncCommand<TokenCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {

@@ -15,7 +15,7 @@ namespace Farm.Cli;
 /// bare baseline measured in the same process: the same rows read with one plain SQL query.
 /// Prints one JSON line (ci/bench).
 /// </summary>
-public sealed class TrendBenchCommand : AsyncCommand<TrendBenchCommand.Settings>
+internal sealed class TrendBenchCommand : AsyncCommand<TrendBenchCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {

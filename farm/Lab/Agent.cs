@@ -7,7 +7,7 @@ using Farm.Lab.Queue;
 namespace Farm.Lab;
 
 /// <summary>How an agent works: who it is, its boards, how often it proves it is alive.</summary>
-public sealed record AgentOptions(string Name, IReadOnlyList<BoardSpec> Boards, string Out, TimeSpan Heartbeat, TimeSpan LeaseFor, TimeSpan StaleAfter, TimeSpan Poll)
+internal sealed record AgentOptions(string Name, IReadOnlyList<BoardSpec> Boards, string Out, TimeSpan Heartbeat, TimeSpan LeaseFor, TimeSpan StaleAfter, TimeSpan Poll)
 {
     /// <summary>Where queued job files may be loaded from (<c>farm agent</c>: the checkout's <c>jobs/</c>, or <c>--job-root</c>); none refuses every path.</summary>
     public JobRoots Jobs { get; init; } = new([]);
@@ -21,7 +21,7 @@ public sealed record AgentOptions(string Name, IReadOnlyList<BoardSpec> Boards, 
 /// for another board, once. It talks only to the database, so a controller (<c>farm serve</c>)
 /// restarting does not disturb a running job.
 /// </summary>
-public sealed class Agent(JobQueue queue, LeaseStore leases, AgentOptions options, Func<RunRequest, CancellationToken, Task<RunRecord>> run, TimeProvider time)
+internal sealed class Agent(JobQueue queue, LeaseStore leases, AgentOptions options, Func<RunRequest, CancellationToken, Task<RunRecord>> run, TimeProvider time)
 {
     /// <summary>What the agent did with one claim, for its log.</summary>
     public event Action<string>? Said;

@@ -10,7 +10,7 @@ using Npgsql;
 namespace Farm.Lab;
 
 /// <summary>One run's value of one metric.</summary>
-public sealed record MetricPoint(string RunId, string Job, string Board, DateTimeOffset Start, double Value, string? XenVersion);
+internal sealed record MetricPoint(string RunId, string Job, string Board, DateTimeOffset Start, double Value, string? XenVersion);
 
 /// <summary>
 /// The run store on SQL: a row per run, written as "incomplete" when the run starts and replaced

@@ -14,7 +14,7 @@ namespace Farm.Reports;
 /// <c>environment.properties</c>, <c>executor.json</c> and <c>categories.json</c>. Render them with
 /// <c>farm report</c> (the npm <c>allure</c> CLI).
 /// </summary>
-public sealed class AllureResults : IRunSink
+internal sealed class AllureResults : IRunSink
 {
     public const string DirectoryName = "allure-results";
 

@@ -9,7 +9,7 @@ namespace Farm.Reports;
 /// judged on a guest form one row group per guest ("guest &lt;name&gt;") below the target's own rows;
 /// runs without guests render exactly as before guests existed.
 /// </summary>
-public static class CheckMatrix
+internal static class CheckMatrix
 {
     public const string FileName = "matrix.md";
 

@@ -10,7 +10,7 @@ namespace Farm.Reports;
 /// A stage that failed is a &lt;failure&gt;; incomplete or error is an &lt;error&gt; (the lab or the
 /// input, not the system under test); xfail and n/a checks are &lt;skipped&gt; with their evidence.
 /// </summary>
-public sealed class JUnitReport : IRunSink
+internal sealed class JUnitReport : IRunSink
 {
     public const string FileName = "junit.xml";
 

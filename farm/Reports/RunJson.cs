@@ -10,7 +10,7 @@ namespace Farm.Reports;
 /// verdicts as their wire names). Written when the run starts (verdict incomplete) and again
 /// when it ends, each time atomically, so a reader or a crash never sees half a file.
 /// </summary>
-public sealed class RunJsonSink : IRunSink
+internal sealed class RunJsonSink : IRunSink
 {
     public const string FileName = "run.json";
 
@@ -64,7 +64,7 @@ public sealed class RunJsonSink : IRunSink
 internal sealed partial class RunJsonContext : JsonSerializerContext;
 
 /// <summary>Write to a temporary file beside the target, then rename over it.</summary>
-public static class AtomicFile
+internal static class AtomicFile
 {
     public static async Task WriteAsync(string path, Func<Stream, Task> write, CancellationToken ct)
     {

@@ -13,7 +13,7 @@ namespace Farm.Reports;
 /// with the evidence line of every xfail/n-a/fail, each run's stages, and the trends of the
 /// headline metrics for those runs' targets with shifts marked.
 /// </summary>
-public static class SummaryHtml
+internal static class SummaryHtml
 {
     public const string FileName = "summary.html";
 

@@ -11,7 +11,7 @@ namespace Farm.Serial;
 /// to any number of subscribers. Nothing is dropped: every subscriber channel is unbounded,
 /// the full line history is kept for replay and expect(), and the raw bytes are kept verbatim.
 /// </summary>
-public sealed class ConsoleBroker : IConsole, IAsyncDisposable
+internal sealed class ConsoleBroker : IConsole, IAsyncDisposable
 {
     const int ReadBufferSize = 64 * 1024;
 
@@ -218,9 +218,9 @@ public sealed class ConsoleBroker : IConsole, IAsyncDisposable
 }
 
 /// <summary>Where an expect() found its pattern, with the line it matched (evidence).</summary>
-public sealed record ConsoleMatch(Match Match, int LineIndex, string LineText);
+internal sealed record ConsoleMatch(Match Match, int LineIndex, string LineText);
 
-public sealed class ConsoleCursor
+internal sealed class ConsoleCursor
 {
     readonly ConsoleBroker _broker;
     int _line;

@@ -16,7 +16,7 @@ namespace Farm.Serial;
 /// every write already made; nothing waits in a user-space buffer for more input).
 /// </para>
 /// </summary>
-public sealed class ConsoleTranscript : IAsyncDisposable
+internal sealed class ConsoleTranscript : IAsyncDisposable
 {
     const int BufferSize = 1 << 16;
 

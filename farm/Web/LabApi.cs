@@ -14,7 +14,7 @@ using Microsoft.Extensions.Logging;
 namespace Farm.Web;
 
 /// <summary>Where <c>farm serve</c> finds the lab, its database, the run store and the tokens.</summary>
-public sealed record LabApiOptions(string Lab, string Database, string Out, string? Store, ApiTokens Tokens)
+internal sealed record LabApiOptions(string Lab, string Database, string Out, string? Store, ApiTokens Tokens)
 {
     /// <summary>When set, <c>farm serve</c> queues <see cref="NightlyJobs"/> every day at this UTC time.</summary>
     public TimeSpan? NightlyAt { get; init; }
@@ -38,13 +38,13 @@ public sealed record LabApiOptions(string Lab, string Database, string Out, stri
 }
 
 /// <summary>Bodies of the write endpoints.</summary>
-public sealed record ReserveBody(string Board, string? For, string? Note);
+internal sealed record ReserveBody(string Board, string? For, string? Note);
 
-public sealed record RenewBody(string? For);
+internal sealed record RenewBody(string? For);
 
-public sealed record ReasonBody(string? Reason);
+internal sealed record ReasonBody(string? Reason);
 
-public sealed record QueueBody(string Job, string? Board, int? Priority);
+internal sealed record QueueBody(string Job, string? Board, int? Priority);
 
 /// <summary>
 /// The lab's REST API (<c>farm serve</c>): boards with health and leases, reservations, operator
@@ -52,7 +52,7 @@ public sealed record QueueBody(string Job, string? Board, int? Priority);
 /// endpoint needs a role (viewer reads, developer reserves, admin quarantines and returns boards;
 /// 403 below it); every write is recorded in <c>api_audit</c> with the user and the answer.
 /// </summary>
-public static class LabApi
+internal static class LabApi
 {
     public static async Task<WebApplication> BuildAsync(LabApiOptions o, IPEndPoint listen, CancellationToken ct)
     {

@@ -7,7 +7,7 @@ using Farm.Lab.Leases;
 namespace Farm.Web;
 
 /// <summary>A board as the controller lists it (what the CLI needs to pick one by tags).</summary>
-public sealed record RemoteBoard(string Name, IReadOnlyList<string> Tags);
+internal sealed record RemoteBoard(string Name, IReadOnlyList<string> Tags);
 
 /// <summary>
 /// The CLI's side of the lab API (<c>farm reserve ... --server URL --token T</c>, or FARM_SERVER and
@@ -15,7 +15,7 @@ public sealed record RemoteBoard(string Name, IReadOnlyList<string> Tags);
 /// the caller is from the token. A refused token or role is bad input (error); an unreachable
 /// controller is the lab's fault (incomplete).
 /// </summary>
-public sealed class RemoteLab : IDisposable
+internal sealed class RemoteLab : IDisposable
 {
     static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
     readonly HttpClient _http;

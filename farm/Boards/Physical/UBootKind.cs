@@ -6,7 +6,7 @@ using Farm.Serial;
 namespace Farm.Boards.Physical;
 
 /// <summary>A physical board booted by U-Boot (<c>kind: uboot</c>): its power, UART, network and U-Boot, validated.</summary>
-public sealed record UBootBoardSpec(PowerSpec Power, SerialSpec Serial, NetworkSpec Network, UBootSpec UBoot) : BoardKindSpec
+internal sealed record UBootBoardSpec(PowerSpec Power, SerialSpec Serial, NetworkSpec Network, UBootSpec UBoot) : BoardKindSpec
 {
     public override string Kind => "uboot";
 

@@ -8,7 +8,7 @@ namespace Farm.Boards.Qemu;
 /// QEMU settings for one board (<c>kind: qemu</c>), defaults already applied. The values map one-to-one onto
 /// <c>boot.sh</c>'s knobs (<c>CPU SMP MEM IOMMU NVME NIC</c>) and onto its command line.
 /// </summary>
-public sealed record QemuSpec : BoardKindSpec
+internal sealed record QemuSpec : BoardKindSpec
 {
     public override string Kind => "qemu";
 
@@ -53,7 +53,7 @@ public sealed record QemuSpec : BoardKindSpec
 /// set here", so layers merge field by field. Lists are replaced, not appended, so a board can
 /// also remove a device.
 /// </summary>
-public sealed record QemuSettings
+internal sealed record QemuSettings
 {
     public string? Binary { get; init; }
 

@@ -7,7 +7,7 @@ namespace Farm.Boards.Spec;
 /// kind's reader: its own fields, the facts callers need without asking which kind it is, and the
 /// configuration a run is made from.
 /// </summary>
-public abstract record BoardKindSpec
+internal abstract record BoardKindSpec
 {
     /// <summary>The kind's name in lab files (<c>kind:</c>).</summary>
     public abstract string Kind { get; }

@@ -3,7 +3,7 @@ using Farm.Jobs.Spec;
 namespace Farm.Boards.Spec;
 
 /// <summary>Every board field that a board type sets and a board may override; null means "not set here".</summary>
-public sealed record BoardSettings
+internal sealed record BoardSettings
 {
     /// <summary>The kind's name (<c>kind:</c>), checked against <see cref="BoardKinds"/> when read.</summary>
     public string? Kind { get; init; }
@@ -46,7 +46,7 @@ public sealed record BoardSettings
 }
 
 /// <summary>A board type from a lab file (LAVA's device type): the shared settings of a family of boards.</summary>
-public sealed record BoardTypeSpec
+internal sealed record BoardTypeSpec
 {
     public required string Name { get; init; }
     public required BoardSettings Settings { get; init; }

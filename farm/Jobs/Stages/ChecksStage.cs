@@ -9,7 +9,7 @@ namespace Farm.Jobs.Stages;
 /// that fails where it was expected to pass makes the run <c>fail</c>, with the failing checks'
 /// evidence lines. xfail and n/a are expected outcomes, not failures.
 /// </summary>
-public sealed class ChecksStage(string target, IReadOnlyList<Check> checks, IReadOnlyList<string> expectedPci, TimeSpan timeout) : Stage("checks", timeout)
+internal sealed class ChecksStage(string target, IReadOnlyList<Check> checks, IReadOnlyList<string> expectedPci, TimeSpan timeout) : Stage("checks", timeout)
 {
     /// <summary>
     /// Also after a later stage failed, as long as dom0 came up: a guest's refusal or crash is

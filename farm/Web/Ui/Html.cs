@@ -9,7 +9,7 @@ namespace Farm.Web.Ui;
 /// <see cref="E"/> (HTML-encoded), the only script is served from /static (the CSP forbids inline
 /// script), so text from a board can never become markup.
 /// </summary>
-public static class Html
+internal static class Html
 {
     public static string E(string? s) => WebUtility.HtmlEncode(s ?? "");
 

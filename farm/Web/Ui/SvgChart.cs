@@ -9,7 +9,7 @@ namespace Farm.Web.Ui;
 /// metric, every point titled with its run, every shift drawn as a red dashed line at the first
 /// run after it, labelled with the change and titled with what changed in between.
 /// </summary>
-public static class SvgChart
+internal static class SvgChart
 {
     public static string Render(TrendSeries s, int width = 760, int height = 220)
     {

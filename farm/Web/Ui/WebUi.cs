@@ -20,7 +20,7 @@ namespace Farm.Web.Ui;
 /// SameSite=Strict, Secure under HTTPS) carries a random session id, never the token. The same
 /// roles decide who may reserve, and every form post is audited like an API write.
 /// </summary>
-public static class WebUi
+internal static class WebUi
 {
     public const string Cookie = "farm_session";
 
