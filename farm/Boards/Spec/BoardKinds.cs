@@ -124,7 +124,7 @@ internal sealed class BoardKindBuild(BoardKindEntry kind, BoardSettings merged, 
 
 /// <summary>
 /// The board kinds by name. Farm's own (<c>qemu</c>, <c>uboot</c>) register themselves when the
-/// assembly loads (<see cref="Farm.Boards.BuiltInBoardKinds"/>), so this registry knows no kind; a
+/// assembly loads (<see cref="Farm.Boards.Kinds.BuiltInBoardKinds"/>), so this registry knows no kind; a
 /// new one is a folder whose entry calls <see cref="Register"/>. Kept in registration order: lab-file
 /// messages list kinds and keys in it.
 /// </summary>
