@@ -16,8 +16,10 @@ internal sealed record UBootBoardSpec(PowerSpec Power, SerialSpec Serial, Networ
 
     public override string ConsoleSummary => Serial.Summary;
 
-    internal override IBoardConfig Config(BoardSpec board) =>
-        new PhysicalBoardConfig(board.Name, board.Mode, board.XenCmdline, board.LinuxCmdline, Power, Serial, Network, UBoot);
+    internal override IBoardConfig Config(BoardSpec board) => Bench(board);
+
+    PhysicalBoardConfig Bench(BoardSpec board) =>
+        new(board.Name, board.Mode, board.XenCmdline, board.LinuxCmdline, Power, Serial, Network, UBoot);
 
     /// <summary>Asks the power controller for the outlet state and connects to the console server.</summary>
     internal override async Task<(string Power, string Console)?> ProbeAsync(BoardSpec board, CancellationToken ct) =>
@@ -27,7 +29,7 @@ internal sealed record UBootBoardSpec(PowerSpec Power, SerialSpec Serial, Networ
     {
         try
         {
-            await using var board = new PhysicalBoard((PhysicalBoardConfig)Config(b), Path.Combine(Path.GetTempPath(), "farm-boards-check"));
+            await using var board = new PhysicalBoard(Bench(b), Path.Combine(Path.GetTempPath(), "farm-boards-check"));
             using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
             limit.CancelAfter(TimeSpan.FromSeconds(15));
             return $"outlet reads {(await board.Power.GetAsync(limit.Token).ConfigureAwait(false)).ToString().ToLowerInvariant()}";
