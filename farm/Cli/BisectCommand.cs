@@ -122,7 +122,7 @@ internal sealed class BisectCommand : AsyncCommand<BisectCommand.Settings>
 
         var store = await RunSinks.OpenStoreAsync(s.Out, s.Store, ct);
         var bisects = await BisectStore.OpenAsync(RunSinks.BisectStorePath(s.Out, s.Store), ct);
-        var time = TimeProvider.System;
+        var time = FarmContext.Of(context).Time;
         var started = time.GetUtcNow();
         var id = $"{started.UtcDateTime:yyyyMMdd-HHmmss}-bisect-{Guid.NewGuid().ToString("N")[..6]}";
         var record = new BisectRecord(id, started, null, checkout, job.Name, criterion.ToString(), commits[0], commits[^1], "running", null, 0,

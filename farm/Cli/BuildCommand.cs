@@ -110,7 +110,7 @@ internal sealed class BuildCommand : AsyncCommand<BuildCommand.Settings>
                 lock (log) log.Add(l);
                 if (BuildProgress.Of(l) is { } shown) status.Status(Markup.Escape(shown));
                 if (l.StartsWith("FARM", StringComparison.Ordinal)) AnsiConsole.MarkupLineInterpolated($"[grey]{l}[/]");
-            }, TimeProvider.System, ct);
+            }, FarmContext.Of(context).Time, ct);
         });
         if (!result.CacheHit) await File.WriteAllLinesAsync(Path.Combine(result.Directory, "build.log"), log, ct);
 

@@ -57,7 +57,7 @@ internal sealed class ImportMetricsCommand : AsyncCommand<ImportMetricsCommand.S
             Flatten(prefix, obj, metrics);
         }
         if (metrics.Count == 0) throw new ConfigurationException($"no numeric measurements in {string.Join(", ", s.Files)}");
-        var now = DateTimeOffset.UtcNow;
+        var now = FarmContext.Of(context).Time.GetUtcNow();
         var record = new RunRecord($"{now.UtcDateTime:yyyyMMdd-HHmmss}-{s.Job}-{Guid.NewGuid().ToString("N")[..6]}", s.Job,
             $"{Environment.MachineName} ({Environment.ProcessorCount} cores)", Verdict.Pass, now, TimeSpan.Zero, [], [],
             new Provenance(new Dictionary<string, string>(), new Dictionary<string, string>()), metrics, null, null, null);

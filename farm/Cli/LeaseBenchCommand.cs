@@ -33,7 +33,7 @@ internal sealed class LeaseBenchCommand : AsyncCommand<LeaseBenchCommand.Setting
     public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
     {
         await using var db = await LabDatabase.OpenAsync(s.Db, ct);
-        var leases = new LeaseStore(db, TimeProvider.System);
+        var leases = FarmContext.Of(context).Leases(db);
         var prefix = $"bench-{Guid.NewGuid():N}"[..14] + "-";
         await Task.WhenAll(Enumerable.Range(0, s.Pool).Select(_ => Task.Run(() => leases.ActiveAsync(ct), ct)));
         var go = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -56,20 +56,20 @@ internal class LeaseSettings : LabSettings
         return Token;
     }
 
-    /// <summary>The controller's client when --server (or FARM_SERVER) is given, else null: use the database.</summary>
-    public Farm.Web.RemoteLab? Remote()
+    /// <summary>The controller's client when --server (or FARM_SERVER) is given, else null: use the database. <paramref name="log"/> gets every request the controller refused.</summary>
+    public Farm.Web.RemoteLab? Remote(Microsoft.Extensions.Logging.ILogger? log = null)
     {
         var server = Server ?? Environment.GetEnvironmentVariable("FARM_SERVER");
         if (string.IsNullOrWhiteSpace(server)) return null;
         var token = ResolveToken();
         if (string.IsNullOrWhiteSpace(token)) throw new ConfigurationException($"--server {server} needs a token: --token-file FILE or FARM_TOKEN (farm token --user NAME --role developer makes one)");
         if (!Uri.TryCreate(server, UriKind.Absolute, out _)) throw new ConfigurationException($"--server {server}: not a URL (e.g. http://lab:8080)");
-        return new Farm.Web.RemoteLab(server, token);
+        return new Farm.Web.RemoteLab(server, token, log: log);
     }
 
     public Task<LabDatabase> OpenDatabaseAsync(CancellationToken ct) => LabDatabase.OpenAsync(ConnectionString, ct);
 
-    public async Task<LeaseStore> OpenAsync(CancellationToken ct) => new(await OpenDatabaseAsync(ct), TimeProvider.System);
+    public async Task<LeaseStore> OpenAsync(TimeProvider time, CancellationToken ct) => new(await OpenDatabaseAsync(ct), time);
 }
 
 /// <summary><c>farm reserve &lt;board&gt; | --tag T --for 2h [--note ...]</c>: takes a board for a while (exit 1 when it is taken).</summary>
@@ -115,7 +115,7 @@ internal sealed class ReserveCommand : AsyncCommand<ReserveCommand.Settings>
             ? [lab.Find(s.Board) ?? throw new ConfigurationException($"no board named \"{s.Board}\" in the lab{NearMiss.Hint(s.Board, lab.Boards.Select(b => b.Name))}")]
             : lab.Boards.Where(b => s.Tags.All(t => b.Tags.Contains(t))).ToList();
         if (candidates.Count == 0) throw new ConfigurationException($"no board carries all of the tags {string.Join(", ", s.Tags)}");
-        var leases = await s.OpenAsync(ct);
+        var leases = await s.OpenAsync(FarmContext.Of(context).Time, ct);
         LeaseGrant? last = null;
         foreach (var board in candidates)
         {
@@ -154,7 +154,7 @@ internal sealed class RenewCommand : AsyncCommand<RenewCommand.Settings>
         if (s.Remote() is { } remote)
             using (remote) (lease, lost) = await remote.RenewAsync(s.Board, Duration.Parse(s.For), ct);
         else
-            try { lease = await (await s.OpenAsync(ct)).RenewAsync(s.Board, s.Holder, Duration.Parse(s.For), ct); }
+            try { lease = await (await s.OpenAsync(FarmContext.Of(context).Time, ct)).RenewAsync(s.Board, s.Holder, Duration.Parse(s.For), ct); }
             catch (InfrastructureException e) { (lease, lost) = (null, e.Message); }
         if (lease is null)
         {
@@ -181,7 +181,7 @@ internal sealed class ReleaseCommand : AsyncCommand<ReleaseCommand.Settings>
         if (s.Remote() is { } remote)
             using (remote) released = await remote.ReleaseAsync(s.Board, ct);
         else
-            released = await (await s.OpenAsync(ct)).ReleaseAsync(s.Board, s.Holder, ct);
+            released = await (await s.OpenAsync(FarmContext.Of(context).Time, ct)).ReleaseAsync(s.Board, s.Holder, ct);
         AnsiConsole.MarkupLine(released ? $"[green]released[/] {Markup.Escape(s.Board)}" : $"[yellow]{Markup.Escape(s.Holder)} holds no lease on {Markup.Escape(s.Board)}[/]");
         return released ? 0 : 1;
     }
@@ -205,7 +205,7 @@ internal sealed class LeasesCommand : AsyncCommand<LeasesCommand.Settings>
             using (remote) WriteActive(await remote.ActiveAsync(ct));
             return 0;
         }
-        var leases = await s.OpenAsync(ct);
+        var leases = await s.OpenAsync(FarmContext.Of(context).Time, ct);
         if (s.Audit is not null)
         {
             var log = new Table().AddColumns("when", "holder", "action", "detail");

@@ -48,6 +48,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
     {
+        var farm = FarmContext.Of(context);
         // Everything is validated before anything starts: a bad job or lab file is exit 2, no run.
         var requests = s.Jobs.Select(j => RunRequests.Resolve(j, s.Board, s.Lab, s.Out))
             .Select(r => s.Boot switch
@@ -60,7 +61,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         var store = await RunSinks.OpenStoreIfExistsAsync(s.Out, s.Store, ct);
         if (!s.Force)
         {
-            var health = await LabHealth.EvaluateAsync(requests.Select(r => r.Board.Name), store, s, ct);
+            var health = await LabHealth.EvaluateAsync(requests.Select(r => r.Board.Name), store, s, farm.Time, ct);
             foreach (var h in health.Values.Where(h => h.Health != Farm.Lab.Scheduling.BoardHealth.Healthy))
                 throw new ConfigurationException($"board {h.Board} is {h.Reason}; farm return {h.Board} brings it back (or --force to run anyway)", h.Evidence);
         }
@@ -74,7 +75,7 @@ internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             {
                 var request = requests[i];
                 var who = many ? $"[blue]{Markup.Escape(request.JobName)}@{Markup.Escape(request.Board.Name)}[/] " : "";
-                var runner = new JobRunner(TimeProvider.System, sinks);
+                var runner = farm.Runner(sinks);
                 runner.StageStarted += st => console.MarkupLine(
                     $"[grey]{DateTime.Now:HH:mm:ss}[/] {who}{Markup.Escape(st.Name)} [grey](timeout {st.Timeout.TotalSeconds:0.#}s)[/]");
                 runner.StageFinished += (_, r) => console.MarkupLine(

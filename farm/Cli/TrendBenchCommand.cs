@@ -39,7 +39,7 @@ internal sealed class TrendBenchCommand : AsyncCommand<TrendBenchCommand.Setting
         try
         {
             var store = await RunStores.OpenAsync(Path.Combine(dir, "farm.db"), ct);
-            var end = DateTimeOffset.UtcNow;
+            var end = FarmContext.Of(context).Time.GetUtcNow();
             long t0 = Stopwatch.GetTimestamp();
             await store.SaveManyAsync(SyntheticHistory.Nightly(s.Nights, s.Targets, end, changeAt: s.Nights * 4 / 5), ct);
             var seedSeconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;

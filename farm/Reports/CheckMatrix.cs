@@ -87,7 +87,7 @@ internal static class CheckMatrix
             foreach (var cell in cells)
             {
                 if (cell.Check is not { } c) { b.Append(" - |"); continue; }
-                b.Append($" {JUnitReport.Wire(c.Verdict)}{(c.Unexpected ? $" (expected {JUnitReport.Wire(c.Expected)})" : "")}{(cell.Note > 0 ? $" [{cell.Note}]" : "")} |");
+                b.Append($" {c.Verdict.ToWire()}{(c.Unexpected ? $" (expected {c.Expected.ToWire()})" : "")}{(cell.Note > 0 ? $" [{cell.Note}]" : "")} |");
             }
             b.Append('\n');
         }

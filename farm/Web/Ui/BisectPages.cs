@@ -4,6 +4,7 @@ using Farm.Bisect;
 using Farm.Reports;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using static Farm.Reports.HtmlText;
 using static Farm.Web.Ui.Html;
 
 namespace Farm.Web.Ui;

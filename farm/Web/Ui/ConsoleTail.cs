@@ -1,6 +1,7 @@
 using System.Text;
 using Farm.Jobs;
 using Microsoft.AspNetCore.Http;
+using static Farm.Reports.HtmlText;
 using static Farm.Web.Ui.Html;
 
 namespace Farm.Web.Ui;

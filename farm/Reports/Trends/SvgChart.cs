@@ -1,8 +1,7 @@
 using System.Text;
-using Farm.Reports.Trends;
-using static Farm.Web.Ui.Html;
+using static Farm.Reports.HtmlText;
 
-namespace Farm.Web.Ui;
+namespace Farm.Reports.Trends;
 
 /// <summary>
 /// One trend series as an inline SVG line chart (nothing fetched at run time): x is time, y the
