@@ -204,6 +204,16 @@ public class BoardKindPluginTests
     }
 
     [Test]
+    public void TheRegistryAndTheLabFileKnowNoKind()
+    {
+        // The built-in kinds register themselves (Boards.Kinds); Boards.Spec reads lab files without naming one.
+        var edges = LayerGraph.Of(typeof(LabFile).Assembly, LayerGraph.Namespace);
+        Assert.That(edges.Keys.Where(e => e.From == "Boards.Spec" && e.To is "Boards.Qemu" or "Boards.Physical")
+            .Select(e => $"{e.From} -> {e.To}: {string.Join(", ", edges[e].Take(4))}"), Is.Empty);
+        Assert.That(edges.Keys.Where(e => e.To == "Boards.Kinds"), Is.Empty, "nothing calls the built-ins' registrar");
+    }
+
+    [Test]
     public void TwoKindsCannotClaimOneNameOrOneKey()
     {
         Assert.Throws<ArgumentException>(() => BoardKinds.Register(MemoryKind.Entry with { Sections = [] }));
