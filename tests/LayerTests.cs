@@ -20,6 +20,8 @@ public class LayerTests
         ("Reports", "Web"), ("Reports", "Cli"),
         ("Jobs", "Reports"), ("Jobs", "Lab"), ("Jobs", "Web"), ("Jobs", "Cli"),
         ("Web", "Cli"),
+        ("PowerControl", "Web"), ("PowerControl", "Lab"), ("PowerControl", "Reports"), ("PowerControl", "Cli"),
+        ("Serial", "Checks"), ("Serial", "Reports"), ("Serial", "Lab"), ("Serial", "Web"), ("Serial", "Cli"),
     ];
 
     [Test]

@@ -346,7 +346,7 @@ internal static class LabApi
     public const long MaxConsoleChunk = 2 << 20;
 
     /// <summary>A caller's text quoted back in an error: one line, short.</summary>
-    internal static string Clip(string? s) => s is null ? "" : Farm.Lab.Agent.OneLine(new string(s.Select(c => char.IsControl(c) ? '?' : c).ToArray()));
+    internal static string Clip(string? s) => MessageText.Clip(s);
 
     static Func<EndpointFilterInvocationContext, EndpointFilterDelegate, ValueTask<object?>> Require(ApiRole role) => async (ctx, next) =>
         User(ctx.HttpContext).Role >= role
