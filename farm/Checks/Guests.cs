@@ -13,6 +13,8 @@ internal enum GuestNeed
     Devices,
     /// <summary>The guest shows a PCI device through its virtual host bridge: Xen gave this domU vPCI.</summary>
     Vpci,
+    /// <summary>The guest's PCI devices have an interrupt route: its kernel did not fail to resolve a device's INTx through the bridge.</summary>
+    PciInterrupts,
     /// <summary><c>lspci -vvv</c> ran inside the guest.</summary>
     Lspci,
     /// <summary>The guest's device tree was dumped (<c>dtc -I fs -O dts /proc/device-tree</c>).</summary>
@@ -158,6 +160,7 @@ internal sealed partial class Guest
         GuestNeed.Devices => Requested.Count > 0 ? new(true, $"guest {Name}: pci = [ {string.Join(", ", Requested.Select(p => p.Render()))} ]")
             : new(false, ConfigError ?? (Config is null ? $"guest {Name}: no xl.cfg recorded" : $"guest {Name}: xl.cfg requests no PCI device")),
         GuestNeed.Vpci => VpciEvidence(),
+        GuestNeed.PciInterrupts => InterruptEvidence(),
         GuestNeed.Lspci => Lspci.Count > 0 || Commands.Keys.Any(k => k.Contains("lspci", StringComparison.Ordinal)) ? new(true, $"guest {Name}: lspci ran")
             : new(false, $"guest {Name}: the job ran no lspci in the guest"),
         GuestNeed.DeviceTree => DeviceTree is not null ? new(true, $"guest {Name}: device tree dumped")
@@ -185,6 +188,21 @@ internal sealed partial class Guest
                                           || x.Contains("10000000.pcie", StringComparison.Ordinal)).Take(3).ToList();
         return new(false, why.Count > 0 ? string.Join(" / ", why)
             : $"guest {Name} enumerated no PCI device (upstream Xen on Arm: vPCI for the hardware domain only)");
+    }
+
+    /// <summary>
+    /// A guest bridge without an <c>interrupt-map</c> (no INTx routing; no MSI domain either) leaves every device
+    /// without an interrupt: Linux logs <c>of_irq_parse_pci: failed with rc=-22</c> (drivers/pci/of.c) and the
+    /// drivers give up (measured on Farm's step-2 patch set). That is a Xen feature the guest lacks. A bridge that
+    /// does have an <c>interrupt-map</c> promises routing, so then its devices are judged, and fail if they lack it.
+    /// </summary>
+    Capability InterruptEvidence()
+    {
+        var failed = Dmesg.Lines.FirstOrDefault(l => l.Contains("of_irq_parse_pci: failed with rc=", StringComparison.Ordinal));
+        if (failed is null) return new(true, $"guest {Name}: no device failed to resolve its interrupt");
+        if (VpciBridge is { } bridge && (bridge.Get("interrupt-map") ?? bridge.Get("msi-map") ?? bridge.Get("msi-parent")) is not null)
+            return new(true, $"guest {Name}: its bridge {bridge.Path} routes interrupts (interrupt-map/msi-map), so '{failed.Trim()}' is judged");
+        return new(false, failed.Trim());
     }
 
     /// <summary>The guest's probe output from the marker on, searched only in this guest's own commands.</summary>

@@ -193,7 +193,7 @@ internal sealed class DmaDomUNvmeRoundTrip : GuestCheck
     public override string Group => "dma-iommu";
     public override string Title => "domU NVMe write/read round trip (sha256)";
     public override string Source => "farm probe 'FARM-PROBE nvme-dma' run inside the guest (domU:<g>:*): dd to /dev/nvme0n1, drop caches, dd back, sha256sum both (coreutils sha256sum \"%s  %s\")";
-    public override IReadOnlyList<GuestNeed> GuestNeeds => [GuestNeed.Booted, GuestNeed.Devices, GuestNeed.Vpci, GuestNeed.NvmeDmaProbe];
+    public override IReadOnlyList<GuestNeed> GuestNeeds => [GuestNeed.Booted, GuestNeed.Devices, GuestNeed.Vpci, GuestNeed.PciInterrupts, GuestNeed.NvmeDmaProbe];
 
     public override Finding Evaluate(Target t, Guest g)
     {
@@ -224,7 +224,7 @@ internal sealed partial class DmaDomUNicTcp : GuestCheck
     public override string Group => "dma-iommu";
     public override string Title => "domU NIC TCP transfer to/from the host (sha256)";
     public override string Source => "farm probe 'FARM-PROBE nic-tcp' (lines 'sent <sha256> <bytes>' / 'received <sha256> <bytes>' on guest and host; documented in farm/Checks/Catalog/Guest.cs)";
-    public override IReadOnlyList<GuestNeed> GuestNeeds => [GuestNeed.Booted, GuestNeed.Devices, GuestNeed.Vpci, GuestNeed.NicTcpProbe];
+    public override IReadOnlyList<GuestNeed> GuestNeeds => [GuestNeed.Booted, GuestNeed.Devices, GuestNeed.Vpci, GuestNeed.PciInterrupts, GuestNeed.NicTcpProbe];
 
     public override Finding Evaluate(Target t, Guest g) => Judge(g);
 
@@ -269,7 +269,7 @@ internal sealed class DmaDomUNoSmmuFaults : GuestCheck
                                      "linux drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c (\"event 0x%02x received:\")";
     // Without an IOMMU there is nothing to fault, and no device could have been assigned: not a pass.
     public override IReadOnlyList<Need> Needs => [Need.Xen, Need.DomUPci, Need.Iommu];
-    public override IReadOnlyList<GuestNeed> GuestNeeds => [GuestNeed.Booted, GuestNeed.Devices, GuestNeed.Vpci, GuestNeed.GuestIo];
+    public override IReadOnlyList<GuestNeed> GuestNeeds => [GuestNeed.Booted, GuestNeed.Devices, GuestNeed.Vpci, GuestNeed.PciInterrupts, GuestNeed.GuestIo];
 
     public override Finding Evaluate(Target t, Guest g)
     {
