@@ -13,14 +13,21 @@ internal static class CheckMatrix
 {
     public const string FileName = "matrix.md";
 
+    /// <summary>The patch that gives a domU vPCI (issue 17 step 1); a build with it is "Xen 4.17.5 + Farm domU vPCI".</summary>
+    public const string DomUVpciPatch = "xen-4.17-arm-vpci-guest.patch";
+
     public static string Column(RunRecord r)
     {
         // The QEMU under the board (7.2 system, 10.0 for the SMMU boards): "10.0.2", without Debian's package suffix.
         var qemu = r.Provenance.QemuVersion is { Length: > 0 } q ? $", QEMU {q.Split(' ')[0]}" : "";
         // A toolstack built from the same tree (farm build xen --tools) is a different system under test than Debian's xl.
         var tools = r.Provenance.Packages.TryGetValue("xen_tools", out var t) && t.StartsWith("self-built", StringComparison.Ordinal) ? ", tools self-built" : "";
+        // Farm's own domU vPCI patch set (ci/xen/patches, issue 17) is a system of its own: its column says so.
+        var domUVpci = r.Provenance.Packages.TryGetValue("xen_build_patches", out var patches)
+            && patches.Split(", ").Any(p => p.StartsWith(DomUVpciPatch + " ", StringComparison.Ordinal) || p == DomUVpciPatch);
         return $"{r.Job}@{r.Board}" + (r.Provenance.XenVersion is { } x
-            ? r.Provenance.Packages.ContainsKey("xen_build") ? $" (Xen {x}, self-built{tools}, PCI passthrough on{qemu})" : $" (Xen {x}{qemu})"
+            ? domUVpci ? $" (Xen {x} + Farm domU vPCI{tools}{qemu})"
+            : r.Provenance.Packages.ContainsKey("xen_build") ? $" (Xen {x}, self-built{tools}, PCI passthrough on{qemu})" : $" (Xen {x}{qemu})"
             : $" (native{qemu})");
     }
 
