@@ -37,6 +37,10 @@ public sealed class ConsoleBroker : IConsole, ILineSource, IAsyncDisposable
     MemoryStream? _rawBacklog = new();
     Task? _readLoop;
     long _bytes;
+    // The pump (reads on the reactor thread): its reads and its end are serialised with Farm's own close.
+    readonly object _pumpGate = new();
+    bool _pumpStopped;
+    TaskCompletionSource? _pumpEnd;
 
     public ConsoleBroker(string name, Stream transport, TimeProvider? time = null)
     {
@@ -61,7 +65,40 @@ public sealed class ConsoleBroker : IConsole, ILineSource, IAsyncDisposable
         get { lock (_gate) return _lines.Count; }
     }
 
-    public void Start() => _readLoop ??= Task.Run(ReadLoopAsync);
+    public void Start()
+    {
+        if (_readLoop is not null) return;
+        if (_transport is ReactorStream reactor)
+        {
+            // A tty or QEMU's socket: read on the epoll thread itself, so a paced read costs no
+            // thread-pool hop at all (everything after the read is synchronous, see Publish).
+            _pumpEnd = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _readLoop = _pumpEnd.Task;
+            var chars = new char[Encoding.UTF8.GetMaxCharCount(ReadBufferSize)];
+            reactor.StartPump(new byte[ReadBufferSize], chunk =>
+            {
+                lock (_pumpGate)
+                {
+                    if (_pumpStopped) return;
+                    Interlocked.Add(ref _bytes, chunk.Length);
+                    Publish(chunk, chars);
+                }
+            }, EndPump);
+            return;
+        }
+        _readLoop = Task.Run(ReadLoopAsync);
+    }
+
+    void EndPump(string reason)
+    {
+        lock (_pumpGate)
+        {
+            if (_pumpStopped) return;
+            _pumpStopped = true;
+            Close(reason);
+        }
+        _pumpEnd!.TrySetResult();
+    }
 
     async Task ReadLoopAsync()
     {
@@ -374,6 +411,7 @@ public sealed class ConsoleBroker : IConsole, ILineSource, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _stop.Cancel();
+        if (_pumpEnd is not null) EndPump("closed by Farm");
         if (_readLoop is not null) await _readLoop.ConfigureAwait(false);
         else Close("closed by Farm");
         await _transport.DisposeAsync().ConfigureAwait(false);

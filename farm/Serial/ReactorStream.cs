@@ -64,6 +64,64 @@ public abstract class ReactorStream : Stream
         }
     }
 
+    /// <summary>
+    /// Reads on the reactor thread instead of through <see cref="ReadAsync(Memory{byte}, CancellationToken)"/>:
+    /// <paramref name="onData"/> gets each chunk as the paced reactor finds the fd readable, with no
+    /// task and no thread-pool hop per read; <paramref name="onEnd"/> is called once, with the reason,
+    /// at end of stream or on an error. Both run on the reactor thread and must not block.
+    /// </summary>
+    internal void StartPump(byte[] buffer, ChunkHandler onData, Action<string> onEnd)
+    {
+        int fd = Fd();
+        bool ended = false;
+        _reactor.StartPump(fd, () =>
+        {
+            if (ended) return;
+            try
+            {
+                while (true)
+                {
+                    if (_fd < 0) { End($"{_what} is closed"); return; }
+                    nint n = ReadInto(fd, buffer, out int errno);
+                    if (n > 0)
+                    {
+                        onData(buffer.AsSpan(0, (int)n));
+                        // A short read took all there was: the next readable report says when there is more.
+                        if (n < buffer.Length) return;
+                        continue;
+                    }
+                    if (n == 0 || IsHangUp(errno)) { End("end of stream"); return; }
+                    if (errno == LibC.EAGAIN) return;
+                    if (errno != LibC.EINTR) { End($"{_what}: read: {LibC.Describe(errno)}"); return; }
+                }
+            }
+            catch (Exception e)
+            {
+                // Never let one console's failure stop the reactor that serves them all.
+                End(e.Message);
+            }
+        });
+
+        void End(string reason)
+        {
+            ended = true;
+            _reactor.StopPump(fd);
+            onEnd(reason);
+        }
+    }
+
+    internal delegate void ChunkHandler(ReadOnlySpan<byte> chunk);
+
+    unsafe nint ReadInto(int fd, byte[] buffer, out int errno)
+    {
+        fixed (byte* p = buffer)
+        {
+            nint n = ReadSome(fd, p, buffer.Length);
+            errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
+            return n;
+        }
+    }
+
     unsafe (nint n, int errno) Call(int fd, Memory<byte> buffer, bool write)
     {
         using var pin = buffer.Pin();

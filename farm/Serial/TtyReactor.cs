@@ -41,6 +41,8 @@ sealed unsafe class TtyReactor
     sealed class Waiters
     {
         public TaskCompletionSource? Read;
+        // A reader that reads on this thread (ConsoleBroker's pump): called, paced, each time the fd is readable.
+        public Action? Pump;
         public TaskCompletionSource? Write;
         public long LastRead = long.MinValue / 2;
         public bool ReadHeld;
@@ -89,10 +91,39 @@ sealed unsafe class TtyReactor
         return ct.CanBeCanceled ? tcs.Task.WaitAsync(ct) : tcs.Task;
     }
 
+    /// <summary>
+    /// Calls <paramref name="pump"/> on the reactor thread each time <paramref name="fd"/> is readable
+    /// (has hung up, or errs), at most once per <see cref="ReadInterval"/>, until <see cref="StopPump"/>.
+    /// The pump must read until EAGAIN and must not block: every console of the process shares this thread.
+    /// </summary>
+    public void StartPump(int fd, Action pump)
+    {
+        lock (_gate)
+        {
+            if (!_fds.TryGetValue(fd, out var w)) throw new ObjectDisposedException("tty closed");
+            w.Pump = pump;
+            Arm(fd, w);
+        }
+    }
+
+    public void StopPump(int fd)
+    {
+        lock (_gate)
+            if (_fds.TryGetValue(fd, out var w)) w.Pump = null;
+    }
+
+    void RunPump(int fd, Action pump)
+    {
+        pump();
+        lock (_gate)
+            // Re-armed only if still pumping the same registration (a pump that saw EOF stopped itself).
+            if (_fds.TryGetValue(fd, out var w) && w.Pump == pump && !w.ReadHeld) Arm(fd, w);
+    }
+
     void Arm(int fd, Waiters w)
     {
         uint events = LibC.EPOLLONESHOT;
-        if (w.Read is { Task.IsCompleted: false } && !w.ReadHeld) events |= LibC.EPOLLIN;
+        if ((w.Read is { Task.IsCompleted: false } || w.Pump is not null) && !w.ReadHeld) events |= LibC.EPOLLIN;
         if (w.Write is { Task.IsCompleted: false }) events |= LibC.EPOLLOUT;
         Control(LibC.EPOLL_CTL_MOD, fd, events);
     }
@@ -126,6 +157,7 @@ sealed unsafe class TtyReactor
     void Fired(uint flags, int fd)
     {
         TaskCompletionSource? read = null, write = null;
+        Action? pump = null;
         long now = System.Diagnostics.Stopwatch.GetTimestamp();
         lock (_gate)
         {
@@ -133,16 +165,17 @@ sealed unsafe class TtyReactor
             bool failed = (flags & (LibC.EPOLLERR | LibC.EPOLLHUP)) != 0;
             if (failed || (flags & LibC.EPOLLIN) != 0)
             {
-                if (failed || now - w.LastRead >= IntervalTicks) { (read, w.Read) = (w.Read, null); w.LastRead = now; }
+                if (failed || now - w.LastRead >= IntervalTicks) { (read, w.Read) = (w.Read, null); pump = w.Pump; w.LastRead = now; }
                 else if (!w.ReadHeld) { w.ReadHeld = true; _held.Add((fd, w, w.LastRead + IntervalTicks)); }
             }
             if (failed || (flags & LibC.EPOLLOUT) != 0) (write, w.Write) = (w.Write, null);
-            // One-shot: whoever is still waiting (e.g. a writer woken only for reads) re-arms.
-            if ((w.Read is not null && !w.ReadHeld) || w.Write is not null) Arm(fd, w);
+            // One-shot: whoever is still waiting (e.g. a writer woken only for reads) re-arms; a pump re-arms after it ran.
+            if ((w.Read is not null && !w.ReadHeld) || w.Write is not null || (w.Pump is not null && pump is null && !w.ReadHeld)) Arm(fd, w);
         }
         // Waiters retry the syscall, which reports EOF or the error itself.
         read?.TrySetResult();
         write?.TrySetResult();
+        if (pump is not null) RunPump(fd, pump);
     }
 
     int TimeoutMs()
@@ -157,6 +190,7 @@ sealed unsafe class TtyReactor
         if (_held.Count == 0) return;
         long now = System.Diagnostics.Stopwatch.GetTimestamp();
         List<TaskCompletionSource>? ready = null;
+        List<(int, Action)>? pumps = null;
         lock (_gate)
         {
             for (int i = _held.Count - 1; i >= 0; i--)
@@ -166,12 +200,20 @@ sealed unsafe class TtyReactor
                 _held.RemoveAt(i);
                 w.ReadHeld = false;
                 // An fd closed meanwhile (and maybe reused) is skipped: its waiter already failed.
-                if (!_fds.TryGetValue(fd, out var current) || current != w || w.Read is null) continue;
+                if (!_fds.TryGetValue(fd, out var current) || current != w) continue;
+                if (w.Pump is not null)
+                {
+                    (pumps ??= []).Add((fd, w.Pump));
+                    w.LastRead = now;
+                    continue;
+                }
+                if (w.Read is null) continue;
                 (ready ??= []).Add(w.Read);
                 w.Read = null;
                 w.LastRead = now;
             }
         }
         if (ready is not null) foreach (var r in ready) r.TrySetResult();
+        if (pumps is not null) foreach (var (fd, pump) in pumps) RunPump(fd, pump);
     }
 }
