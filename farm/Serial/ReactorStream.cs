@@ -76,37 +76,40 @@ public abstract class ReactorStream : Stream
         bool ended = false;
         _reactor.StartPump(fd, () =>
         {
-            if (ended) return;
+            if (ended) return false;
+            bool read = false;
             try
             {
                 while (true)
                 {
-                    if (_fd < 0) { End($"{_what} is closed"); return; }
+                    if (_fd < 0) return End($"{_what} is closed");
                     nint n = ReadInto(fd, buffer, out int errno);
                     if (n > 0)
                     {
+                        read = true;
                         onData(buffer.AsSpan(0, (int)n));
-                        // A short read took all there was: the next readable report says when there is more.
-                        if (n < buffer.Length) return;
+                        // A short read took all there was; the reactor calls again after its interval.
+                        if (n < buffer.Length) return true;
                         continue;
                     }
-                    if (n == 0 || IsHangUp(errno)) { End("end of stream"); return; }
-                    if (errno == LibC.EAGAIN) return;
-                    if (errno != LibC.EINTR) { End($"{_what}: read: {LibC.Describe(errno)}"); return; }
+                    if (n == 0 || IsHangUp(errno)) return End("end of stream");
+                    if (errno == LibC.EAGAIN) return read;
+                    if (errno != LibC.EINTR) return End($"{_what}: read: {LibC.Describe(errno)}");
                 }
             }
             catch (Exception e)
             {
                 // Never let one console's failure stop the reactor that serves them all.
-                End(e.Message);
+                return End(e.Message);
             }
         });
 
-        void End(string reason)
+        bool End(string reason)
         {
             ended = true;
             _reactor.StopPump(fd);
             onEnd(reason);
+            return false;
         }
     }
 

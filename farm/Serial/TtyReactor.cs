@@ -41,8 +41,8 @@ sealed unsafe class TtyReactor
     sealed class Waiters
     {
         public TaskCompletionSource? Read;
-        // A reader that reads on this thread (ConsoleBroker's pump): called, paced, each time the fd is readable.
-        public Action? Pump;
+        // A reader that reads on this thread (ConsoleBroker's pump); true when it read something.
+        public Func<bool>? Pump;
         public TaskCompletionSource? Write;
         public long LastRead = long.MinValue / 2;
         public bool ReadHeld;
@@ -92,11 +92,14 @@ sealed unsafe class TtyReactor
     }
 
     /// <summary>
-    /// Calls <paramref name="pump"/> on the reactor thread each time <paramref name="fd"/> is readable
-    /// (has hung up, or errs), at most once per <see cref="ReadInterval"/>, until <see cref="StopPump"/>.
-    /// The pump must read until EAGAIN and must not block: every console of the process shares this thread.
+    /// Calls <paramref name="pump"/> on the reactor thread when <paramref name="fd"/> is readable (has
+    /// hung up, or errs), until <see cref="StopPump"/>. Paced with one wake-up per read: a pump that
+    /// read something is called again <see cref="ReadInterval"/> later without waiting for epoll (so
+    /// the bytes QEMU sends meanwhile do not wake this thread); one that found nothing re-arms the fd,
+    /// and the first byte after the quiet spell is read at once. The pump must not block: every
+    /// console of the process shares this thread.
     /// </summary>
-    public void StartPump(int fd, Action pump)
+    public void StartPump(int fd, Func<bool> pump)
     {
         lock (_gate)
         {
@@ -112,12 +115,20 @@ sealed unsafe class TtyReactor
             if (_fds.TryGetValue(fd, out var w)) w.Pump = null;
     }
 
-    void RunPump(int fd, Action pump)
+    void RunPump(int fd, Func<bool> pump)
     {
-        pump();
+        bool read = pump();
         lock (_gate)
-            // Re-armed only if still pumping the same registration (a pump that saw EOF stopped itself).
-            if (_fds.TryGetValue(fd, out var w) && w.Pump == pump && !w.ReadHeld) Arm(fd, w);
+        {
+            // Only if still pumping the same registration (a pump that saw EOF stopped itself).
+            if (!_fds.TryGetValue(fd, out var w) || w.Pump != pump || w.ReadHeld) return;
+            if (read)
+            {
+                w.ReadHeld = true;
+                _held.Add((fd, w, System.Diagnostics.Stopwatch.GetTimestamp() + IntervalTicks));
+            }
+            Arm(fd, w);
+        }
     }
 
     void Arm(int fd, Waiters w)
@@ -157,7 +168,7 @@ sealed unsafe class TtyReactor
     void Fired(uint flags, int fd)
     {
         TaskCompletionSource? read = null, write = null;
-        Action? pump = null;
+        Func<bool>? pump = null;
         long now = System.Diagnostics.Stopwatch.GetTimestamp();
         lock (_gate)
         {
@@ -165,7 +176,9 @@ sealed unsafe class TtyReactor
             bool failed = (flags & (LibC.EPOLLERR | LibC.EPOLLHUP)) != 0;
             if (failed || (flags & LibC.EPOLLIN) != 0)
             {
-                if (failed || now - w.LastRead >= IntervalTicks) { (read, w.Read) = (w.Read, null); pump = w.Pump; w.LastRead = now; }
+                // A pump is armed for reads only after a quiet interval: it reads at once.
+                if (w.Pump is not null) pump = w.ReadHeld && !failed ? null : w.Pump;
+                else if (failed || now - w.LastRead >= IntervalTicks) { (read, w.Read) = (w.Read, null); w.LastRead = now; }
                 else if (!w.ReadHeld) { w.ReadHeld = true; _held.Add((fd, w, w.LastRead + IntervalTicks)); }
             }
             if (failed || (flags & LibC.EPOLLOUT) != 0) (write, w.Write) = (w.Write, null);
@@ -190,7 +203,7 @@ sealed unsafe class TtyReactor
         if (_held.Count == 0) return;
         long now = System.Diagnostics.Stopwatch.GetTimestamp();
         List<TaskCompletionSource>? ready = null;
-        List<(int, Action)>? pumps = null;
+        List<(int, Func<bool>)>? pumps = null;
         lock (_gate)
         {
             for (int i = _held.Count - 1; i >= 0; i--)
@@ -204,7 +217,6 @@ sealed unsafe class TtyReactor
                 if (w.Pump is not null)
                 {
                     (pumps ??= []).Add((fd, w.Pump));
-                    w.LastRead = now;
                     continue;
                 }
                 if (w.Read is null) continue;
