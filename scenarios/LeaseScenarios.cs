@@ -7,7 +7,7 @@ namespace Farm.Scenarios;
 
 /// <summary>Leases on both engines under real contention: a real PostgreSQL server and the embedded SQLite file.</summary>
 [Category("Database")]
-public class LeaseScenarios
+internal class LeaseScenarios
 {
     static PostgresCluster? _postgres;
 

@@ -13,7 +13,7 @@ namespace Farm.Scenarios;
 [TestFixture(DatabaseEngine.Sqlite)]
 [TestFixture(DatabaseEngine.Postgres)]
 [Category("Database")]
-public class RunStoreScenarios(DatabaseEngine engine)
+internal class RunStoreScenarios(DatabaseEngine engine)
 {
     static readonly DateTimeOffset T0 = new(2026, 11, 25, 1, 2, 3, TimeSpan.Zero);
     PostgresCluster? _pg;

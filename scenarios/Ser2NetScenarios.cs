@@ -13,7 +13,7 @@ namespace Farm.Scenarios;
 /// telnet (RFC 2217) mode, and Farm's broker reads the TCP port.
 /// </summary>
 [Category("Serial")]
-public class Ser2NetScenarios
+internal class Ser2NetScenarios
 {
     /// <summary>Writes "sync" lines until the broker sees one: ser2net has opened the tty and the path is live.</summary>
     static async Task SyncAsync(Stream uart, ConsoleBroker broker, CancellationToken ct)

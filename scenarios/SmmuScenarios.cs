@@ -40,7 +40,7 @@ public class SmmuScenarios
         Assert.That(r.Verdict, Is.Not.EqualTo(Verdict.Pass), "dom0's NVMe never comes up");
         // On a busy host dom0 never reaches its prompt in 150 s; on an idle one it does, with the NVMe given up on.
         // Either way no NVMe DMA round trip ever passes.
-        Assert.That(r.Checks.FirstOrDefault(c => c.Id == "dma.nvme-write-read-sha256")?.Verdict, Is.Not.EqualTo(Farm.Checks.CheckVerdict.Pass), "dom0's NVMe DMA never works");
+        Assert.That(r.Checks.FirstOrDefault(c => c.Id == "dma.nvme-write-read-sha256")?.Verdict, Is.Not.EqualTo(CheckVerdict.Pass), "dom0's NVMe DMA never works");
     }
 
     /// <summary>
@@ -84,6 +84,6 @@ public class SmmuScenarios
         Assert.That(r.Provenance.Packages["xen_build_patches"], Does.Contain("xen-4.17-arm-smmuv3-pci-iommu-map.patch"));
         Assert.That(r.Verdict, Is.EqualTo(Verdict.Pass), r.Message);
         foreach (var id in new[] { "dma.no-iommu-faults", "dma.nvme-write-read-sha256", "iommu.devices-grouped", "lifecycle.assign-deassign-reusable" })
-            Assert.That(r.Checks.Single(c => c.Id == id).Verdict, Is.EqualTo(Farm.Checks.CheckVerdict.Pass), id);
+            Assert.That(r.Checks.Single(c => c.Id == id).Verdict, Is.EqualTo(CheckVerdict.Pass), id);
     }
 }

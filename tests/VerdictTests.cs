@@ -1,6 +1,6 @@
 namespace Farm.Tests;
 
-public class VerdictTests
+internal class VerdictTests
 {
     [TestCase(Verdict.Pass, 0)]
     [TestCase(Verdict.Fail, 1)]

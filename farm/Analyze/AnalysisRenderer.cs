@@ -4,7 +4,7 @@ using Spectre.Console;
 namespace Farm.Analyze;
 
 /// <summary>The terminal view of an <see cref="AnalysisReport"/>: one table per kind of fact that is there, then the verdicts with their evidence.</summary>
-public static class AnalysisRenderer
+internal static class AnalysisRenderer
 {
     public static void Render(IAnsiConsole console, AnalysisReport r)
     {

@@ -6,7 +6,7 @@ using Farm.Checks.Parsers;
 namespace Farm.Analyze;
 
 /// <summary>What a captured file holds, as <c>farm analyze --kind</c> names it.</summary>
-public enum LogKind
+internal enum LogKind
 {
     /// <summary>A serial console: Xen's lines, dom0's boot, whatever else was typed (all parsers read it).</summary>
     XenConsole,
@@ -19,16 +19,16 @@ public enum LogKind
 }
 
 /// <summary>One input to <see cref="LogAnalysis.Analyze"/>: a file's name, its text and the kind the user gave (null: detect).</summary>
-public sealed record LogInput(string Name, string Text, LogKind? Kind);
+internal sealed record LogInput(string Name, string Text, LogKind? Kind);
 
-public sealed record AnalyzedFile(string Path, string Kind, bool Detected, int Lines);
+internal sealed record AnalyzedFile(string Path, string Kind, bool Detected, int Lines);
 
 /// <summary>
 /// Judges logs captured outside Farm (a serial capture from a board on a desk, a log pasted into a mail):
 /// detects each file's kind, builds one target from all of them, extracts the facts and runs the check
 /// suite. Pure and total: any text in, a report out, never an exception.
 /// </summary>
-public static partial class LogAnalysis
+internal static partial class LogAnalysis
 {
     public static IReadOnlyList<string> KindNames { get; } = ["xen-console", "dmesg", "lspci", "interrupts", "iomem", "xl", "auto"];
 

@@ -1,7 +1,7 @@
 namespace Farm.Bisect;
 
 /// <summary>What one run of a candidate said about the property being bisected.</summary>
-public enum Observation
+internal enum Observation
 {
     /// <summary>The property held (the check passed, or the run passed).</summary>
     Good,
@@ -14,11 +14,11 @@ public enum Observation
 }
 
 /// <summary>Where the observations of one candidate leave it.</summary>
-public enum CandidateState { Pending, Good, Bad, Skip }
+internal enum CandidateState { Pending, Good, Bad, Skip }
 
 /// <summary>The state of one candidate and how sure Farm is of it.</summary>
 /// <param name="Confidence">For Good: the probability that a commit failing at the policy's minimum rate would have shown a failure by now. 1 for Bad (one failure proves it).</param>
-public sealed record CandidateVerdict(CandidateState State, double Confidence, string Reason);
+internal sealed record CandidateVerdict(CandidateState State, double Confidence, string Reason);
 
 /// <summary>
 /// How a flaky property is judged. A bad commit is assumed to show the failure with probability at
@@ -28,7 +28,7 @@ public sealed record CandidateVerdict(CandidateState State, double Confidence, s
 /// passed k times in a row, is below 1 - <see cref="Confidence"/>. <see cref="MaxRuns"/> caps k: a
 /// commit that reaches it without a failure is good at the confidence it reached, which is reported.
 /// </summary>
-public sealed record BisectPolicy
+internal sealed record BisectPolicy
 {
     public double Confidence { get; init; } = 0.95;
     public double MinFailureRate { get; init; } = 1.0;
@@ -71,7 +71,7 @@ public sealed record BisectPolicy
 /// of that interval, or the untested commit nearest to it when the middle was skipped. Pure: the
 /// caller runs candidates and reports what they showed.
 /// </summary>
-public sealed class BisectSearch
+internal sealed class BisectSearch
 {
     readonly HashSet<int> _skipped = [];
 

@@ -6,7 +6,7 @@ using Microsoft.Data.Sqlite;
 namespace Farm.Bisect;
 
 /// <summary>A bisect as recorded: when, what it searched, where it stands, and the full outcome once done.</summary>
-public sealed record BisectRecord(
+internal sealed record BisectRecord(
     string Id, DateTimeOffset Started, DateTimeOffset? Finished, string Source, string Job, string Criterion,
     string Good, string Bad, string Status, string? FirstBad, double Confidence, string Conclusion, BisectOutcome? Outcome);
 
@@ -16,7 +16,7 @@ public sealed record BisectRecord(
 /// written when the bisect starts (status running) and again with its outcome, so a bisect that was
 /// killed still shows how far it got in the runs it left.
 /// </summary>
-public sealed class BisectStore
+internal sealed class BisectStore
 {
     readonly string _cs;
 

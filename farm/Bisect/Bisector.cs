@@ -3,7 +3,7 @@ using Farm.Checks;
 namespace Farm.Bisect;
 
 /// <summary>What decides good and bad: one check's verdict, or the run's verdict.</summary>
-public sealed record BisectCriterion(string? CheckId)
+internal sealed record BisectCriterion(string? CheckId)
 {
     public override string ToString() => CheckId is null ? "the run's verdict" : $"check {CheckId}";
 
@@ -36,27 +36,27 @@ public sealed record BisectCriterion(string? CheckId)
 }
 
 /// <summary>A built candidate (an artifact set that boots it), or why it could not be built.</summary>
-public sealed record CandidateBuild(string Commit, string? ArtifactSet, bool CacheHit, double Seconds, string? Failure);
+internal sealed record CandidateBuild(string Commit, string? ArtifactSet, bool CacheHit, double Seconds, string? Failure);
 
 /// <summary>Builds one commit; a compiler failure is returned as <see cref="CandidateBuild.Failure"/>, a lab failure thrown.</summary>
-public interface ICandidateBuilder
+internal interface ICandidateBuilder
 {
     Task<CandidateBuild> BuildAsync(string commit, CancellationToken ct);
 }
 
 /// <summary>Runs the bisect's job on a built candidate; <paramref name="attempt"/> lets a lab retry elsewhere.</summary>
-public interface ICandidateRunner
+internal interface ICandidateRunner
 {
     Task<RunRecord> RunAsync(CandidateBuild build, int attempt, CancellationToken ct);
 }
 
-public sealed record BisectRun(string RunId, string Board, Observation Observation, string Why);
+internal sealed record BisectRun(string RunId, string Board, Observation Observation, string Why);
 
 /// <summary>One commit the bisect looked at: its build, its runs and what they made of it.</summary>
-public sealed record BisectStep(int Index, string Commit, string Role, CandidateBuild Build, IReadOnlyList<BisectRun> Runs, CandidateVerdict Verdict);
+internal sealed record BisectStep(int Index, string Commit, string Role, CandidateBuild Build, IReadOnlyList<BisectRun> Runs, CandidateVerdict Verdict);
 
 /// <summary>The answer, with everything behind it.</summary>
-public sealed record BisectOutcome(
+internal sealed record BisectOutcome(
     string Criterion, string Good, string Bad, IReadOnlyList<string> Commits, IReadOnlyList<BisectStep> Steps,
     string? FirstBad, IReadOnlyList<string> Suspects, double Confidence, string Conclusion)
 {
@@ -71,7 +71,7 @@ public sealed record BisectOutcome(
 /// running each candidate until <see cref="BisectPolicy"/> can call it. Commits that do not build or
 /// cannot be judged are skipped; lab failures are retried (the runner may pick another board).
 /// </summary>
-public sealed class Bisector(ICandidateBuilder builder, ICandidateRunner runner, BisectPolicy policy, BisectCriterion criterion)
+internal sealed class Bisector(ICandidateBuilder builder, ICandidateRunner runner, BisectPolicy policy, BisectCriterion criterion)
 {
     public event Action<string>? Progress;
 

@@ -3,7 +3,7 @@ using Farm.Checks;
 namespace Farm.Bisect;
 
 /// <summary>What a nightly asks <c>farm bisect</c> to find: a check that flipped between two builds of one checkout.</summary>
-public sealed record BisectTrigger(string Job, string CheckId, string GoodCommit, string BadCommit, string GoodRun, string BadRun);
+internal sealed record BisectTrigger(string Job, string CheckId, string GoodCommit, string BadCommit, string GoodRun, string BadRun);
 
 /// <summary>
 /// Decides whether a nightly result is worth a bisect (off by default; <c>farm nightly --bisect-source</c>):
@@ -12,7 +12,7 @@ public sealed record BisectTrigger(string Job, string CheckId, string GoodCommit
 /// checkout at different commits (MANIFEST <c>xen_build_source</c> = <c>git:DIR@REF</c>, <c>xen_build_commit</c>).
 /// Pure, so the rule is tested without a lab.
 /// </summary>
-public static class NightlyTrigger
+internal static class NightlyTrigger
 {
     public static BisectTrigger? Find(RunRecord latest, IEnumerable<RunRecord> history, string checkout)
     {

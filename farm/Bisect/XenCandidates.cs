@@ -11,7 +11,7 @@ namespace Farm.Bisect;
 /// archive), cached by content, so a commit built before (by a nightly or an earlier bisect) is a
 /// cache hit. A compiler failure makes the commit untestable (skipped); anything else propagates.
 /// </summary>
-public sealed class XenCandidateBuilder(DockerClient docker, string checkout, XenBuildRequest template, string cacheRoot, Action<string> log, TimeProvider time)
+internal sealed class XenCandidateBuilder(DockerClient docker, string checkout, XenBuildRequest template, string cacheRoot, Action<string> log, TimeProvider time)
     : ICandidateBuilder
 {
     public async Task<CandidateBuild> BuildAsync(string commit, CancellationToken ct)
@@ -64,7 +64,7 @@ public sealed class XenCandidateBuilder(DockerClient docker, string checkout, Xe
 /// store with every other run), on the job's boards in turn: a run that ended incomplete is retried
 /// on the next board that can run the job, as the nightly does.
 /// </summary>
-public sealed class JobCandidateRunner(IReadOnlyList<RunRequest> boards, IReadOnlyList<IRunSink> sinks, TimeProvider time, Action<Stage, StageRecord>? stageFinished = null)
+internal sealed class JobCandidateRunner(IReadOnlyList<RunRequest> boards, IReadOnlyList<IRunSink> sinks, TimeProvider time, Action<Stage, StageRecord>? stageFinished = null)
     : ICandidateRunner
 {
     public async Task<RunRecord> RunAsync(CandidateBuild build, int attempt, CancellationToken ct)

@@ -8,7 +8,7 @@ namespace Farm.Boards;
 /// <paramref name="Snapshots"/> is set when the board can resume a saved boot (QEMU);
 /// <paramref name="Bootloader"/> when a boot loader must be driven after power-on (U-Boot).
 /// </summary>
-public sealed record Board(
+internal sealed record Board(
     string Name,
     IPowerSwitch Power,
     IConsole Console,
@@ -19,7 +19,7 @@ public sealed record Board(
     IBootloader? Bootloader = null);
 
 /// <summary>What every board configuration says: its name and whether it boots Xen or native Linux.</summary>
-public interface IBoardConfig
+internal interface IBoardConfig
 {
     string Name { get; }
 

@@ -10,7 +10,7 @@ namespace Farm.Build;
 /// refuses an empty text (<c>InvalidOperationException: Task name cannot be empty</c>), so only a line
 /// with something visible in it replaces the status, as plain text, at most <see cref="Width"/> characters.
 /// </summary>
-public static partial class BuildProgress
+internal static partial class BuildProgress
 {
     public const int Width = 100;
 

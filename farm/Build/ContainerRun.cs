@@ -5,10 +5,10 @@ using Docker.DotNet.Models;
 namespace Farm.Build;
 
 /// <summary>What to run: an image, a shell script, files and directories to put in first, and the directory to copy out after.</summary>
-public sealed record ContainerJob(string Image, string Script, IReadOnlyList<(string HostPath, string ContainerPath)> Inputs, string OutputDirectory, IReadOnlyDictionary<string, string> Labels);
+internal sealed record ContainerJob(string Image, string Script, IReadOnlyList<(string HostPath, string ContainerPath)> Inputs, string OutputDirectory, IReadOnlyDictionary<string, string> Labels);
 
 /// <summary>How a container run ended: its exit code and the last lines it printed.</summary>
-public sealed record ContainerOutcome(long ExitCode, IReadOnlyList<string> LastLines, TimeSpan Duration);
+internal sealed record ContainerOutcome(long ExitCode, IReadOnlyList<string> LastLines, TimeSpan Duration);
 
 /// <summary>
 /// One build container through the Docker Engine API (Docker.DotNet): create (no network),
@@ -17,7 +17,7 @@ public sealed record ContainerOutcome(long ExitCode, IReadOnlyList<string> LastL
 /// that fails, throws or is cancelled leaves no container behind. Inputs are uploaded rather than
 /// bind-mounted so a remote engine (DOCKER_HOST=tcp://...) works the same.
 /// </summary>
-public static class ContainerRun
+internal static class ContainerRun
 {
     public static async Task<ContainerOutcome> RunAsync(DockerClient docker, ContainerJob job, string outDirectory, Action<string> line, TimeProvider time, CancellationToken ct)
     {

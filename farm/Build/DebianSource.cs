@@ -7,7 +7,7 @@ namespace Farm.Build;
 /// a private apt state (deb-src of that suite only, nothing of the host's apt touched), unpacked with
 /// Debian's patches applied by dpkg-source, cached under <c>.cache/xen-src/&lt;suite&gt;/</c>.
 /// </summary>
-public static class DebianSource
+internal static class DebianSource
 {
     public static async Task<string> FetchAsync(string suite, string cacheRoot, CancellationToken ct)
     {

@@ -8,7 +8,7 @@ namespace Farm.Build;
 /// starts for Farm. An engine that does not answer is bad set-up, not a flaky lab: the message says
 /// how to start one.
 /// </summary>
-public static class DockerEngine
+internal static class DockerEngine
 {
     public const string FarmSocket = "unix:///run/farm-docker.sock";
     public const string SystemSocket = "unix:///var/run/docker.sock";

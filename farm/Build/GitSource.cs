@@ -7,7 +7,7 @@ namespace Farm.Build;
 /// exported with <c>git archive</c> into <c>.cache/xen-src/git-&lt;sha&gt;/</c>, so uncommitted
 /// changes never leak into a build that says it is that commit.
 /// </summary>
-public static class GitSource
+internal static class GitSource
 {
     public static async Task<(string Tree, string Commit)> ExportAsync(string checkout, string reference, string cacheRoot, CancellationToken ct)
     {

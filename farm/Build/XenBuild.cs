@@ -7,7 +7,7 @@ using Docker.DotNet;
 namespace Farm.Build;
 
 /// <summary>What to build: a Xen source tree, a Kconfig fragment, patches applied in name order, the toolchain image.</summary>
-public sealed record XenBuildRequest(string Source, string SourceDescription, string ConfigFragment, IReadOnlyList<string> Patches, string Image, string CacheRoot, string? BaseArtifacts)
+internal sealed record XenBuildRequest(string Source, string SourceDescription, string ConfigFragment, IReadOnlyList<string> Patches, string Image, string CacheRoot, string? BaseArtifacts)
 {
     /// <summary>The commit the tree was exported from (--ref), when it is not a checkout itself.</summary>
     public string? Commit { get; init; }
@@ -17,11 +17,11 @@ public sealed record XenBuildRequest(string Source, string SourceDescription, st
 }
 
 /// <summary>What was built, recorded as build.json beside the binary and copied into the artifact set's MANIFEST.</summary>
-public sealed record XenBuildProvenance(
+internal sealed record XenBuildProvenance(
     string Key, string Source, string Version, string? Commit, string ConfigSha256, IReadOnlyList<string> PciOptions,
     IReadOnlyList<string> Patches, string Image, string ImageId, DateTimeOffset Built, double Seconds);
 
-public sealed record XenBuildResult(string Directory, bool CacheHit, XenBuildProvenance Provenance, string? ArtifactSet)
+internal sealed record XenBuildResult(string Directory, bool CacheHit, XenBuildProvenance Provenance, string? ArtifactSet)
 {
     /// <summary>The toolstack built from the same tree, with --tools.</summary>
     public XenToolsResult? Tools { get; init; }
@@ -39,7 +39,7 @@ public sealed record XenBuildResult(string Directory, bool CacheHit, XenBuildPro
 /// <see cref="XenBuildRequest.ToolsImage"/> the toolstack is built from the same tree too
 /// (<see cref="XenTools"/>) and the set's initramfs carries it instead of Debian's.
 /// </summary>
-public static partial class XenBuild
+internal static partial class XenBuild
 {
     public const string DefaultImage = "farm-xen-builder:bookworm";
 

@@ -12,15 +12,15 @@ namespace Farm.Build;
 /// <param name="InInitramfs">Path in the initramfs: Debian's layout, LIBEXEC_BIN, so the dom0 /init and the
 /// <c>/usr/bin</c> links of the base set find it where Debian's was, and <c>xl console</c> finds xenconsole
 /// where xl was built to look (LIBEXEC_BIN "/xenconsole").</param>
-public sealed record ToolFile(string Name, string Installed, string InInitramfs);
+internal sealed record ToolFile(string Name, string Installed, string InInitramfs);
 
 /// <summary>What the toolstack build made: recorded as tools.json beside it and in every artifact set built with it.</summary>
-public sealed record XenToolsProvenance(
+internal sealed record XenToolsProvenance(
     string Key, string Source, string Version, string? Commit, IReadOnlyList<string> Patches,
     IReadOnlyList<string> Configure, IReadOnlyList<string> Files, IReadOnlyList<string> Libraries,
     string Image, string ImageId, DateTimeOffset Built, double Seconds);
 
-public sealed record XenToolsResult(string Directory, bool CacheHit, XenToolsProvenance Provenance);
+internal sealed record XenToolsResult(string Directory, bool CacheHit, XenToolsProvenance Provenance);
 
 /// <summary>
 /// The arm64 toolstack (xl, libxl, libxenctrl/libxenguest, xenstored, xenconsoled, xenconsole,
@@ -31,7 +31,7 @@ public sealed record XenToolsResult(string Directory, bool CacheHit, XenToolsPro
 /// copy of the base set's initramfs in place of Debian's xen-utils, and proves that every DT_NEEDED of
 /// every ELF there resolves inside the initramfs.
 /// </summary>
-public static partial class XenTools
+internal static partial class XenTools
 {
     public const string DefaultImage = "farm-xen-builder-tools:bookworm";
 

@@ -1,7 +1,7 @@
 namespace Farm.Checks;
 
 /// <summary>A verdict with the lines that justify it.</summary>
-public sealed record Finding(CheckVerdict Verdict, string Summary, IReadOnlyList<string> Evidence)
+internal sealed record Finding(CheckVerdict Verdict, string Summary, IReadOnlyList<string> Evidence)
 {
     public static Finding Pass(string summary, params IEnumerable<string?> evidence) => new(CheckVerdict.Pass, summary, Clean(evidence));
 
@@ -20,7 +20,7 @@ public sealed record Finding(CheckVerdict Verdict, string Summary, IReadOnlyList
 /// <see cref="Evaluate"/> — so no check can pass on a target that lacks what it tests.
 /// <see cref="Source"/> cites where the matched strings come from.
 /// </summary>
-public abstract class Check
+internal abstract class Check
 {
     public abstract string Id { get; }
     public abstract string Group { get; }
@@ -36,7 +36,7 @@ public abstract class Check
 /// guest's own evidence. Without any guest it is gated on <see cref="Need.DomUPci"/>, so it never passes.
 /// <see cref="GuestNeeds"/> gate it per guest, after a refused assign/create and the target's <see cref="Check.Needs"/>.
 /// </summary>
-public abstract class GuestCheck : Check
+internal abstract class GuestCheck : Check
 {
     public override IReadOnlyList<Need> Needs => [Need.Xen, Need.DomUPci];
     public virtual IReadOnlyList<GuestNeed> GuestNeeds => [GuestNeed.Booted];
@@ -47,7 +47,7 @@ public abstract class GuestCheck : Check
 }
 
 /// <summary>Runs checks over a target, gating each on its needs.</summary>
-public static class CheckRunner
+internal static class CheckRunner
 {
     /// <summary>Needs whose absence is a known gap of the Xen build/platform (xfail), not a different kind of target (n/a).</summary>
     static readonly HashSet<Need> XenFeatures = [Need.XenPci, Need.DomUPci, Need.Iommu, Need.Its, Need.Msi];

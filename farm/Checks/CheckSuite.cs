@@ -5,10 +5,12 @@ namespace Farm.Checks;
 /// <summary>
 /// The check catalog and how job files name parts of it: <c>vpci</c> (everything), a group
 /// (<c>ecam</c>, <c>bar</c>, <c>interrupts</c>, <c>dma-iommu</c>, <c>lifecycle</c>, <c>negative</c>) or a check id.
+/// Farm's own checks are listed here; a check written elsewhere joins through <see cref="Register"/>
+/// and is then named by job files, gated on its needs and shown in every report like these.
 /// </summary>
-public static class CheckSuite
+internal static class CheckSuite
 {
-    public static IReadOnlyList<Check> All { get; } =
+    static readonly IReadOnlyList<Check> Catalog =
     [
         new EcamHostBridgeRegistered(), new EcamWindowCoversBusRange(), new EcamWindowReserved(), new EcamDevicesEnumerated(),
         new EcamXenTrapsDom0(), new EcamDomUBridgeAtGuestBase(),
@@ -25,20 +27,55 @@ public static class CheckSuite
         new LifecycleDomUKernelHealthy(), new LifecycleDomUHotplug(), new LifecycleDomUDeviceBackInDom0(),
     ];
 
-    public static IReadOnlyList<string> Groups { get; } = All.Select(c => c.Group).Distinct().ToList();
+    /// <summary>The catalog followed by the registered checks, in registration order.</summary>
+    static volatile IReadOnlyList<Check> all = Catalog;
+    static readonly Lock Gate = new();
+
+    public static IReadOnlyList<Check> All => all;
+
+    public static IReadOnlyList<string> Groups => all.Select(c => c.Group).Distinct().ToList();
+
+    /// <summary>
+    /// Adds a check to the suite until the returned registration is disposed. A check without an id,
+    /// group, title or cited source, or whose id is taken (by a check, a group or <c>vpci</c>), is a
+    /// programming error, refused here rather than at the first job that names it.
+    /// </summary>
+    public static IDisposable Register(Check check)
+    {
+        ArgumentNullException.ThrowIfNull(check);
+        foreach (var (what, value) in new[] { ("id", check.Id), ("group", check.Group), ("title", check.Title), ("source", check.Source) })
+            if (string.IsNullOrWhiteSpace(value))
+                throw new ArgumentException($"check {check.GetType().Name} has no {what}; every check names itself and cites the source string it matches", nameof(check));
+        lock (Gate)
+        {
+            if (check.Id == "vpci" || all.Any(c => c.Id == check.Id || c.Group == check.Id))
+                throw new ArgumentException($"check id \"{check.Id}\" is taken already (a check, a group or vpci)", nameof(check));
+            all = [.. all, check];
+        }
+        return new Registration(check);
+    }
+
+    sealed class Registration(Check check) : IDisposable
+    {
+        public void Dispose()
+        {
+            lock (Gate) all = [.. all.Where(c => !ReferenceEquals(c, check))];
+        }
+    }
 
     /// <summary>The checks named by a job's <c>checks:</c> list, in catalog order; an unknown name lists the known ones.</summary>
     public static IReadOnlyList<Check> Resolve(IEnumerable<string> names)
     {
+        var all = CheckSuite.all;
         var selected = new HashSet<Check>();
         foreach (var name in names)
         {
-            var matched = name == "vpci" ? All : All.Where(c => c.Group == name || c.Id == name).ToList();
+            var matched = name == "vpci" ? all : all.Where(c => c.Group == name || c.Id == name).ToList();
             if (matched.Count == 0)
                 throw new ConfigurationException(
-                    $"unknown check or group '{name}'; known: vpci, {string.Join(", ", Groups)}, or one of: {string.Join(", ", All.Select(c => c.Id))}");
+                    $"unknown check or group '{name}'; known: vpci, {string.Join(", ", all.Select(c => c.Group).Distinct())}, or one of: {string.Join(", ", all.Select(c => c.Id))}");
             selected.UnionWith(matched);
         }
-        return All.Where(selected.Contains).ToList();
+        return all.Where(selected.Contains).ToList();
     }
 }

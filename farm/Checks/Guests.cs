@@ -5,7 +5,7 @@ using Farm.Guests;
 namespace Farm.Checks;
 
 /// <summary>What a guest check may need from one guest before its verdict means anything.</summary>
-public enum GuestNeed
+internal enum GuestNeed
 {
     /// <summary>xl create ran and the guest's Linux booted (its own dmesg or console says so).</summary>
     Booted,
@@ -30,7 +30,7 @@ public enum GuestNeed
 }
 
 /// <summary>One dom0-side lifecycle command of a guest (key <c>dom0:&lt;g&gt;:&lt;stage&gt;:&lt;command&gt;</c>) and its <c>FARM-EXIT</c> code.</summary>
-public sealed record GuestStep(string Stage, string Command, IReadOnlyList<string> Lines, int? ExitCode)
+internal sealed record GuestStep(string Stage, string Command, IReadOnlyList<string> Lines, int? ExitCode)
 {
     public bool Succeeded => ExitCode == 0;
 
@@ -42,7 +42,7 @@ public sealed record GuestStep(string Stage, string Command, IReadOnlyList<strin
 /// <c>dom0:&lt;g&gt;:*</c> (its lifecycle in dom0), never another guest's or dom0's own commands
 /// (docs: /work/notes/guest-contract.md; written by the guest stages). Never throws on garbage.
 /// </summary>
-public sealed partial class Guest
+internal sealed partial class Guest
 {
     public const string NicTcpMarker = "FARM-PROBE nic-tcp";
 

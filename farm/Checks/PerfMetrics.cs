@@ -9,7 +9,7 @@ namespace Farm.Checks;
 /// and the NVMe interrupts the nvme-dma probe raised (<c>irq.nvme.count</c>). Garbled lines are skipped,
 /// never guessed at.
 /// </summary>
-public static partial class PerfMetrics
+internal static partial class PerfMetrics
 {
     public const string Marker = "FARM-PERF";
 

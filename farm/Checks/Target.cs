@@ -3,7 +3,7 @@ using Farm.Checks.Parsers;
 namespace Farm.Checks;
 
 /// <summary>What a check may need from a target before its verdict means anything.</summary>
-public enum Need
+internal enum Need
 {
     /// <summary>Linux booted and its log is in the evidence.</summary>
     Linux,
@@ -38,13 +38,13 @@ public enum Need
 }
 
 /// <summary>Whether a target has something, and the line of evidence that says so.</summary>
-public sealed record Capability(bool Present, string Evidence);
+internal sealed record Capability(bool Present, string Evidence);
 
 /// <summary>
 /// One target's evidence, parsed once, with its capabilities: what checks evaluate. Built from an
 /// <see cref="EvidenceBundle"/> (console transcript + command outputs); never throws on garbage.
 /// </summary>
-public sealed class Target
+internal sealed class Target
 {
     public const string NvmeDmaMarker = "FARM-PROBE nvme-dma";
     public const string PciAssignMarker = "FARM-PROBE pci-assign";

@@ -17,7 +17,7 @@ namespace Farm.Cli;
 /// several hosts); runs are recorded in this host's run store and their ids in the queue, and with
 /// <c>--server/--token</c> also sent to the controller as they happen (record and live console).
 /// </summary>
-public sealed class AgentCommand : AsyncCommand<AgentCommand.Settings>
+internal sealed class AgentCommand : AsyncCommand<AgentCommand.Settings>
 {
     public sealed class Settings : LeaseSettings
     {
@@ -59,24 +59,26 @@ public sealed class AgentCommand : AsyncCommand<AgentCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
     {
+        var farm = FarmContext.Of(context);
         var lab = LabFile.Load(s.Lab);
         var names = s.Boards?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? lab.Boards.Select(b => b.Name).ToArray();
         var boards = names.Select(n => lab.Find(n) ?? throw new ConfigurationException($"--boards: no board named \"{n}\" in {s.Lab}{NearMiss.Hint(n, lab.Boards.Select(b => b.Name))}")).ToList();
-        await using var db = await s.OpenDatabaseAsync(ct);
-        var time = TimeProvider.System;
-        var store = await RunSinks.OpenStoreAsync(s.Out, s.RunStore, ct);
+        await using var db = await farm.OpenLabAsync(s, ct);
+        var time = farm.Time;
+        var store = await farm.OpenRunStoreAsync(s.Out, s.RunStore, ct);
         var name = s.Name ?? Environment.MachineName;
         // With --server, every run also goes to the controller as it happens (its dashboard, its live console).
-        using var controller = s.Remote();
+        var log = farm.Logger("Farm.Agent");
+        using var controller = s.Remote(log);
         IReadOnlyList<Farm.Jobs.IRunSink> sinks = controller is null ? RunSinks.Create(store)
-            : [.. RunSinks.Create(store), new Farm.Web.RemoteRunSink(controller, TimeProvider.System, m => AnsiConsole.MarkupLineInterpolated($"[yellow]agent {name}: {m}[/]"))];
+            : [.. RunSinks.Create(store), new Farm.Web.RemoteRunSink(controller, time, m => AnsiConsole.MarkupLineInterpolated($"[yellow]agent {name}: {m}[/]"))];
         // A queued path is anyone's text: only files under these roots are ever read.
         var roots = s.JobRoots.Length > 0 ? s.JobRoots : [Path.Combine(RunRequests.RepoRoot(s.Lab), "jobs")];
         var options = new AgentOptions(name, boards, s.Out, Duration.Parse(s.Heartbeat), Duration.Parse(s.Lease), Duration.Parse(s.Stale), TimeSpan.FromSeconds(2))
         {
             Jobs = new JobRoots(roots),
         };
-        var agent = new Agent(new JobQueue(db, time), new LeaseStore(db, time), options, (request, token) => new JobRunner(time, sinks).RunAsync(request, token), time);
+        var agent = new Agent(farm.Queue(db), farm.Leases(db), options, (request, token) => farm.Runner(sinks).RunAsync(request, token), time, log);
         agent.Said += m => AnsiConsole.MarkupLineInterpolated($"[grey]{DateTime.Now:HH:mm:ss}[/] agent {name}: {TerminalText.Plain(m)}");
         AnsiConsole.MarkupLineInterpolated($"agent {name}: serving {string.Join(", ", names)} from {db.Display}; job files from {string.Join(", ", options.Jobs.Roots)}");
         try
@@ -89,7 +91,7 @@ public sealed class AgentCommand : AsyncCommand<AgentCommand.Settings>
 }
 
 /// <summary><c>farm queue &lt;job.yaml&gt;... [--board NAME] [--priority N]</c>: queues jobs for the agents; <c>farm queue --list</c> shows the queue.</summary>
-public sealed class QueueCommand : AsyncCommand<QueueCommand.Settings>
+internal sealed class QueueCommand : AsyncCommand<QueueCommand.Settings>
 {
     public sealed class Settings : LeaseSettings
     {
@@ -131,7 +133,7 @@ public sealed class QueueCommand : AsyncCommand<QueueCommand.Settings>
                 return 0;
             }
         await using var db = await s.OpenDatabaseAsync(ct);
-        var queue = new JobQueue(db, TimeProvider.System);
+        var queue = FarmContext.Of(context).Queue(db);
         if (s.Cancel is { } cancel)
         {
             // The database's own user is trusted as the lab's admin (the API is where roles apply).

@@ -12,7 +12,7 @@ namespace Farm.Cli;
 /// Exit code follows the verdicts: 0 when every check is as expected, 1 when one is not; a file that
 /// cannot be read, is too big or is binary is an error (2) naming it.
 /// </summary>
-public sealed class AnalyzeCommand : AsyncCommand<AnalyzeCommand.Settings>
+internal sealed class AnalyzeCommand : AsyncCommand<AnalyzeCommand.Settings>
 {
     /// <summary>Larger than any boot log (a whole Xen + dom0 boot with loglvl=all is well under 1 MiB).</summary>
     public const long MaxFileBytes = 16L << 20;

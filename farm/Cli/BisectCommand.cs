@@ -20,7 +20,7 @@ namespace Farm.Cli;
 /// commit can be named (the failure does not reproduce, or only unbuildable commits are left); 2 bad
 /// input; 3 the lab failed.
 /// </summary>
-public sealed class BisectCommand : AsyncCommand<BisectCommand.Settings>
+internal sealed class BisectCommand : AsyncCommand<BisectCommand.Settings>
 {
     public sealed class Settings : LabSettings
     {
@@ -122,7 +122,7 @@ public sealed class BisectCommand : AsyncCommand<BisectCommand.Settings>
 
         var store = await RunSinks.OpenStoreAsync(s.Out, s.Store, ct);
         var bisects = await BisectStore.OpenAsync(RunSinks.BisectStorePath(s.Out, s.Store), ct);
-        var time = TimeProvider.System;
+        var time = FarmContext.Of(context).Time;
         var started = time.GetUtcNow();
         var id = $"{started.UtcDateTime:yyyyMMdd-HHmmss}-bisect-{Guid.NewGuid().ToString("N")[..6]}";
         var record = new BisectRecord(id, started, null, checkout, job.Name, criterion.ToString(), commits[0], commits[^1], "running", null, 0,

@@ -12,7 +12,7 @@ namespace Farm.Cli;
 /// their power and console are, their last run (from the store), and with <c>--check</c> what
 /// their power controller and console server answer right now.
 /// </summary>
-public sealed class BoardsCommand : AsyncCommand<BoardsCommand.Settings>
+internal sealed class BoardsCommand : AsyncCommand<BoardsCommand.Settings>
 {
     public sealed class Settings : LeaseSettings
     {
@@ -32,7 +32,7 @@ public sealed class BoardsCommand : AsyncCommand<BoardsCommand.Settings>
         var store = await RunSinks.OpenStoreIfExistsAsync(s.Out, s.RunStore, ct);
         foreach (var r in store is null ? [] : await store.LatestAsync(500, ct))
             last.TryAdd(r.Board, r);
-        var health = await LabHealth.EvaluateAsync(lab.Boards.Select(b => b.Name), store, s, ct);
+        var health = await LabHealth.EvaluateAsync(lab.Boards.Select(b => b.Name), store, s, FarmContext.Of(context).Time, ct);
         var table = new Table().AddColumns("board", "type", "health", "power", "console", "last run", "expected pci", "tags");
         foreach (var b in lab.Boards)
         {

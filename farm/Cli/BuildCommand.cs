@@ -13,7 +13,7 @@ namespace Farm.Cli;
 /// hit, and what it enabled for PCI. Exit codes as for runs: fail (the build broke), error (bad
 /// input, no engine, a dropped Kconfig option), incomplete (the mirror or engine failed).
 /// </summary>
-public sealed class BuildCommand : AsyncCommand<BuildCommand.Settings>
+internal sealed class BuildCommand : AsyncCommand<BuildCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
@@ -110,7 +110,7 @@ public sealed class BuildCommand : AsyncCommand<BuildCommand.Settings>
                 lock (log) log.Add(l);
                 if (BuildProgress.Of(l) is { } shown) status.Status(Markup.Escape(shown));
                 if (l.StartsWith("FARM", StringComparison.Ordinal)) AnsiConsole.MarkupLineInterpolated($"[grey]{l}[/]");
-            }, TimeProvider.System, ct);
+            }, FarmContext.Of(context).Time, ct);
         });
         if (!result.CacheHit) await File.WriteAllLinesAsync(Path.Combine(result.Directory, "build.log"), log, ct);
 

@@ -12,7 +12,7 @@ namespace Farm.Cli;
 /// (exact bytes), until every port closes or Ctrl-C. Prints bytes and Farm's CPU time per console,
 /// which <c>ci/bench</c> compares with <c>cat</c> reading the same ports.
 /// </summary>
-public sealed class CaptureCommand : AsyncCommand<CaptureCommand.Settings>
+internal sealed class CaptureCommand : AsyncCommand<CaptureCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {

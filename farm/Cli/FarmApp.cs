@@ -3,9 +3,16 @@ using Spectre.Console.Cli;
 
 namespace Farm.Cli;
 
-public static class FarmApp
+internal static class FarmApp
 {
     public static async Task<int> RunAsync(string[] args)
+    {
+        using var farm = FarmContext.CreateDefault();
+        return await RunAsync(args, farm);
+    }
+
+    /// <summary>Runs one command with <paramref name="farm"/> as its composition root (each command reads it with <see cref="FarmContext.Of"/>).</summary>
+    internal static async Task<int> RunAsync(string[] args, FarmContext farm)
     {
         // SIGINT/SIGTERM cancel the run instead of killing Farm, so finalisers power boards off,
         // transcripts are flushed and the run is recorded (as incomplete: cancelled).
@@ -25,36 +32,36 @@ public static class FarmApp
         {
             c.SetApplicationName("farm");
             c.PropagateExceptions();
-            c.AddCommand<RunCommand>("run").WithDescription("Run a job file on a board; writes <out>/<run-id>/.")
+            c.AddCommand<RunCommand>("run").WithData(farm).WithDescription("Run a job file on a board; writes <out>/<run-id>/.")
                 .WithExample("run", "jobs/xen-smoke.yaml", "--out", "artifacts");
-            c.AddCommand<NightlyCommand>("nightly").WithDescription("Run the vPCI matrix on healthy boards, retrying lab failures elsewhere; exit code = worst verdict.")
+            c.AddCommand<NightlyCommand>("nightly").WithData(farm).WithDescription("Run the vPCI matrix on healthy boards, retrying lab failures elsewhere; exit code = worst verdict.")
                 .WithExample("nightly", "--out", "artifacts");
-            c.AddCommand<LeaseBenchCommand>("lease-bench").WithDescription("Measure lease grants under contention (ci/bench).").IsHidden();
-            c.AddCommand<TrendBenchCommand>("trend-bench").WithDescription("Measure a year of trends for 20 targets (ci/bench).").IsHidden();
-            c.AddCommand<BuildCommand>("build").WithDescription("Cross-build Xen for arm64 in a container (Docker engine), cached, with provenance.")
+            c.AddCommand<LeaseBenchCommand>("lease-bench").WithData(farm).WithDescription("Measure lease grants under contention (ci/bench).").IsHidden();
+            c.AddCommand<TrendBenchCommand>("trend-bench").WithData(farm).WithDescription("Measure a year of trends for 20 targets (ci/bench).").IsHidden();
+            c.AddCommand<BuildCommand>("build").WithData(farm).WithDescription("Cross-build Xen for arm64 in a container (Docker engine), cached, with provenance.")
                 .WithExample("build", "xen", "--source", "debian:bookworm", "--patch", "ci/xen/patches/xen-4.17-arm-pci-passthrough.patch", "--artifacts-from", "bookworm");
-            c.AddCommand<BisectCommand>("bisect").WithDescription("Find the Xen commit that broke a check (flake-aware: repeats candidates until sure).")
+            c.AddCommand<BisectCommand>("bisect").WithData(farm).WithDescription("Find the Xen commit that broke a check (flake-aware: repeats candidates until sure).")
                 .WithExample("bisect", "--source", "../xen", "--good", "v1", "--bad", "v2", "--job", "jobs/xen-vpci-smoke.yaml", "--check", "ecam.xen-traps-dom0-config-space");
-            c.AddCommand<HealthCheckCommand>("health").WithDescription("Run each board's health job (power, console, banner, SSH); health follows from the results.");
-            c.AddCommand<AgentCommand>("agent").WithDescription("Run queued jobs on this host's boards (one agent per bench host).");
-            c.AddCommand<QueueCommand>("queue").WithDescription("Queue jobs for the agents, or list the queue.");
-            c.AddCommand<ServeCommand>("serve").WithDescription("Serve the lab API (boards, leases, operator actions, runs) with bearer tokens.");
-            c.AddCommand<TokenCommand>("token").WithDescription("Make an API token for a user and role (printed once; its hash is stored).");
-            c.AddCommand<CaptureCommand>("capture").WithDescription("Record serial consoles to transcripts until they close (or Ctrl-C).")
+            c.AddCommand<HealthCheckCommand>("health").WithData(farm).WithDescription("Run each board's health job (power, console, banner, SSH); health follows from the results.");
+            c.AddCommand<AgentCommand>("agent").WithData(farm).WithDescription("Run queued jobs on this host's boards (one agent per bench host).");
+            c.AddCommand<QueueCommand>("queue").WithData(farm).WithDescription("Queue jobs for the agents, or list the queue.");
+            c.AddCommand<ServeCommand>("serve").WithData(farm).WithDescription("Serve the lab API (boards, leases, operator actions, runs) with bearer tokens.");
+            c.AddCommand<TokenCommand>("token").WithData(farm).WithDescription("Make an API token for a user and role (printed once; its hash is stored).");
+            c.AddCommand<CaptureCommand>("capture").WithData(farm).WithDescription("Record serial consoles to transcripts until they close (or Ctrl-C).")
                 .WithExample("capture", "/dev/ttyUSB0", "--out", "artifacts/capture");
-            c.AddCommand<ImportMetricsCommand>("import-metrics").WithDescription("Record measurements (ci/bench JSON) as a run, for trends.")
+            c.AddCommand<ImportMetricsCommand>("import-metrics").WithData(farm).WithDescription("Record measurements (ci/bench JSON) as a run, for trends.")
                 .WithExample("import-metrics", "artifacts/bench/bench.json");
-            c.AddCommand<ReserveCommand>("reserve").WithDescription("Take a board for a while (a lease that expires unless renewed).")
+            c.AddCommand<ReserveCommand>("reserve").WithData(farm).WithDescription("Take a board for a while (a lease that expires unless renewed).")
                 .WithExample("reserve", "qemu-xen", "--for", "2h", "--note", "bisecting vPCI");
-            c.AddCommand<RenewCommand>("renew").WithDescription("Extend your lease on a board.");
-            c.AddCommand<ReleaseCommand>("release").WithDescription("Give a board back.");
-            c.AddCommand<QuarantineCommand>("quarantine").WithDescription("Take a board out of service (the scheduler skips it).");
-            c.AddCommand<ReturnCommand>("return").WithDescription("Bring a quarantined board back into service.");
-            c.AddCommand<LeasesCommand>("leases").WithDescription("Who holds which board, or a board's lease history (--audit).");
-            c.AddCommand<BoardsCommand>("boards").WithDescription("List the boards of the lab.");
-            c.AddCommand<AnalyzeCommand>("analyze").WithDescription("Judge logs captured elsewhere (serial capture, dmesg, lspci, /proc/interrupts, xl): facts and check verdicts.")
+            c.AddCommand<RenewCommand>("renew").WithData(farm).WithDescription("Extend your lease on a board.");
+            c.AddCommand<ReleaseCommand>("release").WithData(farm).WithDescription("Give a board back.");
+            c.AddCommand<QuarantineCommand>("quarantine").WithData(farm).WithDescription("Take a board out of service (the scheduler skips it).");
+            c.AddCommand<ReturnCommand>("return").WithData(farm).WithDescription("Bring a quarantined board back into service.");
+            c.AddCommand<LeasesCommand>("leases").WithData(farm).WithDescription("Who holds which board, or a board's lease history (--audit).");
+            c.AddCommand<BoardsCommand>("boards").WithData(farm).WithDescription("List the boards of the lab.");
+            c.AddCommand<AnalyzeCommand>("analyze").WithData(farm).WithDescription("Judge logs captured elsewhere (serial capture, dmesg, lspci, /proc/interrupts, xl): facts and check verdicts.")
                 .WithExample("analyze", "board-console.log", "--json");
-            c.AddCommand<ReportCommand>("report").WithDescription("List recorded runs and render their Allure HTML report.")
+            c.AddCommand<ReportCommand>("report").WithData(farm).WithDescription("List recorded runs and render their Allure HTML report.")
                 .WithExample("report", "--out", "artifacts", "--latest", "5");
         });
         try

@@ -14,7 +14,7 @@ namespace Farm.Cli;
 /// passing health run on a board quarantined that way brings it back. Runs on quarantined boards too
 /// (that is what a health check is for). Exit code: the worst verdict.
 /// </summary>
-public sealed class HealthCheckCommand : AsyncCommand<HealthCheckCommand.Settings>
+internal sealed class HealthCheckCommand : AsyncCommand<HealthCheckCommand.Settings>
 {
     public sealed class Settings : LeaseSettings
     {
@@ -32,6 +32,7 @@ public sealed class HealthCheckCommand : AsyncCommand<HealthCheckCommand.Setting
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
     {
+        var farm = FarmContext.Of(context);
         var lab = LabFile.Load(s.Lab);
         var boards = s.Boards.Length == 0 ? lab.Boards.ToList()
             : s.Boards.Select(n => lab.Find(n) ?? throw new ConfigurationException($"no board named \"{n}\" in {s.Lab}{Farm.Jobs.Spec.NearMiss.Hint(n, lab.Boards.Select(b => b.Name))}")).ToList();
@@ -44,8 +45,8 @@ public sealed class HealthCheckCommand : AsyncCommand<HealthCheckCommand.Setting
             var job = Path.Combine(s.Jobs, board.Mode == BoardMode.Xen ? "health-xen.yaml" : "health-native.yaml");
             var request = RunRequests.Resolve(job, board.Name, s.Lab, s.Out);
             AnsiConsole.MarkupLineInterpolated($"[grey]{DateTime.Now:HH:mm:ss}[/] health of {board.Name} ({Path.GetFileName(job)})");
-            var record = await new JobRunner(TimeProvider.System, sinks).RunAsync(request, ct);
-            var health = (await LabHealth.EvaluateAsync([board.Name], store, s, ct))[board.Name];
+            var record = await farm.Runner(sinks).RunAsync(request, ct);
+            var health = (await LabHealth.EvaluateAsync([board.Name], store, s, farm.Time, ct))[board.Name];
             table.AddRow(Markup.Escape(board.Name), Markup.Escape(Path.GetFileName(job)), ReportCommand.VerdictMarkup(record.Verdict),
                 Markup.Escape($"{health.Health.ToString().ToLowerInvariant()}: {health.Reason}"), Markup.Escape(record.RunId));
             worst = worst.Worst(record.Verdict);

@@ -8,7 +8,7 @@ using Spectre.Console.Cli;
 namespace Farm.Cli;
 
 /// <summary><c>farm quarantine &lt;board&gt; --reason ...</c> / <c>farm return &lt;board&gt;</c>: an operator takes a board out of service or brings it back.</summary>
-public abstract class BoardServiceCommand : AsyncCommand<BoardServiceCommand.Settings>
+internal abstract class BoardServiceCommand : AsyncCommand<BoardServiceCommand.Settings>
 {
     protected abstract string Action { get; }
 
@@ -24,11 +24,12 @@ public abstract class BoardServiceCommand : AsyncCommand<BoardServiceCommand.Set
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
     {
+        var farm = FarmContext.Of(context);
         var lab = LabFile.Load(s.Lab);
         if (lab.Find(s.Board) is null)
             throw new ConfigurationException($"no board named \"{s.Board}\" in the lab{NearMiss.Hint(s.Board, lab.Boards.Select(b => b.Name))}");
         await using var db = await s.OpenDatabaseAsync(ct);
-        await new BoardEventStore(db, TimeProvider.System).RecordAsync(s.Board, Action, s.Holder, s.Reason, ct);
+        await farm.Events(db).RecordAsync(s.Board, Action, s.Holder, s.Reason, ct);
         AnsiConsole.MarkupLine(Action == "quarantine"
             ? $"[yellow]{Markup.Escape(s.Board)} quarantined[/]: the scheduler will not use it until farm return {Markup.Escape(s.Board)}"
             : $"[green]{Markup.Escape(s.Board)} returned to service[/]; earlier failures are forgiven");
@@ -36,27 +37,27 @@ public abstract class BoardServiceCommand : AsyncCommand<BoardServiceCommand.Set
     }
 }
 
-public sealed class QuarantineCommand : BoardServiceCommand
+internal sealed class QuarantineCommand : BoardServiceCommand
 {
     protected override string Action => "quarantine";
 }
 
-public sealed class ReturnCommand : BoardServiceCommand
+internal sealed class ReturnCommand : BoardServiceCommand
 {
     protected override string Action => "return";
 }
 
 /// <summary>Each board's health: its runs (the run store) and operators' decisions (the lab database, when there is one).</summary>
-public static class LabHealth
+internal static class LabHealth
 {
     public static async Task<IReadOnlyDictionary<string, BoardHealthStatus>> EvaluateAsync(
-        IEnumerable<string> boards, Lab.IRunStore? runs, LeaseSettings lab, CancellationToken ct)
+        IEnumerable<string> boards, Lab.IRunStore? runs, LeaseSettings lab, TimeProvider time, CancellationToken ct)
     {
         IReadOnlyList<BoardEvent> events = [];
         if (lab.Db is not null || Environment.GetEnvironmentVariable("FARM_DB") is not null || File.Exists("artifacts/lab.db"))
         {
             await using var db = await lab.OpenDatabaseAsync(ct);
-            events = await new BoardEventStore(db, TimeProvider.System).AllAsync(ct);
+            events = await new BoardEventStore(db, time).AllAsync(ct);
         }
         var health = new Dictionary<string, BoardHealthStatus>();
         foreach (var b in boards.Distinct())

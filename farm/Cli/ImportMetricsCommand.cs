@@ -12,7 +12,7 @@ namespace Farm.Cli;
 /// job (ci/bench's JSON) as one run in the store, every numeric leaf a metric named by its path
 /// (<c>console-cpu.farm.percentPerConsole</c>), so Farm's own performance has trends like Xen's.
 /// </summary>
-public sealed class ImportMetricsCommand : AsyncCommand<ImportMetricsCommand.Settings>
+internal sealed class ImportMetricsCommand : AsyncCommand<ImportMetricsCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
@@ -57,7 +57,7 @@ public sealed class ImportMetricsCommand : AsyncCommand<ImportMetricsCommand.Set
             Flatten(prefix, obj, metrics);
         }
         if (metrics.Count == 0) throw new ConfigurationException($"no numeric measurements in {string.Join(", ", s.Files)}");
-        var now = DateTimeOffset.UtcNow;
+        var now = FarmContext.Of(context).Time.GetUtcNow();
         var record = new RunRecord($"{now.UtcDateTime:yyyyMMdd-HHmmss}-{s.Job}-{Guid.NewGuid().ToString("N")[..6]}", s.Job,
             $"{Environment.MachineName} ({Environment.ProcessorCount} cores)", Verdict.Pass, now, TimeSpan.Zero, [], [],
             new Provenance(new Dictionary<string, string>(), new Dictionary<string, string>()), metrics, null, null, null);

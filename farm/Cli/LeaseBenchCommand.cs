@@ -12,7 +12,7 @@ namespace Farm.Cli;
 /// boards at the same instant; checks that exactly B are granted and prints acquisitions/s and
 /// grant latency percentiles as one JSON line (ci/bench runs it on SQLite and PostgreSQL).
 /// </summary>
-public sealed class LeaseBenchCommand : AsyncCommand<LeaseBenchCommand.Settings>
+internal sealed class LeaseBenchCommand : AsyncCommand<LeaseBenchCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
@@ -33,7 +33,7 @@ public sealed class LeaseBenchCommand : AsyncCommand<LeaseBenchCommand.Settings>
     public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
     {
         await using var db = await LabDatabase.OpenAsync(s.Db, ct);
-        var leases = new LeaseStore(db, TimeProvider.System);
+        var leases = FarmContext.Of(context).Leases(db);
         var prefix = $"bench-{Guid.NewGuid():N}"[..14] + "-";
         await Task.WhenAll(Enumerable.Range(0, s.Pool).Select(_ => Task.Run(() => leases.ActiveAsync(ct), ct)));
         var go = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

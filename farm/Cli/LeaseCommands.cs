@@ -9,7 +9,7 @@ using Spectre.Console.Cli;
 namespace Farm.Cli;
 
 /// <summary>Options of the lease commands: the lab, the lab database, and who is asking.</summary>
-public class LeaseSettings : LabSettings
+internal class LeaseSettings : LabSettings
 {
     [CommandOption("--db <CONNECTION>")]
     [Description("Lab database: 'Data Source=FILE' (SQLite) or 'Host=...;Username=...;Database=...' (PostgreSQL). Default: $FARM_DB, else artifacts/lab.db.")]
@@ -56,24 +56,24 @@ public class LeaseSettings : LabSettings
         return Token;
     }
 
-    /// <summary>The controller's client when --server (or FARM_SERVER) is given, else null: use the database.</summary>
-    public Farm.Web.RemoteLab? Remote()
+    /// <summary>The controller's client when --server (or FARM_SERVER) is given, else null: use the database. <paramref name="log"/> gets every request the controller refused.</summary>
+    public Farm.Web.RemoteLab? Remote(Microsoft.Extensions.Logging.ILogger? log = null)
     {
         var server = Server ?? Environment.GetEnvironmentVariable("FARM_SERVER");
         if (string.IsNullOrWhiteSpace(server)) return null;
         var token = ResolveToken();
         if (string.IsNullOrWhiteSpace(token)) throw new ConfigurationException($"--server {server} needs a token: --token-file FILE or FARM_TOKEN (farm token --user NAME --role developer makes one)");
         if (!Uri.TryCreate(server, UriKind.Absolute, out _)) throw new ConfigurationException($"--server {server}: not a URL (e.g. http://lab:8080)");
-        return new Farm.Web.RemoteLab(server, token);
+        return new Farm.Web.RemoteLab(server, token, log: log);
     }
 
     public Task<LabDatabase> OpenDatabaseAsync(CancellationToken ct) => LabDatabase.OpenAsync(ConnectionString, ct);
 
-    public async Task<LeaseStore> OpenAsync(CancellationToken ct) => new(await OpenDatabaseAsync(ct), TimeProvider.System);
+    public async Task<LeaseStore> OpenAsync(TimeProvider time, CancellationToken ct) => new(await OpenDatabaseAsync(ct), time);
 }
 
 /// <summary><c>farm reserve &lt;board&gt; | --tag T --for 2h [--note ...]</c>: takes a board for a while (exit 1 when it is taken).</summary>
-public sealed class ReserveCommand : AsyncCommand<ReserveCommand.Settings>
+internal sealed class ReserveCommand : AsyncCommand<ReserveCommand.Settings>
 {
     public sealed class Settings : LeaseSettings
     {
@@ -115,7 +115,7 @@ public sealed class ReserveCommand : AsyncCommand<ReserveCommand.Settings>
             ? [lab.Find(s.Board) ?? throw new ConfigurationException($"no board named \"{s.Board}\" in the lab{NearMiss.Hint(s.Board, lab.Boards.Select(b => b.Name))}")]
             : lab.Boards.Where(b => s.Tags.All(t => b.Tags.Contains(t))).ToList();
         if (candidates.Count == 0) throw new ConfigurationException($"no board carries all of the tags {string.Join(", ", s.Tags)}");
-        var leases = await s.OpenAsync(ct);
+        var leases = await s.OpenAsync(FarmContext.Of(context).Time, ct);
         LeaseGrant? last = null;
         foreach (var board in candidates)
         {
@@ -133,7 +133,7 @@ public sealed class ReserveCommand : AsyncCommand<ReserveCommand.Settings>
 }
 
 /// <summary><c>farm renew &lt;board&gt; --for 2h</c>: extends one's own lease (exit 1 when it was lost).</summary>
-public sealed class RenewCommand : AsyncCommand<RenewCommand.Settings>
+internal sealed class RenewCommand : AsyncCommand<RenewCommand.Settings>
 {
     public sealed class Settings : LeaseSettings
     {
@@ -154,7 +154,7 @@ public sealed class RenewCommand : AsyncCommand<RenewCommand.Settings>
         if (s.Remote() is { } remote)
             using (remote) (lease, lost) = await remote.RenewAsync(s.Board, Duration.Parse(s.For), ct);
         else
-            try { lease = await (await s.OpenAsync(ct)).RenewAsync(s.Board, s.Holder, Duration.Parse(s.For), ct); }
+            try { lease = await (await s.OpenAsync(FarmContext.Of(context).Time, ct)).RenewAsync(s.Board, s.Holder, Duration.Parse(s.For), ct); }
             catch (InfrastructureException e) { (lease, lost) = (null, e.Message); }
         if (lease is null)
         {
@@ -167,7 +167,7 @@ public sealed class RenewCommand : AsyncCommand<RenewCommand.Settings>
 }
 
 /// <summary><c>farm release &lt;board&gt;</c>: gives one's board back.</summary>
-public sealed class ReleaseCommand : AsyncCommand<ReleaseCommand.Settings>
+internal sealed class ReleaseCommand : AsyncCommand<ReleaseCommand.Settings>
 {
     public sealed class Settings : LeaseSettings
     {
@@ -181,14 +181,14 @@ public sealed class ReleaseCommand : AsyncCommand<ReleaseCommand.Settings>
         if (s.Remote() is { } remote)
             using (remote) released = await remote.ReleaseAsync(s.Board, ct);
         else
-            released = await (await s.OpenAsync(ct)).ReleaseAsync(s.Board, s.Holder, ct);
+            released = await (await s.OpenAsync(FarmContext.Of(context).Time, ct)).ReleaseAsync(s.Board, s.Holder, ct);
         AnsiConsole.MarkupLine(released ? $"[green]released[/] {Markup.Escape(s.Board)}" : $"[yellow]{Markup.Escape(s.Holder)} holds no lease on {Markup.Escape(s.Board)}[/]");
         return released ? 0 : 1;
     }
 }
 
 /// <summary><c>farm leases [--audit BOARD]</c>: who holds what now, or a board's history.</summary>
-public sealed class LeasesCommand : AsyncCommand<LeasesCommand.Settings>
+internal sealed class LeasesCommand : AsyncCommand<LeasesCommand.Settings>
 {
     public sealed class Settings : LeaseSettings
     {
@@ -205,7 +205,7 @@ public sealed class LeasesCommand : AsyncCommand<LeasesCommand.Settings>
             using (remote) WriteActive(await remote.ActiveAsync(ct));
             return 0;
         }
-        var leases = await s.OpenAsync(ct);
+        var leases = await s.OpenAsync(FarmContext.Of(context).Time, ct);
         if (s.Audit is not null)
         {
             var log = new Table().AddColumns("when", "holder", "action", "detail");

@@ -15,7 +15,7 @@ namespace Farm.Cli;
 /// boards held with job leases, incomplete runs retried once on another healthy board; writes
 /// <c>&lt;out&gt;/nightly-&lt;time&gt;.json</c> (one result per target) and exits with the worst verdict.
 /// </summary>
-public sealed class NightlyCommand : AsyncCommand<NightlyCommand.Settings>
+internal sealed class NightlyCommand : AsyncCommand<NightlyCommand.Settings>
 {
     public sealed class Settings : LeaseSettings
     {
@@ -45,15 +45,16 @@ public sealed class NightlyCommand : AsyncCommand<NightlyCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
     {
+        var farm = FarmContext.Of(context);
         var files = s.Jobs.Length > 0 ? s.Jobs : ["jobs/native-smoke.yaml", "jobs/xen-smoke.yaml"];
         var jobs = files.Select(f => (File: f, Spec: JobFile.Load(f))).ToList();
         var lab = LabFile.Load(s.Lab);
         var matching = jobs.ToDictionary(j => j.File, j => lab.Matching(j.Spec));
         var store = await RunSinks.OpenStoreAsync(s.Out, s.RunStore, ct);
-        var health = await LabHealth.EvaluateAsync(matching.Values.SelectMany(b => b).Select(b => b.Name), store, s, ct);
+        var health = await LabHealth.EvaluateAsync(matching.Values.SelectMany(b => b).Select(b => b.Name), store, s, farm.Time, ct);
         bool physical = lab.Boards.Any(b => b.Kind == BoardKind.UBoot);
         // QEMU boards are templates (each run is its own QEMU): only physical boards are leased.
-        var leases = physical ? await s.OpenAsync(ct) : null;
+        var leases = physical ? await s.OpenAsync(farm.Time, ct) : null;
         var sinks = RunSinks.Create(store);
         var console = AnsiConsole.Console;
         var nightly = new Nightly(leases, $"nightly@{Environment.MachineName}", TimeSpan.FromHours(2));
@@ -63,7 +64,7 @@ public sealed class NightlyCommand : AsyncCommand<NightlyCommand.Settings>
             {
                 var request = RunRequests.Create(j.Spec with { BoardName = board, Tags = [] }, lab.Find(board)!, RunRequests.RepoRoot(j.File), s.Out);
                 console.MarkupLine($"[grey]{DateTime.Now:HH:mm:ss}[/] {Markup.Escape(j.Spec.Name)} on {Markup.Escape(board)}");
-                var r = await new JobRunner(TimeProvider.System, sinks).RunAsync(request, token);
+                var r = await farm.Runner(sinks).RunAsync(request, token);
                 console.MarkupLine($"[grey]{DateTime.Now:HH:mm:ss}[/] {Markup.Escape(j.Spec.Name)} on {Markup.Escape(board)}: {ReportCommand.VerdictMarkup(r.Verdict)} ({r.RunId})");
                 return r;
             }, s.Parallel ?? RunCommand.DefaultParallelism, ct);

@@ -11,7 +11,7 @@ namespace Farm.Cli;
 /// <c>&lt;out&gt;/report/index.html</c> and writes a self-contained <c>&lt;out&gt;/report/summary.html</c>.
 /// "nightly" reports the runs of the newest nightly-*.json.
 /// </summary>
-public sealed class ReportCommand : AsyncCommand<ReportCommand.Settings>
+internal sealed class ReportCommand : AsyncCommand<ReportCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
@@ -66,10 +66,10 @@ public sealed class ReportCommand : AsyncCommand<ReportCommand.Settings>
         var table = new Table().AddColumns("run", "job", "board", "verdict", "seconds", "xen", "checks (pass/fail/xfail/n-a)", "message");
         foreach (var r in runs)
         {
-            int Count(Farm.Checks.CheckVerdict v) => r.Checks.Count(c => c.Verdict == v);
+            int Count(CheckVerdict v) => r.Checks.Count(c => c.Verdict == v);
             table.AddRow(Markup.Escape(r.RunId), Markup.Escape(r.Job), Markup.Escape(r.Board), VerdictMarkup(r.Verdict),
                 r.Duration.TotalSeconds.ToString("0.0"), Markup.Escape(r.Provenance.XenVersion ?? "-"),
-                r.Checks.Count == 0 ? "-" : $"{Count(Farm.Checks.CheckVerdict.Pass)}/{Count(Farm.Checks.CheckVerdict.Fail)}/{Count(Farm.Checks.CheckVerdict.XFail)}/{Count(Farm.Checks.CheckVerdict.NotApplicable)}",
+                r.Checks.Count == 0 ? "-" : $"{Count(CheckVerdict.Pass)}/{Count(CheckVerdict.Fail)}/{Count(CheckVerdict.XFail)}/{Count(CheckVerdict.NotApplicable)}",
                 Markup.Escape(FirstLine(r.Message)));
         }
         AnsiConsole.Write(table);
@@ -89,7 +89,8 @@ public sealed class ReportCommand : AsyncCommand<ReportCommand.Settings>
 
         var reportDir = Path.Combine(s.Out, "report");
         var summary = Path.Combine(reportDir, SummaryHtml.FileName);
-        await AtomicFile.WriteTextAsync(summary, await SummaryHtml.RenderAsync(title, runs, store, DateTimeOffset.UtcNow.AddDays(-90), ct), ct);
+        var now = FarmContext.Of(context).Time.GetUtcNow();
+        await AtomicFile.WriteTextAsync(summary, await SummaryHtml.RenderAsync(title, runs, store, now.AddDays(-90), now, ct), ct);
         AnsiConsole.MarkupLineInterpolated($"summary (one self-contained file): {summary}");
 
         if (!s.NoHtml)
@@ -121,12 +122,12 @@ public sealed class ReportCommand : AsyncCommand<ReportCommand.Settings>
         }
     }
 
-    static string CellMarkup(Farm.Checks.CheckResult c) => (c.Verdict, c.Unexpected) switch
+    static string CellMarkup(CheckResult c) => (c.Verdict, c.Unexpected) switch
     {
-        (_, true) => $"[red]{JUnitReport.Wire(c.Verdict)} (expected {JUnitReport.Wire(c.Expected)})[/]",
-        (Farm.Checks.CheckVerdict.Pass, _) => "[green]pass[/]",
-        (Farm.Checks.CheckVerdict.XFail, _) => "[yellow]xfail[/]",
-        _ => "[grey]" + Markup.Escape(JUnitReport.Wire(c.Verdict)) + "[/]",
+        (_, true) => $"[red]{c.Verdict.ToWire()} (expected {c.Expected.ToWire()})[/]",
+        (CheckVerdict.Pass, _) => "[green]pass[/]",
+        (CheckVerdict.XFail, _) => "[yellow]xfail[/]",
+        _ => "[grey]" + Markup.Escape(c.Verdict.ToWire()) + "[/]",
     };
 
     static string FirstLine(string? s) => s is null ? "" : s.Split('\n')[0];

@@ -10,7 +10,7 @@ namespace Farm.Cli;
 /// <c>farm run &lt;job.yaml&gt;... [--board NAME] [--out DIR] [--parallel N]</c>: runs each job on its
 /// own QEMU instance (own ports, sockets and run directory), at most N at once; exit code = the worst verdict (0/1/2/3).
 /// </summary>
-public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
+internal sealed class RunCommand : AsyncCommand<RunCommand.Settings>
 {
     public sealed class Settings : LeaseSettings
     {
@@ -48,6 +48,7 @@ public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
     {
+        var farm = FarmContext.Of(context);
         // Everything is validated before anything starts: a bad job or lab file is exit 2, no run.
         var requests = s.Jobs.Select(j => RunRequests.Resolve(j, s.Board, s.Lab, s.Out))
             .Select(r => s.Boot switch
@@ -60,7 +61,7 @@ public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
         var store = await RunSinks.OpenStoreIfExistsAsync(s.Out, s.Store, ct);
         if (!s.Force)
         {
-            var health = await LabHealth.EvaluateAsync(requests.Select(r => r.Board.Name), store, s, ct);
+            var health = await LabHealth.EvaluateAsync(requests.Select(r => r.Board.Name), store, s, farm.Time, ct);
             foreach (var h in health.Values.Where(h => h.Health != Farm.Lab.Scheduling.BoardHealth.Healthy))
                 throw new ConfigurationException($"board {h.Board} is {h.Reason}; farm return {h.Board} brings it back (or --force to run anyway)", h.Evidence);
         }
@@ -74,7 +75,7 @@ public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
             {
                 var request = requests[i];
                 var who = many ? $"[blue]{Markup.Escape(request.JobName)}@{Markup.Escape(request.Board.Name)}[/] " : "";
-                var runner = new JobRunner(TimeProvider.System, sinks);
+                var runner = farm.Runner(sinks);
                 runner.StageStarted += st => console.MarkupLine(
                     $"[grey]{DateTime.Now:HH:mm:ss}[/] {who}{Markup.Escape(st.Name)} [grey](timeout {st.Timeout.TotalSeconds:0.#}s)[/]");
                 runner.StageFinished += (_, r) => console.MarkupLine(
@@ -103,7 +104,7 @@ public sealed class RunCommand : AsyncCommand<RunCommand.Settings>
 }
 
 /// <summary>Options every lab-aware command shares.</summary>
-public class LabSettings : CommandSettings
+internal class LabSettings : CommandSettings
 {
     [CommandOption("--lab <DIR>")]
     [Description("Lab inventory: a directory of board files or one YAML file (default: boards/).")]

@@ -7,7 +7,7 @@ using Spectre.Console.Cli;
 namespace Farm.Cli;
 
 /// <summary><c>farm serve [--listen 127.0.0.1:8080] [--tokens lab/tokens.yaml] [--tls-cert FILE --tls-key FILE]</c>: the lab API until Ctrl-C.</summary>
-public sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
+internal sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
 {
     public sealed class Settings : LeaseSettings
     {
@@ -52,6 +52,7 @@ public sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
     {
+        var farm = FarmContext.Of(context);
         var nightly = s.Nightly.Length > 0 ? s.Nightly : ["jobs/native-smoke.yaml", "jobs/xen-smoke.yaml", "jobs/xen-vpci-smoke.yaml"];
         var options = new LabApiOptions(s.Lab, s.ConnectionString, s.Out, s.RunStore, ApiTokens.Load(s.Tokens))
         {
@@ -59,6 +60,8 @@ public sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
             AnonymousMetrics = s.MetricsAnonymous,
             NightlyAt = s.NightlyAt is null ? null : TimeSpan.ParseExact(s.NightlyAt, @"hh\:mm", null),
             NightlyJobs = nightly.Select(Path.GetFullPath).ToList(),
+            Time = farm.Time,
+            Log = new ForwardingLoggerProvider(farm.Logs),
         };
         var app = await LabApi.BuildAsync(options, IPEndPoint.Parse(s.Listen), ct);
         await app.StartAsync(ct);
@@ -98,7 +101,7 @@ public sealed class ServeCommand : AsyncCommand<ServeCommand.Settings>
 /// user's tokens (or one, by the id printed when it was made) at once, without restarting farm serve;
 /// <c>farm token --list</c> shows ids, users, roles and expiry, never a token.
 /// </summary>
-public sealed class TokenCommand : AsyncCommand<TokenCommand.Settings>
+internal sealed class TokenCommand : AsyncCommand<TokenCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
@@ -153,7 +156,7 @@ public sealed class TokenCommand : AsyncCommand<TokenCommand.Settings>
     public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
     {
         await using var db = await Farm.Lab.LabDatabase.OpenAsync(s.ConnectionString, ct);
-        var store = new TokenStore(db, TimeProvider.System);
+        var store = new TokenStore(db, FarmContext.Of(context).Time);
         if (s.Revoke is { } who)
         {
             var n = await store.RevokeAsync(who, ct);

@@ -9,7 +9,7 @@ namespace Farm.Cli;
 /// window title, so every control character except the newline is shown as <c>\x1b</c>, <c>\r</c>
 /// and so on, and Spectre markup is escaped.
 /// </summary>
-public static class TerminalText
+internal static class TerminalText
 {
     public static string Plain(string? text)
     {

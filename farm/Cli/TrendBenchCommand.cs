@@ -15,7 +15,7 @@ namespace Farm.Cli;
 /// bare baseline measured in the same process: the same rows read with one plain SQL query.
 /// Prints one JSON line (ci/bench).
 /// </summary>
-public sealed class TrendBenchCommand : AsyncCommand<TrendBenchCommand.Settings>
+internal sealed class TrendBenchCommand : AsyncCommand<TrendBenchCommand.Settings>
 {
     public sealed class Settings : CommandSettings
     {
@@ -39,7 +39,7 @@ public sealed class TrendBenchCommand : AsyncCommand<TrendBenchCommand.Settings>
         try
         {
             var store = await RunStores.OpenAsync(Path.Combine(dir, "farm.db"), ct);
-            var end = DateTimeOffset.UtcNow;
+            var end = FarmContext.Of(context).Time.GetUtcNow();
             long t0 = Stopwatch.GetTimestamp();
             await store.SaveManyAsync(SyntheticHistory.Nightly(s.Nights, s.Targets, end, changeAt: s.Nights * 4 / 5), ct);
             var seedSeconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;

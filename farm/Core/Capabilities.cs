@@ -2,20 +2,20 @@ using System.Threading.Channels;
 
 namespace Farm;
 
-public enum PowerState { Off, On, Unknown }
+internal enum PowerState { Off, On, Unknown }
 
 /// <summary>Switches a board's power and reads the state back (labgrid's PowerProtocol).</summary>
-public interface IPowerSwitch
+internal interface IPowerSwitch
 {
     Task SetAsync(PowerState state, CancellationToken ct);
     Task<PowerState> GetAsync(CancellationToken ct);
 }
 
 /// <summary>One line of console output, timestamped when its last byte arrived.</summary>
-public sealed record ConsoleLine(long Sequence, DateTimeOffset Timestamp, string Text);
+internal sealed record ConsoleLine(long Sequence, DateTimeOffset Timestamp, string Text);
 
 /// <summary>A board's console: any number of subscribers see every line, in order.</summary>
-public interface IConsole
+internal interface IConsole
 {
     /// <summary>A reader that sees every line from the moment of subscription (and, with replay, from the start).</summary>
     ChannelReader<ConsoleLine> Subscribe(bool replay = false);
@@ -33,25 +33,25 @@ public interface IConsole
     internal IDisposable Observe(Farm.Serial.IConsoleObserver observer);
 }
 
-public sealed record CommandResult(string Command, int ExitCode, string StdOut, string StdErr, TimeSpan Duration);
+internal sealed record CommandResult(string Command, int ExitCode, string StdOut, string StdErr, TimeSpan Duration);
 
 /// <summary>Runs a shell command on the target (SSH into dom0, a serial shell, ...).</summary>
-public interface ICommandRunner
+internal interface ICommandRunner
 {
     Task<CommandResult> RunAsync(string command, TimeSpan timeout, CancellationToken ct);
 }
 
 /// <summary>Puts a run's artifacts where the board boots them from (direct boot, TFTP, SD card).</summary>
-public interface IDeployer
+internal interface IDeployer
 {
     Task DeployAsync(DeployRequest request, CancellationToken ct);
 }
 
 /// <summary>What to boot, and the kernel arguments this run adds (e.g. its SSH key).</summary>
-public sealed record DeployRequest(ArtifactSet Artifacts, IReadOnlyList<string> KernelArguments);
+internal sealed record DeployRequest(ArtifactSet Artifacts, IReadOnlyList<string> KernelArguments);
 
 /// <summary>The files a job boots, with their sha256 (provenance).</summary>
-public sealed record ArtifactSet(
+internal sealed record ArtifactSet(
     string Directory,
     string Xen,
     string Kernel,
@@ -60,7 +60,7 @@ public sealed record ArtifactSet(
     IReadOnlyDictionary<string, string> Manifest);
 
 /// <summary>A boot loader driven over the console after power-on (U-Boot: stop autoboot, load over TFTP, boot).</summary>
-public interface IBootloader
+internal interface IBootloader
 {
     Task BootAsync(IConsole console, Farm.Serial.ConsoleCursor cursor, CancellationToken ct);
 }
@@ -69,7 +69,7 @@ public interface IBootloader
 /// A board that can keep a booted state and start from it later (QEMU: migration to a file).
 /// After deploy, <see cref="Resume"/> says whether this power-on resumes a saved state or boots cold.
 /// </summary>
-public interface IBootSnapshots
+internal interface IBootSnapshots
 {
     /// <summary>The saved state the next power-on resumes, or null: cold boot. Set by deploy.</summary>
     ResumePoint? Resume { get; }
@@ -88,10 +88,10 @@ public interface IBootSnapshots
 }
 
 /// <summary>What a run needs from a saved boot: the key the target accepts and the log of the boot it skipped.</summary>
-public sealed record ResumePoint(string Key, string SshPrivateKeyPem, IReadOnlyList<string> BootLog, string SavedByRun, DateTimeOffset SavedAt);
+internal sealed record ResumePoint(string Key, string SshPrivateKeyPem, IReadOnlyList<string> BootLog, string SavedByRun, DateTimeOffset SavedAt);
 
 /// <summary>What is stored beside a machine state.</summary>
-public sealed record SnapshotContents(string SshPrivateKeyPem, IReadOnlyList<string> BootLog, string RunId);
+internal sealed record SnapshotContents(string SshPrivateKeyPem, IReadOnlyList<string> BootLog, string RunId);
 
 /// <summary>Saved (with its size) or not (with the reason).</summary>
-public sealed record SnapshotOutcome(bool Saved, string Detail, long Bytes = 0);
+internal sealed record SnapshotOutcome(bool Saved, string Detail, long Bytes = 0);

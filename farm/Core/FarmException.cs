@@ -6,7 +6,7 @@ namespace Farm;
 /// Why a run or stage did not pass, recorded on the run. Health and retries decide by it, never by
 /// message text: only <see cref="Infrastructure"/> and <see cref="Timeout"/> blame the board.
 /// </summary>
-public enum FailureClass
+internal enum FailureClass
 {
     /// <summary>Board, power, console or network trouble: the lab's fault.</summary>
     [JsonStringEnumMemberName("infrastructure")] Infrastructure,
@@ -22,7 +22,7 @@ public enum FailureClass
     [JsonStringEnumMemberName("configuration")] Configuration,
 }
 
-public static class FailureClasses
+internal static class FailureClasses
 {
     public static string ToWire(this FailureClass c) => c switch
     {
@@ -40,7 +40,7 @@ public static class FailureClasses
 /// (last console lines, the command, its exit code) travels with the exception so a
 /// failure report reads itself.
 /// </summary>
-public abstract class FarmException : Exception
+internal abstract class FarmException : Exception
 {
     protected FarmException(string message, IReadOnlyList<string>? evidence, Exception? inner)
         : base(message, inner) => Evidence = evidence ?? [];
@@ -67,7 +67,7 @@ public abstract class FarmException : Exception
 /// (infrastructure), time ran out (timeout) or someone stopped it (canceled). Verdict incomplete;
 /// only the first two are retried elsewhere and count against the board.
 /// </summary>
-public sealed class InfrastructureException(string message, IReadOnlyList<string>? evidence = null, Exception? inner = null, FailureClass failureClass = FailureClass.Infrastructure)
+internal sealed class InfrastructureException(string message, IReadOnlyList<string>? evidence = null, Exception? inner = null, FailureClass failureClass = FailureClass.Infrastructure)
     : FarmException(message, evidence, inner)
 {
     public InfrastructureException(string message, IReadOnlyList<string>? evidence, Exception? inner)
@@ -82,7 +82,7 @@ public sealed class InfrastructureException(string message, IReadOnlyList<string
 /// Farm itself failed (a NullReferenceException in a stage, say): verdict error with the stack as
 /// evidence, never retried on another board, never held against the board.
 /// </summary>
-public sealed class FarmBugException(string message, Exception inner)
+internal sealed class FarmBugException(string message, Exception inner)
     : FarmException(message, Stack(inner), inner)
 {
     public override Verdict Verdict => Verdict.Error;
@@ -93,7 +93,7 @@ public sealed class FarmBugException(string message, Exception inner)
 }
 
 /// <summary>The system under test misbehaved. Verdict fail.</summary>
-public sealed class CheckFailedException(string message, IReadOnlyList<string>? evidence = null, Exception? inner = null)
+internal sealed class CheckFailedException(string message, IReadOnlyList<string>? evidence = null, Exception? inner = null)
     : FarmException(message, evidence, inner)
 {
     public override Verdict Verdict => Verdict.Fail;
@@ -101,7 +101,7 @@ public sealed class CheckFailedException(string message, IReadOnlyList<string>? 
 }
 
 /// <summary>Bad input: a job or board file, a missing artifact or tool. Verdict error; never retried.</summary>
-public sealed class ConfigurationException(string message, IReadOnlyList<string>? evidence = null, Exception? inner = null)
+internal sealed class ConfigurationException(string message, IReadOnlyList<string>? evidence = null, Exception? inner = null)
     : FarmException(message, evidence, inner)
 {
     public override Verdict Verdict => Verdict.Error;

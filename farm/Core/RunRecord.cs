@@ -3,7 +3,7 @@ using Farm.Checks;
 
 namespace Farm;
 
-public enum StageStatus
+internal enum StageStatus
 {
     [JsonStringEnumMemberName("passed")] Passed,
     [JsonStringEnumMemberName("failed")] Failed,
@@ -12,7 +12,7 @@ public enum StageStatus
     [JsonStringEnumMemberName("skipped")] Skipped,
 }
 
-public sealed record StageRecord(
+internal sealed record StageRecord(
     string Name,
     StageStatus Status,
     DateTimeOffset Start,
@@ -22,7 +22,7 @@ public sealed record StageRecord(
     string? Message = null);
 
 /// <summary>Where a run's inputs came from: artifact hashes and the versions that booted.</summary>
-public sealed record Provenance(
+internal sealed record Provenance(
     IReadOnlyDictionary<string, string> ArtifactSha256,
     IReadOnlyDictionary<string, string> Packages,
     string? QemuVersion = null,
@@ -32,7 +32,7 @@ public sealed record Provenance(
     string? SshHostKey = null);
 
 /// <summary>Everything recorded about one run; serialised to run.json, junit.xml, allure-results and the store.</summary>
-public sealed record RunRecord(
+internal sealed record RunRecord(
     string RunId,
     string Job,
     string Board,
@@ -58,7 +58,7 @@ public sealed record RunRecord(
 /// <c>finished</c> when it ends, so one that stays running died without a word. Null on records
 /// written before runs had a state.
 /// </summary>
-public enum RunState
+internal enum RunState
 {
     [JsonStringEnumMemberName("running")] Running,
     [JsonStringEnumMemberName("finished")] Finished,
@@ -69,7 +69,7 @@ public enum RunState
 /// A run id names a directory under the run store, so one from outside (the lab API) must be exactly
 /// this shape: never <c>farm.db</c>, <c>report</c> or anything else the store keeps beside its runs.
 /// </summary>
-public static partial class RunIds
+internal static partial class RunIds
 {
     [System.Text.RegularExpressions.GeneratedRegex(@"^[0-9]{8}-[0-9]{6}-[a-z0-9_.-]{1,100}-[0-9a-f]{6}$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
     private static partial System.Text.RegularExpressions.Regex Shape();

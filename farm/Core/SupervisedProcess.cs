@@ -8,7 +8,7 @@ namespace Farm;
 /// reads EOF and kills the program. prctl(PDEATHSIG) is not usable from .NET because it fires
 /// when the *thread* that forked exits, and thread-pool threads come and go.
 /// </summary>
-public sealed class SupervisedProcess : IAsyncDisposable
+internal sealed class SupervisedProcess : IAsyncDisposable
 {
     // $1.. = program and arguments. The watcher subshell waits on the lifeline (stdin, kept
     // as fd 3: a non-interactive shell gives background jobs /dev/null as their stdin).

@@ -6,7 +6,7 @@ namespace Farm;
 /// The outcome of a run, LAVA-style: the *type* of failure decides it.
 /// Exit codes are part of the CLI contract: pass 0, fail 1, error 2, incomplete 3.
 /// </summary>
-public enum Verdict
+internal enum Verdict
 {
     [JsonStringEnumMemberName("pass")] Pass,
     /// <summary>The system under test misbehaved.</summary>
@@ -17,7 +17,7 @@ public enum Verdict
     [JsonStringEnumMemberName("error")] Error,
 }
 
-public static class VerdictExtensions
+internal static class VerdictExtensions
 {
     public static int ExitCode(this Verdict v) => v switch
     {

@@ -7,7 +7,7 @@ namespace Farm.Deploy;
 /// initrd.cpio.gz and a MANIFEST of <c>key=value</c> lines plus sha256sum lines. A missing or
 /// corrupted file is bad input (verdict error) named precisely, never a boot that mysteriously hangs.
 /// </summary>
-public static class ArtifactStore
+internal static class ArtifactStore
 {
     public const string BuildHint = "build it with: ci/artifacts.sh";
 

@@ -8,14 +8,14 @@ namespace Farm.Deploy;
 /// QEMU's virt machine: RAM from 0x40000000). The device tree is U-Boot's own (<c>fdtcontroladdr</c>,
 /// which on QEMU is the machine's generated tree), copied to <see cref="Fdt"/> and extended.
 /// </summary>
-public sealed record UBootLayout(ulong Xen = 0x40400000, ulong Kernel = 0x49000000, ulong Initrd = 0x50000000, ulong Fdt = 0x44000000)
+internal sealed record UBootLayout(ulong Xen = 0x40400000, ulong Kernel = 0x49000000, ulong Initrd = 0x50000000, ulong Fdt = 0x44000000)
 {
     public static UBootLayout QemuVirt { get; } = new();
 }
 
 /// <summary>What U-Boot loads over TFTP and how it boots it: the files are names in the TFTP root;
 /// <c>Interface</c> is U-Boot's name of the NIC to use (<c>ethact</c>) when it is not the first.</summary>
-public sealed record UBootBoot(
+internal sealed record UBootBoot(
     bool Xen,
     string XenFile,
     string KernelFile,
@@ -33,7 +33,7 @@ public sealed record UBootBoot(
 /// <c>/chosen</c> (Xen's docs/misc/arm/device-tree/booting.txt) and <c>booti</c> Xen, or
 /// <c>booti</c> Linux directly. Sizes come from U-Boot's <c>filesize</c> after each load.
 /// </summary>
-public static class UBootScript
+internal static class UBootScript
 {
     public static IReadOnlyList<string> For(UBootBoot b)
     {
@@ -90,7 +90,7 @@ public static class UBootScript
 /// a device-tree error or an image U-Boot cannot boot is bad input (error). The last command
 /// (<c>booti</c>) must reach "Starting kernel".
 /// </summary>
-public static partial class UBootDriver
+internal static partial class UBootDriver
 {
     public static async Task RunAsync(IConsole console, Serial.ConsoleCursor cursor, IReadOnlyList<string> commands, Regex prompt, CancellationToken ct)
     {

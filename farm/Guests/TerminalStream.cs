@@ -4,7 +4,7 @@ using Renci.SshNet;
 namespace Farm.Guests;
 
 /// <summary>A host that can open an interactive terminal on the target (dom0), e.g. for <c>xl console</c>.</summary>
-public interface ITerminalHost
+internal interface ITerminalHost
 {
     /// <summary>A shell on a pseudo-terminal: bytes written are typed, bytes read are what the terminal shows.</summary>
     Stream OpenTerminal();
@@ -16,7 +16,7 @@ public interface ITerminalHost
 /// its receive loop, and every chunk goes into an unbounded channel (nothing is dropped, the
 /// guest never waits on Farm). End of stream when the channel closes or the stream is disposed.
 /// </summary>
-public sealed class TerminalStream : Stream
+internal sealed class TerminalStream : Stream
 {
     readonly ShellStream _shell;
     readonly Channel<byte[]> _chunks = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });

@@ -5,7 +5,7 @@ using System.Text.RegularExpressions;
 namespace Farm.Guests;
 
 /// <summary>One <c>pci = [ 'SBDF,key=value,...' ]</c> entry (xl-pci-configuration(5)).</summary>
-public sealed record PciDevice(string Sbdf, IReadOnlyDictionary<string, string> Options)
+internal sealed record PciDevice(string Sbdf, IReadOnlyDictionary<string, string> Options)
 {
     public string Render() => Options.Count == 0 ? Sbdf : Sbdf + "," + string.Join(",", Options.Select(o => $"{o.Key}={o.Value}"));
 }
@@ -15,7 +15,7 @@ public sealed record PciDevice(string Sbdf, IReadOnlyDictionary<string, string> 
 /// (<c>pci = [...]</c>, <c>passthrough = ...</c>). <see cref="Parse"/> and <see cref="Render"/> round-trip;
 /// every mistake is a <see cref="ConfigurationException"/> naming the key.
 /// </summary>
-public sealed partial record XlConfig
+internal sealed partial record XlConfig
 {
     /// <summary>Per-device options xl knows (docs/man/xl-pci-configuration.5.pod); backend= is the proposed vPCI selector.</summary>
     public static readonly IReadOnlySet<string> PciOptionKeys = new HashSet<string>(StringComparer.Ordinal)

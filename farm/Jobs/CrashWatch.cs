@@ -7,14 +7,14 @@ namespace Farm.Jobs;
 /// A console line that means the system under test crashed (LAVA's kernel-message patterns).
 /// <see cref="Hint"/> is a literal every match contains: lines without any hint skip the regex.
 /// </summary>
-public sealed record CrashPattern(string Id, Regex Pattern, string Source, string? Hint = null);
+internal sealed record CrashPattern(string Id, Regex Pattern, string Source, string? Hint = null);
 
 /// <summary>
 /// The default crash patterns, each with the source string it matches, and the merge of the
 /// board type's, board's and job's <c>crash-patterns:</c> maps over them (an id replaces the
 /// pattern of that id, a new id adds one, <c>off</c> removes one).
 /// </summary>
-public static partial class CrashPatterns
+internal static partial class CrashPatterns
 {
     static Regex R(string pattern) => new(pattern, RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
 
@@ -59,7 +59,7 @@ public static partial class CrashPatterns
 }
 
 /// <summary>One crash seen on a console: which pattern, the line, and where.</summary>
-public sealed record CrashSighting(string Console, CrashPattern Pattern, string Line, long LineIndex);
+internal sealed record CrashSighting(string Console, CrashPattern Pattern, string Line, long LineIndex);
 
 /// <summary>
 /// Watches one console for crash lines for as long as the console lives. It observes the console's
@@ -69,7 +69,7 @@ public sealed record CrashSighting(string Console, CrashPattern Pattern, string 
 /// on the rest. The first crash cancels <see cref="Crashed"/>: stages that wait on the console run
 /// under <see cref="GuardAsync"/> and end at once as a check failure.
 /// </summary>
-public sealed class CrashWatch : IAsyncDisposable, Farm.Serial.IConsoleObserver
+internal sealed class CrashWatch : IAsyncDisposable, Farm.Serial.IConsoleObserver
 {
     readonly CancellationTokenSource _crashed = new();
     readonly IConsole _console;

@@ -14,7 +14,7 @@ namespace Farm.Jobs;
 /// cancelled or Farm itself threw. Layout: <c>&lt;out&gt;/&lt;run-id&gt;/run.json</c>,
 /// <c>&lt;out&gt;/&lt;run-id&gt;/&lt;board&gt;/{console.log,console.raw,qemu.log,evidence/}</c>.
 /// </summary>
-public sealed partial class JobRunner(TimeProvider time, IReadOnlyList<IRunSink> sinks)
+internal sealed partial class JobRunner(TimeProvider time, IReadOnlyList<IRunSink> sinks)
 {
     /// <summary>The message of the record written when a run starts; it stays only if the run never finished.</summary>
     public const string PendingMessage = "run did not finish";

@@ -4,7 +4,7 @@ using Farm.Checks;
 namespace Farm.Jobs;
 
 /// <summary>What the stages of one run share: where to write, the clock, what was collected.</summary>
-public sealed class RunContext(string runId, string runDirectory, TimeProvider time)
+internal sealed class RunContext(string runId, string runDirectory, TimeProvider time)
 {
     public string RunId { get; } = runId;
 

@@ -5,7 +5,7 @@ using Farm.Boards.Qemu;
 namespace Farm.Jobs;
 
 /// <summary>A kind of stage: its job-file name (a <c>timeouts:</c> key) and the timeout it has unless the job says otherwise.</summary>
-public sealed record StageKind(string Name, TimeSpan DefaultTimeout, string Description);
+internal sealed record StageKind(string Name, TimeSpan DefaultTimeout, string Description);
 
 /// <summary>
 /// Every stage Farm runs, in pipeline order, each with its own default ceiling (LAVA-style: every
@@ -13,7 +13,7 @@ public sealed record StageKind(string Name, TimeSpan DefaultTimeout, string Desc
 /// declares itself here once; job files, validation and reports follow. Defaults fit Xen on QEMU
 /// TCG with a wide margin (a boot completes in ~5 s there, a domU in ~3 s).
 /// </summary>
-public static class StageKinds
+internal static class StageKinds
 {
     static StageKind K(string name, int seconds, string description) => new(name, TimeSpan.FromSeconds(seconds), description);
 
@@ -52,7 +52,7 @@ public static class StageKinds
 /// The run's stage ceilings, keyed by stage name: what the job set, else each stage's own default;
 /// and the whole job's ceiling.
 /// </summary>
-public sealed class StageTimeouts : IEquatable<StageTimeouts>
+internal sealed class StageTimeouts : IEquatable<StageTimeouts>
 {
     readonly SortedDictionary<string, TimeSpan> _set;
 
@@ -110,7 +110,7 @@ public sealed class StageTimeouts : IEquatable<StageTimeouts>
 }
 
 /// <summary>Everything one run needs, resolved from a job file and a lab file.</summary>
-public sealed record RunRequest(
+internal sealed record RunRequest(
     string JobName,
     IBoardConfig Board,
     string ArtifactDirectory,
@@ -132,4 +132,4 @@ public sealed record RunRequest(
 /// log). <c>snapshot</c>: resume a saved boot of the same artifacts, command line and board when one
 /// exists (checks see that boot's saved log), else boot cold and save one.
 /// </summary>
-public enum BootMode { Cold, Snapshot }
+internal enum BootMode { Cold, Snapshot }

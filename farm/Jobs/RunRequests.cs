@@ -10,7 +10,7 @@ namespace Farm.Jobs;
 /// before any run directory exists: a bad file is a <see cref="ConfigurationException"/> (exit 2)
 /// that names the file, line and field.
 /// </summary>
-public static class RunRequests
+internal static class RunRequests
 {
     public static RunRequest Resolve(string jobPath, string? boardOverride, string labPath, string outDirectory)
     {

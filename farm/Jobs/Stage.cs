@@ -5,7 +5,7 @@ namespace Farm.Jobs;
 /// the report), and work. A stage that runs <see cref="AlwaysRun"/> (power-off, finalisation)
 /// runs even after a failure or cancellation, under a fresh token bounded by its own timeout.
 /// </summary>
-public abstract class Stage(string name, TimeSpan timeout)
+internal abstract class Stage(string name, TimeSpan timeout)
 {
     public string Name { get; } = name;
 
@@ -22,7 +22,7 @@ public abstract class Stage(string name, TimeSpan timeout)
 }
 
 /// <summary>A stage made of a delegate, for small glue steps and tests.</summary>
-public sealed class DelegateStage(string name, TimeSpan timeout, Func<RunContext, CancellationToken, Task> run, bool alwaysRun = false)
+internal sealed class DelegateStage(string name, TimeSpan timeout, Func<RunContext, CancellationToken, Task> run, bool alwaysRun = false)
     : Stage(name, timeout)
 {
     public override bool AlwaysRun => alwaysRun;

@@ -1,7 +1,7 @@
 namespace Farm.Jobs;
 
 /// <summary>The outcome of running a pipeline: every stage's record and the run's verdict.</summary>
-public sealed record PipelineResult(IReadOnlyList<StageRecord> Stages, Verdict Verdict, FarmException? Failure);
+internal sealed record PipelineResult(IReadOnlyList<StageRecord> Stages, Verdict Verdict, FarmException? Failure);
 
 /// <summary>
 /// Runs stages in order, each under its named timeout. The first failure decides the verdict by
@@ -9,7 +9,7 @@ public sealed record PipelineResult(IReadOnlyList<StageRecord> Stages, Verdict V
 /// skipped except those that always run. A stage timeout is the lab's fault (incomplete) and names
 /// the stage and its timeout; the caller's cancellation is reported as such, never as a timeout.
 /// </summary>
-public sealed class StagePipeline(TimeProvider time)
+internal sealed class StagePipeline(TimeProvider time)
 {
     /// <summary>Raised as each stage starts and ends, for progress display.</summary>
     public event Action<Stage>? StageStarted;

@@ -3,11 +3,13 @@ using Farm.Jobs;
 using Farm.Jobs.Spec;
 using Farm.Lab.Leases;
 using Farm.Lab.Queue;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Farm.Lab;
 
 /// <summary>How an agent works: who it is, its boards, how often it proves it is alive.</summary>
-public sealed record AgentOptions(string Name, IReadOnlyList<BoardSpec> Boards, string Out, TimeSpan Heartbeat, TimeSpan LeaseFor, TimeSpan StaleAfter, TimeSpan Poll)
+internal sealed record AgentOptions(string Name, IReadOnlyList<BoardSpec> Boards, string Out, TimeSpan Heartbeat, TimeSpan LeaseFor, TimeSpan StaleAfter, TimeSpan Poll)
 {
     /// <summary>Where queued job files may be loaded from (<c>farm agent</c>: the checkout's <c>jobs/</c>, or <c>--job-root</c>); none refuses every path.</summary>
     public JobRoots Jobs { get; init; } = new([]);
@@ -21,8 +23,10 @@ public sealed record AgentOptions(string Name, IReadOnlyList<BoardSpec> Boards, 
 /// for another board, once. It talks only to the database, so a controller (<c>farm serve</c>)
 /// restarting does not disturb a running job.
 /// </summary>
-public sealed class Agent(JobQueue queue, LeaseStore leases, AgentOptions options, Func<RunRequest, CancellationToken, Task<RunRecord>> run, TimeProvider time)
+internal sealed partial class Agent(JobQueue queue, LeaseStore leases, AgentOptions options, Func<RunRequest, CancellationToken, Task<RunRecord>> run, TimeProvider time, ILogger? log = null)
 {
+    readonly ILogger _log = log ?? NullLogger.Instance;
+
     /// <summary>What the agent did with one claim, for its log.</summary>
     public event Action<string>? Said;
 
@@ -31,7 +35,14 @@ public sealed class Agent(JobQueue queue, LeaseStore leases, AgentOptions option
     {
         while (!ct.IsCancellationRequested)
         {
-            if (!await RunOneAsync(ct).ConfigureAwait(false))
+            bool ran;
+            try { ran = await RunOneAsync(ct).ConfigureAwait(false); }
+            catch (Exception e) when (!(e is OperationCanceledException && ct.IsCancellationRequested))
+            {
+                PollFailed(_log, options.Name, e.GetType().Name, OneLine(e.Message), e);
+                throw;
+            }
+            if (!ran)
             {
                 if (untilIdle) return;
                 await Task.Delay(options.Poll, time, ct).ConfigureAwait(false);
@@ -151,9 +162,16 @@ public sealed class Agent(JobQueue queue, LeaseStore leases, AgentOptions option
                 {
                     // The database is away (restarting): the run goes on; the next beat tries again.
                     Said?.Invoke($"heartbeat for {id} missed: {e.Message}");
+                    HeartbeatMissed(_log, options.Name, id, e.GetType().Name, OneLine(e.Message));
                 }
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
     }
+
+    [LoggerMessage(EventId = 20, Level = LogLevel.Error, Message = "agent {Agent}: poll failed: {ExceptionType}: {ExceptionMessage}")]
+    static partial void PollFailed(ILogger log, string agent, string exceptionType, string exceptionMessage, Exception exception);
+
+    [LoggerMessage(EventId = 21, Level = LogLevel.Warning, Message = "agent {Agent}: heartbeat for {Job} missed: {ExceptionType}: {ExceptionMessage}")]
+    static partial void HeartbeatMissed(ILogger log, string agent, string job, string exceptionType, string exceptionMessage);
 }

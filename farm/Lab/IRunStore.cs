@@ -9,7 +9,7 @@ namespace Farm.Lab;
 /// embedded default) or the lab's PostgreSQL, one contract for both (scenarios/RunStoreScenarios
 /// runs the same fixture on each).
 /// </summary>
-public interface IRunStore : IRunSink
+internal interface IRunStore : IRunSink
 {
     /// <summary>Where the store is, without secrets, for messages.</summary>
     string Display { get; }
@@ -44,7 +44,7 @@ public interface IRunStore : IRunSink
 }
 
 /// <summary>Opening a run store by where it is: a file path (SQLite) or a connection string with <c>Host=</c> (PostgreSQL).</summary>
-public static class RunStores
+internal static class RunStores
 {
     static readonly ConcurrentDictionary<string, NpgsqlDataSource> Sources = new(StringComparer.Ordinal);
 

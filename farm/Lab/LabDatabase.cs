@@ -6,7 +6,7 @@ using Npgsql;
 namespace Farm.Lab;
 
 /// <summary>Which SQL engine a lab database is.</summary>
-public enum DatabaseEngine { Sqlite, Postgres }
+internal enum DatabaseEngine { Sqlite, Postgres }
 
 /// <summary>
 /// The lab's database: one schema, two engines, chosen by the connection string. SQLite
@@ -15,7 +15,7 @@ public enum DatabaseEngine { Sqlite, Postgres }
 /// The SQL is written once, in the subset both speak (upserts with <c>ON CONFLICT</c>,
 /// <c>RETURNING</c>, integer epoch-millisecond times), and migrations are versioned in <c>farm_schema</c>.
 /// </summary>
-public sealed class LabDatabase : IAsyncDisposable
+internal sealed class LabDatabase : IAsyncDisposable
 {
     readonly Func<DbConnection> _create;
     readonly IAsyncDisposable? _source;

@@ -3,7 +3,7 @@ using Farm.Lab.Leases;
 namespace Farm.Lab;
 
 /// <summary>One target of a nightly: the job, where it finally ran, its verdict, and every attempt.</summary>
-public sealed record NightlyTarget(string Job, string? Board, Verdict Verdict, IReadOnlyList<string> RunIds, string Note);
+internal sealed record NightlyTarget(string Job, string? Board, Verdict Verdict, IReadOnlyList<string> RunIds, string Note);
 
 /// <summary>
 /// The nightly matrix: every job on a healthy board that can run it, each board held with a job
@@ -11,7 +11,7 @@ public sealed record NightlyTarget(string Job, string? Board, Verdict Verdict, I
 /// run that ends <c>incomplete</c> (the lab's fault) retried once on another healthy board, so one
 /// flaky board does not cost the night its verdict. Boards are tried in lab order.
 /// </summary>
-public sealed class Nightly(LeaseStore? leases, string holder, TimeSpan leaseFor)
+internal sealed class Nightly(LeaseStore? leases, string holder, TimeSpan leaseFor)
 {
     /// <param name="candidates">The healthy boards that can run a job, best first.</param>
     /// <param name="run">Runs a job on a board and returns its record (never throws for a verdict).</param>

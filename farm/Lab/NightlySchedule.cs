@@ -8,7 +8,7 @@ namespace Farm.Lab;
 /// again the jobs of agents that went silent. Time comes from a <see cref="TimeProvider"/>, so a test
 /// can run a week of nights in milliseconds.
 /// </summary>
-public sealed class NightlySchedule(JobQueue queue, TimeSpan at, IReadOnlyList<string> jobs, TimeProvider time, TimeSpan staleAfter)
+internal sealed class NightlySchedule(JobQueue queue, TimeSpan at, IReadOnlyList<string> jobs, TimeProvider time, TimeSpan staleAfter)
 {
     public const string Requester = "nightly";
 

@@ -3,14 +3,13 @@ using System.Data.Common;
 using System.Globalization;
 using System.Text.Json;
 using Farm.Checks;
-using Farm.Reports;
 using Microsoft.Data.Sqlite;
 using Npgsql;
 
 namespace Farm.Lab;
 
 /// <summary>One run's value of one metric.</summary>
-public sealed record MetricPoint(string RunId, string Job, string Board, DateTimeOffset Start, double Value, string? XenVersion);
+internal sealed record MetricPoint(string RunId, string Job, string Board, DateTimeOffset Start, double Value, string? XenVersion);
 
 /// <summary>
 /// The run store on SQL: a row per run, written as "incomplete" when the run starts and replaced
@@ -120,7 +119,7 @@ sealed class SqlRunStore : IRunStore
             ("@id", r.RunId), ("@job", r.Job), ("@board", r.Board), ("@verdict", r.Verdict.ToWire()), ("@fc", r.FailureClass),
             ("@msg", r.Message), ("@start", r.Start.UtcDateTime.ToString("O", CultureInfo.InvariantCulture)), ("@dur", r.Duration.TotalSeconds),
             ("@dir", r.RunDirectory), ("@xen", r.Provenance.XenVersion), ("@linux", r.Provenance.LinuxVersion),
-            ("@qemu", r.Provenance.QemuVersion), ("@json", JsonSerializer.Serialize(r, RunJsonSink.Options)),
+            ("@qemu", r.Provenance.QemuVersion), ("@json", JsonSerializer.Serialize(r, RunRecordJson.Options)),
             ("@state", Farm.Jobs.JobRunner.IsPending(r) ? "running" : "finished")).ConfigureAwait(false);
 
         foreach (var table in new[] { "stages", "checks", "metrics" })
@@ -140,8 +139,8 @@ sealed class SqlRunStore : IRunStore
             await ExecAsync(c, tx, """
                 INSERT INTO checks (run_id, check_id, grp, verdict, expected, summary, source, evidence)
                 VALUES (@id, @check, @grp, @verdict, @expected, @summary, @source, @evidence)
-                """, ct, ("@id", r.RunId), ("@check", k.Key), ("@grp", k.Group), ("@verdict", JUnitReport.Wire(k.Verdict)),
-                ("@expected", JUnitReport.Wire(k.Expected)), ("@summary", k.Summary), ("@source", k.Source),
+                """, ct, ("@id", r.RunId), ("@check", k.Key), ("@grp", k.Group), ("@verdict", k.Verdict.ToWire()),
+                ("@expected", k.Expected.ToWire()), ("@summary", k.Summary), ("@source", k.Source),
                 ("@evidence", string.Join('\n', k.Evidence))).ConfigureAwait(false);
         foreach (var (name, value) in r.Metrics)
             await ExecAsync(c, tx, "INSERT INTO metrics (run_id, name, value) VALUES (@id, @name, @value)", ct,
@@ -191,7 +190,7 @@ sealed class SqlRunStore : IRunStore
             .ToDictionary(x => x.Verdict, x => x.Count);
 
     async Task<List<RunRecord>> QueryAsync(string sql, CancellationToken ct, params (string Name, object? Value)[] args) =>
-        (await ReadAsync(sql, row => JsonSerializer.Deserialize<RunRecord>(row.GetString(0), RunJsonSink.Options), ct, args).ConfigureAwait(false))
+        (await ReadAsync(sql, row => JsonSerializer.Deserialize<RunRecord>(row.GetString(0), RunRecordJson.Options), ct, args).ConfigureAwait(false))
             .OfType<RunRecord>().ToList();
 
     /// <summary>One query, one connection, each row mapped by <paramref name="map"/>.</summary>

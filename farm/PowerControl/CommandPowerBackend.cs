@@ -5,7 +5,7 @@ namespace Farm.PowerControl;
 /// <c>status</c> command lines run by <c>/bin/sh -c</c>; status prints <c>on</c> or <c>off</c>.
 /// A command that fails or hangs past <paramref name="timeout"/> is a lab fault, with its output.
 /// </summary>
-public sealed class CommandPowerBackend(string device, string on, string off, string status, TimeSpan timeout) : IPowerBackend
+internal sealed class CommandPowerBackend(string device, string on, string off, string status, TimeSpan timeout) : IPowerBackend
 {
     IReadOnlyList<string> _last = [];
 

@@ -8,7 +8,7 @@ using System.Text.Json.Nodes;
 namespace Farm.PowerControl;
 
 /// <summary>Shared HTTP plumbing: one client per device, faults as infrastructure with the exchange as evidence.</summary>
-public abstract class HttpPowerBackend : IPowerBackend, IDisposable
+internal abstract class HttpPowerBackend : IPowerBackend, IDisposable
 {
     protected HttpPowerBackend(Uri baseUri, TimeSpan timeout, string? user, string? password, TlsPolicy tls)
     {
@@ -83,7 +83,7 @@ public abstract class HttpPowerBackend : IPowerBackend, IDisposable
 }
 
 /// <summary>How to trust an HTTPS device: the system's CAs, plus (optionally) one pinned certificate by SHA-256.</summary>
-public sealed record TlsPolicy(string? Fingerprint = null)
+internal sealed record TlsPolicy(string? Fingerprint = null)
 {
     public static TlsPolicy System { get; } = new();
 }
@@ -93,7 +93,7 @@ public sealed record TlsPolicy(string? Fingerprint = null)
 /// relay 2, <c>GET /cm?cmnd=Power2</c> reads it; the answer is <c>{"POWER2":"ON"}</c> (<c>POWER</c>
 /// on a single-relay device). Web password, if set, as <c>user</c>/<c>password</c> query parameters.
 /// </summary>
-public sealed class TasmotaPowerBackend(Uri baseUri, int relay, TimeSpan timeout, string? user = null, string? password = null)
+internal sealed class TasmotaPowerBackend(Uri baseUri, int relay, TimeSpan timeout, string? user = null, string? password = null)
     : HttpPowerBackend(baseUri, timeout, null, null, TlsPolicy.System)
 {
     protected override string Kind => "tasmota";
@@ -126,7 +126,7 @@ public sealed class TasmotaPowerBackend(Uri baseUri, int relay, TimeSpan timeout
 /// <c>ResetType</c> On or ForceOff, state from <c>GET {system}</c> <c>PowerState</c>. The system is
 /// the first member of <c>/redfish/v1/Systems</c> unless given. HTTP basic authentication.
 /// </summary>
-public sealed class RedfishPowerBackend(Uri baseUri, string user, string password, TimeSpan timeout, TlsPolicy tls, string? system = null)
+internal sealed class RedfishPowerBackend(Uri baseUri, string user, string password, TimeSpan timeout, TlsPolicy tls, string? system = null)
     : HttpPowerBackend(baseUri, timeout, user, password, tls)
 {
     string? _system = system;
@@ -172,7 +172,7 @@ public sealed class RedfishPowerBackend(Uri baseUri, string user, string passwor
 /// <paramref name="status"/> command that asks the truth elsewhere (the PDU itself, a BMC, a
 /// sensor) and prints on or off.
 /// </summary>
-public sealed class PduDaemonPowerBackend(Uri baseUri, string pdu, int port, CommandPowerBackend status, TimeSpan timeout)
+internal sealed class PduDaemonPowerBackend(Uri baseUri, string pdu, int port, CommandPowerBackend status, TimeSpan timeout)
     : HttpPowerBackend(baseUri, timeout, null, null, TlsPolicy.System)
 {
     protected override string Kind => "pdudaemon";

@@ -5,7 +5,7 @@ namespace Farm.PowerControl;
 /// The password reaches ipmitool through its environment (<c>-E</c>, <c>IPMI_PASSWORD</c>), never
 /// its command line, messages or evidence.
 /// </summary>
-public sealed class IpmiPowerBackend(string host, int port, string user, string password, TimeSpan timeout) : IPowerBackend
+internal sealed class IpmiPowerBackend(string host, int port, string user, string password, TimeSpan timeout) : IPowerBackend
 {
     IReadOnlyList<string> _last = [];
 

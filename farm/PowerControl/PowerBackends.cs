@@ -9,7 +9,7 @@ namespace Farm.PowerControl;
 /// backend has its own record; the record makes its backend. Secrets (<c>password</c>,
 /// <c>community</c>) stay <c>env:NAME</c> or <c>file:/path</c> references until the backend is made.
 /// </summary>
-public abstract record PowerSpec
+internal abstract record PowerSpec
 {
     /// <summary>The backend's name in lab files (<c>power.backend</c>).</summary>
     public abstract string Backend { get; }
@@ -127,7 +127,7 @@ internal sealed class PowerFields(SpecMapping mapping, string backend, IReadOnly
 }
 
 /// <summary><c>backend: command</c>: shell commands that switch and read the outlet (a USB relay's CLI, a script).</summary>
-public sealed record CommandPower(string On, string Off, string Status) : PowerSpec
+internal sealed record CommandPower(string On, string Off, string Status) : PowerSpec
 {
     internal static readonly PowerBackendEntry Entry = new("command", ["on", "off", "status"], f =>
     {
@@ -142,7 +142,7 @@ public sealed record CommandPower(string On, string Off, string Status) : PowerS
 }
 
 /// <summary><c>backend: snmp</c>: a PDU's outlet over SNMP v2c (APC PowerNet-MIB).</summary>
-public sealed record SnmpPower(string Host, int Outlet, string Community) : PowerSpec
+internal sealed record SnmpPower(string Host, int Outlet, string Community) : PowerSpec
 {
     internal const int DefaultPort = 161;
 
@@ -164,7 +164,7 @@ public sealed record SnmpPower(string Host, int Outlet, string Community) : Powe
 }
 
 /// <summary><c>backend: tasmota</c>: a Tasmota smart plug or relay board over HTTP.</summary>
-public sealed record TasmotaPower(Uri Url, int Outlet) : PowerSpec
+internal sealed record TasmotaPower(Uri Url, int Outlet) : PowerSpec
 {
     internal static readonly PowerBackendEntry Entry = new("tasmota", ["url", "outlet"], f =>
     {
@@ -179,7 +179,7 @@ public sealed record TasmotaPower(Uri Url, int Outlet) : PowerSpec
 }
 
 /// <summary><c>backend: redfish</c>: a BMC's ComputerSystem reset over Redfish, the TLS certificate optionally pinned.</summary>
-public sealed record RedfishPower(Uri Url, string User, string Password, string? Fingerprint = null, string? System = null) : PowerSpec
+internal sealed record RedfishPower(Uri Url, string User, string Password, string? Fingerprint = null, string? System = null) : PowerSpec
 {
     internal static readonly PowerBackendEntry Entry = new("redfish", ["url", "user", "password", "fingerprint", "system"], f =>
     {
@@ -196,7 +196,7 @@ public sealed record RedfishPower(Uri Url, string User, string Password, string?
 }
 
 /// <summary><c>backend: pdudaemon</c>: LAVA's pdudaemon, which switches but cannot read back; the read-back is a command.</summary>
-public sealed record PduDaemonPower(Uri Url, string Pdu, int Outlet, string Status) : PowerSpec
+internal sealed record PduDaemonPower(Uri Url, string Pdu, int Outlet, string Status) : PowerSpec
 {
     internal static readonly PowerBackendEntry Entry = new("pdudaemon", ["url", "pdu", "outlet", "status"], f =>
     {
@@ -214,7 +214,7 @@ public sealed record PduDaemonPower(Uri Url, string Pdu, int Outlet, string Stat
 }
 
 /// <summary><c>backend: ipmi</c>: a BMC's chassis power over IPMI v2 (ipmitool lanplus).</summary>
-public sealed record IpmiPower(string Host, string User, string Password) : PowerSpec
+internal sealed record IpmiPower(string Host, string User, string Password) : PowerSpec
 {
     internal const int DefaultPort = 623;
 

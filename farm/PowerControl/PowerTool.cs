@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace Farm.PowerControl;
 
 /// <summary>What a power tool printed: exit code, stdout, stderr (line lists for evidence).</summary>
-public sealed record ToolOutput(int ExitCode, string StdOut, string StdErr)
+internal sealed record ToolOutput(int ExitCode, string StdOut, string StdErr)
 {
     public IReadOnlyList<string> OutLines => StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries);
 
@@ -18,7 +18,7 @@ public sealed record ToolOutput(int ExitCode, string StdOut, string StdErr)
 /// arguments as a list (no shell quoting), secrets through the environment, killed (with its
 /// children) if it outlives <paramref name="timeout"/> or the caller cancels.
 /// </summary>
-public static class PowerTool
+internal static class PowerTool
 {
     public static async Task<ToolOutput?> RunAsync(string exe, IEnumerable<string> args, IReadOnlyDictionary<string, string>? env, TimeSpan timeout, CancellationToken ct, string? workingDirectory = null)
     {

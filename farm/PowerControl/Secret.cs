@@ -5,7 +5,7 @@ namespace Farm.PowerControl;
 /// variable) or <c>file:/path</c> (a secrets file, first line). Lab files never hold the secret
 /// itself, so they can be committed; the value never enters a message or a log.
 /// </summary>
-public static class Secret
+internal static class Secret
 {
     public static string Resolve(string reference, string usedFor)
     {

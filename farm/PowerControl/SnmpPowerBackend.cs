@@ -8,7 +8,7 @@ namespace Farm.PowerControl;
 /// the tools' command line (where <c>ps</c> shows it to every user of the host): each call gets a private
 /// directory (0700) with an <c>snmp.conf</c> (0600) holding <c>defCommunity</c>, found through SNMPCONFPATH.
 /// </summary>
-public sealed class SnmpPowerBackend(string host, int port, int outlet, string community, TimeSpan timeout, string? tools = null) : IPowerBackend
+internal sealed class SnmpPowerBackend(string host, int port, int outlet, string community, TimeSpan timeout, string? tools = null) : IPowerBackend
 {
     public const string OutletControl = ".1.3.6.1.4.1.318.1.1.4.4.2.1.3";
     IReadOnlyList<string> _last = [];

@@ -5,7 +5,7 @@ using Polly.Retry;
 namespace Farm.PowerControl;
 
 /// <summary>How hard Farm tries a power backend before blaming the lab.</summary>
-public sealed record PowerPolicy
+internal sealed record PowerPolicy
 {
     /// <summary>Retries of a switch or read that failed as infrastructure (a PDU that dropped a request).</summary>
     public int Retries { get; init; } = 2;
@@ -27,7 +27,7 @@ public sealed record PowerPolicy
 /// until it matches or <see cref="PowerPolicy.Settle"/> passes, else the run is <c>incomplete</c>
 /// with the device, outlet and what it said as evidence.
 /// </summary>
-public sealed class VerifiedPowerSwitch : IPowerSwitch
+internal sealed class VerifiedPowerSwitch : IPowerSwitch
 {
     static readonly ConcurrentDictionary<string, SemaphoreSlim> Devices = new();
     readonly IPowerBackend _backend;
@@ -104,7 +104,7 @@ public sealed class VerifiedPowerSwitch : IPowerSwitch
 /// <see cref="ConfigurationException"/>s (never retried). Secrets never appear in
 /// <see cref="Describe"/> or <see cref="LastExchange"/>.
 /// </summary>
-public interface IPowerBackend
+internal interface IPowerBackend
 {
     /// <summary>The physical device: calls to the same device are serialized (e.g. <c>tasmota http://pdu1</c>).</summary>
     string Device { get; }

@@ -6,7 +6,7 @@ namespace Farm.Reports;
 /// installed by <c>ci/setup-allure.sh</c> into <c>.cache/node</c>, or taken from <c>FARM_ALLURE</c>
 /// or PATH.
 /// </summary>
-public static class AllureRenderer
+internal static class AllureRenderer
 {
     public const string SetupHint = "install it with: ci/setup-allure.sh (or set FARM_ALLURE to the allure CLI)";
 

@@ -14,7 +14,7 @@ namespace Farm.Reports;
 /// <c>environment.properties</c>, <c>executor.json</c> and <c>categories.json</c>. Render them with
 /// <c>farm report</c> (the npm <c>allure</c> CLI).
 /// </summary>
-public sealed class AllureResults : IRunSink
+internal sealed class AllureResults : IRunSink
 {
     public const string DirectoryName = "allure-results";
 
@@ -71,7 +71,7 @@ public sealed class AllureResults : IRunSink
         {
             var uuid = Guid.NewGuid().ToString();
             var evidence = new JsonArray();
-            var text = string.Join('\n', [c.Summary, $"verdict: {JUnitReport.Wire(c.Verdict)} (expected {JUnitReport.Wire(c.Expected)})", $"source: {c.Source}", "", .. c.Evidence]);
+            var text = string.Join('\n', [c.Summary, $"verdict: {c.Verdict.ToWire()} (expected {c.Expected.ToWire()})", $"source: {c.Source}", "", .. c.Evidence]);
             var name = $"{uuid}-attachment.txt";
             await File.WriteAllTextAsync(Path.Combine(resultsDir, name), text, ct).ConfigureAwait(false);
             evidence.Add(new JsonObject { ["name"] = "evidence", ["source"] = name, ["type"] = "text/plain" });
@@ -81,7 +81,7 @@ public sealed class AllureResults : IRunSink
                 ["name"] = c.Guest is null ? $"{c.Id}: {c.Summary}" : $"[guest {c.Guest}] {c.Id}: {c.Summary}",
                 ["fullName"] = c.Guest is null ? $"farm.{run.Job}.{run.Board}.{c.Group}.{c.Id}" : $"farm.{run.Job}.{run.Board}.guest.{c.Guest}.{c.Group}.{c.Id}",
                 ["status"] = Status(c.Verdict),
-                ["statusDetails"] = Details(c.Verdict is CheckVerdict.Pass ? null : $"{JUnitReport.Wire(c.Verdict)} (expected {JUnitReport.Wire(c.Expected)}): {c.Summary}",
+                ["statusDetails"] = Details(c.Verdict is CheckVerdict.Pass ? null : $"{c.Verdict.ToWire()} (expected {c.Expected.ToWire()}): {c.Summary}",
                     string.Join('\n', c.Evidence), known: c.Verdict == c.Expected && c.Verdict != CheckVerdict.Pass),
                 ["description"] = $"Source: {c.Source}",
                 ["attachments"] = evidence,

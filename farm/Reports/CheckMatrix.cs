@@ -9,7 +9,7 @@ namespace Farm.Reports;
 /// judged on a guest form one row group per guest ("guest &lt;name&gt;") below the target's own rows;
 /// runs without guests render exactly as before guests existed.
 /// </summary>
-public static class CheckMatrix
+internal static class CheckMatrix
 {
     public const string FileName = "matrix.md";
 
@@ -87,7 +87,7 @@ public static class CheckMatrix
             foreach (var cell in cells)
             {
                 if (cell.Check is not { } c) { b.Append(" - |"); continue; }
-                b.Append($" {JUnitReport.Wire(c.Verdict)}{(c.Unexpected ? $" (expected {JUnitReport.Wire(c.Expected)})" : "")}{(cell.Note > 0 ? $" [{cell.Note}]" : "")} |");
+                b.Append($" {c.Verdict.ToWire()}{(c.Unexpected ? $" (expected {c.Expected.ToWire()})" : "")}{(cell.Note > 0 ? $" [{cell.Note}]" : "")} |");
             }
             b.Append('\n');
         }

@@ -10,7 +10,7 @@ namespace Farm.Reports;
 /// A stage that failed is a &lt;failure&gt;; incomplete or error is an &lt;error&gt; (the lab or the
 /// input, not the system under test); xfail and n/a checks are &lt;skipped&gt; with their evidence.
 /// </summary>
-public sealed class JUnitReport : IRunSink
+internal sealed class JUnitReport : IRunSink
 {
     public const string FileName = "junit.xml";
 
@@ -44,14 +44,14 @@ public sealed class JUnitReport : IRunSink
         foreach (var k in run.Checks)
         {
             var c = Case(k.Guest is null ? $"check.{k.Group}" : $"guest.{k.Guest}.check.{k.Group}", k.Id, TimeSpan.Zero);
-            var body = string.Join('\n', [k.Summary, $"expected: {Wire(k.Expected)}", $"source: {k.Source}", .. k.Evidence]);
+            var body = string.Join('\n', [k.Summary, $"expected: {k.Expected.ToWire()}", $"source: {k.Source}", .. k.Evidence]);
             switch (k.Verdict)
             {
                 case CheckVerdict.Fail:
                     c.Add(new XElement("failure", new XAttribute("message", k.Summary), new XAttribute("type", "check"), body));
                     break;
                 case CheckVerdict.XFail or CheckVerdict.NotApplicable:
-                    c.Add(new XElement("skipped", new XAttribute("message", $"{Wire(k.Verdict)}: {k.Summary}")));
+                    c.Add(new XElement("skipped", new XAttribute("message", $"{k.Verdict.ToWire()}: {k.Summary}")));
                     c.Add(new XElement("system-out", body));
                     break;
                 default:
@@ -99,12 +99,4 @@ public sealed class JUnitReport : IRunSink
         value is null ? null : new XElement("property", new XAttribute("name", name), new XAttribute("value", value));
 
     static string Seconds(TimeSpan t) => t.TotalSeconds.ToString("0.000", CultureInfo.InvariantCulture);
-
-    internal static string Wire(CheckVerdict v) => v switch
-    {
-        CheckVerdict.Pass => "pass",
-        CheckVerdict.Fail => "fail",
-        CheckVerdict.XFail => "xfail",
-        _ => "n/a",
-    };
 }

@@ -1,6 +1,4 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
-using Farm.Checks;
 using Farm.Jobs;
 
 namespace Farm.Reports;
@@ -10,11 +8,12 @@ namespace Farm.Reports;
 /// verdicts as their wire names). Written when the run starts (verdict incomplete) and again
 /// when it ends, each time atomically, so a reader or a crash never sees half a file.
 /// </summary>
-public sealed class RunJsonSink : IRunSink
+internal sealed class RunJsonSink : IRunSink
 {
     public const string FileName = "run.json";
 
-    public static JsonSerializerOptions Options { get; } = CreateOptions();
+    /// <summary>run.json's serialiser settings (<see cref="RunRecordJson"/>, beside the record in Core).</summary>
+    public static JsonSerializerOptions Options => RunRecordJson.Options;
 
     public Task StartedAsync(RunRecord pending, CancellationToken ct) => WriteAsync(pending, ct);
 
@@ -40,31 +39,10 @@ public sealed class RunJsonSink : IRunSink
             throw new ConfigurationException($"{path}: not a readable run record: {e.Message}", null, e);
         }
     }
-
-    // Everything (naming, enums by their JsonStringEnumMemberName, seconds) is source-generated:
-    // no reflection warm-up on the run's critical path (see ci/bench).
-    static JsonSerializerOptions CreateOptions() => RunJsonContext.Default.Options;
-
-    /// <summary>Durations and timeouts as seconds (a number people and dashboards can read).</summary>
-    internal sealed class SecondsConverter : JsonConverter<TimeSpan>
-    {
-        public override TimeSpan Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
-            TimeSpan.FromSeconds(reader.GetDouble());
-
-        public override void Write(Utf8JsonWriter writer, TimeSpan value, JsonSerializerOptions options) =>
-            writer.WriteNumberValue(Math.Round(value.TotalSeconds, 3));
-    }
 }
 
-[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = true,
-    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, UseStringEnumConverter = true,
-    Converters = [typeof(RunJsonSink.SecondsConverter)])]
-[JsonSerializable(typeof(RunRecord))]
-[JsonSerializable(typeof(IReadOnlyList<CheckResult>))]
-internal sealed partial class RunJsonContext : JsonSerializerContext;
-
 /// <summary>Write to a temporary file beside the target, then rename over it.</summary>
-public static class AtomicFile
+internal static class AtomicFile
 {
     public static async Task WriteAsync(string path, Func<Stream, Task> write, CancellationToken ct)
     {

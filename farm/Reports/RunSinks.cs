@@ -4,7 +4,7 @@ using Farm.Lab;
 namespace Farm.Reports;
 
 /// <summary>Everything a run is recorded to: run.json, junit.xml, allure-results/ and the run store.</summary>
-public static class RunSinks
+internal static class RunSinks
 {
     public const string DefaultStoreFile = "farm.db";
 

@@ -2,8 +2,7 @@ using System.Text;
 using Farm.Checks;
 using Farm.Lab;
 using Farm.Reports.Trends;
-using Farm.Web.Ui;
-using static Farm.Web.Ui.Html;
+using static Farm.Reports.HtmlText;
 
 namespace Farm.Reports;
 
@@ -13,17 +12,17 @@ namespace Farm.Reports;
 /// with the evidence line of every xfail/n-a/fail, each run's stages, and the trends of the
 /// headline metrics for those runs' targets with shifts marked.
 /// </summary>
-public static class SummaryHtml
+internal static class SummaryHtml
 {
     public const string FileName = "summary.html";
 
-    public static async Task<string> RenderAsync(string title, IReadOnlyList<RunRecord> runs, IRunStore store, DateTimeOffset trendsSince, CancellationToken ct)
+    public static async Task<string> RenderAsync(string title, IReadOnlyList<RunRecord> runs, IRunStore store, DateTimeOffset trendsSince, DateTimeOffset generated, CancellationToken ct)
     {
         var b = new StringBuilder();
         b.Append("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>").Append(E(title)).Append("</title><style>").Append(Css).Append("</style></head><body><main>");
         b.Append("<h1>").Append(E(title)).Append("</h1>");
         var worst = runs.Select(r => r.Verdict).Aggregate(Farm.Verdict.Pass, (a, x) => a.Worst(x));
-        b.Append($"<p id=\"overall\">Overall: {Verdict(worst.ToWire())} · {runs.Count} run(s) · generated {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC</p>");
+        b.Append($"<p id=\"overall\">Overall: {Verdict(worst.ToWire())} · {runs.Count} run(s) · generated {generated.UtcDateTime:yyyy-MM-dd HH:mm} UTC</p>");
 
         b.Append("<h2>Runs</h2><table id=\"runs\"><tr><th>run</th><th>job</th><th>board</th><th>verdict</th><th>started (UTC)</th><th>seconds</th><th>xen</th><th>message</th></tr>");
         foreach (var r in runs)
@@ -47,7 +46,7 @@ public static class SummaryHtml
                 b.Append("<tr><td>").Append(E(row.Id)).Append("</td>");
                 foreach (var cell in row.Cells)
                     b.Append("<td>").Append(cell.Check is not { } c ? "-"
-                        : Verdict(JUnitReport.Wire(c.Verdict)) + (c.Unexpected ? $" <b>expected {E(JUnitReport.Wire(c.Expected))}</b>" : "") + (cell.Note > 0 ? $" <sup>[{cell.Note}]</sup>" : "")).Append("</td>");
+                        : Verdict(c.Verdict.ToWire()) + (c.Unexpected ? $" <b>expected {E(c.Expected.ToWire())}</b>" : "") + (cell.Note > 0 ? $" <sup>[{cell.Note}]</sup>" : "")).Append("</td>");
                 b.Append("</tr>");
             }
             b.Append("</table>");

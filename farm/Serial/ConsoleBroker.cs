@@ -17,7 +17,7 @@ namespace Farm.Serial;
 /// however many consumers the console has; an expect's task completes once, when it matches.
 /// </para>
 /// </summary>
-public sealed class ConsoleBroker : IConsole, ILineSource, IAsyncDisposable
+internal sealed class ConsoleBroker : IConsole, ILineSource, IAsyncDisposable
 {
     const int ReadBufferSize = 64 * 1024;
     // Bytes read before the transcript attached (it normally attaches before Start): kept for it, up to this.
@@ -420,9 +420,9 @@ public sealed class ConsoleBroker : IConsole, ILineSource, IAsyncDisposable
 }
 
 /// <summary>Where an expect() found its pattern, with the line it matched (evidence).</summary>
-public sealed record ConsoleMatch(Match Match, int LineIndex, string LineText);
+internal sealed record ConsoleMatch(Match Match, int LineIndex, string LineText);
 
-public sealed class ConsoleCursor
+internal sealed class ConsoleCursor
 {
     readonly ILineSource _source;
     readonly LinePosition _at;

@@ -17,7 +17,7 @@ namespace Farm.Serial;
 /// writing when it died (nothing waits in a user-space buffer for more input).
 /// </para>
 /// </summary>
-public sealed class ConsoleTranscript : IAsyncDisposable, IConsoleObserver
+internal sealed class ConsoleTranscript : IAsyncDisposable, IConsoleObserver
 {
     const int BufferSize = 1 << 16;
     const string StampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'";

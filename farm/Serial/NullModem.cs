@@ -5,7 +5,7 @@ namespace Farm.Serial;
 /// (<c>A</c>, <c>B</c>) that behaves like a USB-UART to whoever opens it. The simulated bench
 /// and the console tests use it where a physical bench has a board's UART on one end.
 /// </summary>
-public sealed class NullModem : IAsyncDisposable
+internal sealed class NullModem : IAsyncDisposable
 {
     readonly SupervisedProcess _socat;
 

@@ -7,7 +7,7 @@ namespace Farm.Serial;
 /// a thread; waiting is done by <see cref="TtyReactor"/>'s single epoll loop, which also paces reads
 /// so that each one takes everything that arrived since the last.
 /// </summary>
-public abstract class ReactorStream : Stream
+internal abstract class ReactorStream : Stream
 {
     readonly TtyReactor _reactor = TtyReactor.Shared;
     readonly string _what;
@@ -172,7 +172,7 @@ public abstract class ReactorStream : Stream
 /// <c>sendmsg</c> QEMU makes, while the reactor's paced reads take a whole burst per call.
 /// The socket is never used through .NET's async API, so it never joins the engine's epoll set.
 /// </summary>
-public sealed class ConsoleSocketStream : ReactorStream
+internal sealed class ConsoleSocketStream : ReactorStream
 {
     readonly System.Net.Sockets.Socket _socket;
 

@@ -3,13 +3,13 @@ using System.Net.Sockets;
 namespace Farm.Serial;
 
 /// <summary>How a ser2net port speaks: raw bytes, or telnet (ser2net's <c>telnet</c> / <c>telnet(rfc2217)</c> accepters).</summary>
-public enum Ser2NetMode { Raw, Telnet }
+internal enum Ser2NetMode { Raw, Telnet }
 
 /// <summary>
 /// A board's UART on a console server (ser2net, or any raw/telnet TCP console), as a stream a
 /// <see cref="ConsoleBroker"/> reads: same broker, same transcripts, same expect as QEMU's serial.
 /// </summary>
-public static class Ser2Net
+internal static class Ser2Net
 {
     public static async Task<Stream> ConnectAsync(string host, int port, Ser2NetMode mode, CancellationToken ct)
     {
@@ -40,7 +40,7 @@ public static class Ser2Net
 /// accepted, so console bytes pass unchanged; everything else, RFC 2217 included, refused: the
 /// line settings are the console server's), and 0xFF in what is written is doubled.
 /// </summary>
-public sealed class TelnetStream(Stream inner) : Stream
+internal sealed class TelnetStream(Stream inner) : Stream
 {
     const byte Iac = 255, Dont = 254, Do = 253, Wont = 252, Will = 251, Sb = 250, Se = 240;
     const byte Binary = 0, SuppressGoAhead = 3;

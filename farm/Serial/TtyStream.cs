@@ -2,12 +2,12 @@ using System.Runtime.InteropServices;
 
 namespace Farm.Serial;
 
-public enum Parity { None, Even, Odd }
+internal enum Parity { None, Even, Odd }
 
-public enum FlowControl { None, RtsCts, XonXoff }
+internal enum FlowControl { None, RtsCts, XonXoff }
 
 /// <summary>A serial line's settings, as a board file states them (<c>115200 8N1</c> by default).</summary>
-public sealed record SerialSettings(int Baud = 115200, int DataBits = 8, Parity Parity = Parity.None, int StopBits = 1,
+internal sealed record SerialSettings(int Baud = 115200, int DataBits = 8, Parity Parity = Parity.None, int StopBits = 1,
     FlowControl Flow = FlowControl.None)
 {
     public static SerialSettings Default { get; } = new();
@@ -29,7 +29,7 @@ public sealed record SerialSettings(int Baud = 115200, int DataBits = 8, Parity 
 /// The line is put in raw mode (no echo, no CR/LF translation, no signals) at the given settings,
 /// so the console transcript holds exactly the bytes the board sent.
 /// </summary>
-public sealed class TtyStream : ReactorStream
+internal sealed class TtyStream : ReactorStream
 {
     TtyStream(string path, int fd) : base(fd, $"serial {path}") => Path = path;
 

@@ -9,7 +9,7 @@ namespace Farm.Ssh;
 /// keys, SSH logs in only to a host presenting one of them; when it printed none, the key presented is
 /// trusted on first use and recorded in the run's provenance.
 /// </summary>
-public static partial class HostKeyPin
+internal static partial class HostKeyPin
 {
     [GeneratedRegex(@"\b\d{3,4} SHA256:(?<fp>[A-Za-z0-9+/]{43})=?\s.*\((?:ED25519|ECDSA|RSA|DSA)\)", RegexOptions.CultureInvariant)]
     private static partial Regex Printed();

@@ -7,10 +7,10 @@ using Renci.SshNet.Common;
 
 namespace Farm.Ssh;
 
-public sealed record SshEndpoint(string Host, int Port, string User);
+internal sealed record SshEndpoint(string Host, int Port, string User);
 
 /// <summary>Runs commands on the target over SSH (SSH.NET), one connection per run.</summary>
-public sealed class SshCommandRunner : ICommandRunner, Farm.Guests.ITerminalHost, IDisposable
+internal sealed class SshCommandRunner : ICommandRunner, Farm.Guests.ITerminalHost, IDisposable
 {
     readonly SshClient _client;
     readonly TimeProvider _time;

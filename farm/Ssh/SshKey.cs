@@ -9,7 +9,7 @@ namespace Farm.Ssh;
 /// target on its kernel command line (<c>farm.sshkey=ecdsa-sha2-nistp256:BASE64</c>), so the
 /// initramfs holds no key and stays reproducible, and no key outlives its run.
 /// </summary>
-public sealed class SshKey : IDisposable
+internal sealed class SshKey : IDisposable
 {
     const string Type = "ecdsa-sha2-nistp256";
     readonly ECDsa _key;

@@ -5,13 +5,13 @@ using YamlDotNet.RepresentationModel;
 namespace Farm.Web;
 
 /// <summary>What a token may do: read, also reserve and run, also administer boards.</summary>
-public enum ApiRole { Viewer = 1, Developer = 2, Admin = 3 }
+internal enum ApiRole { Viewer = 1, Developer = 2, Admin = 3 }
 
 /// <summary>Who a token is.</summary>
-public sealed record ApiUser(string Name, ApiRole Role);
+internal sealed record ApiUser(string Name, ApiRole Role);
 
 /// <summary>One token of a tokens file: its hash, who it is, and when it stops working (null: never).</summary>
-public sealed record TokenEntry(string Sha256, ApiUser User, DateTimeOffset? Expires);
+internal sealed record TokenEntry(string Sha256, ApiUser User, DateTimeOffset? Expires);
 
 /// <summary>
 /// Bearer tokens from a tokens file (YAML, one entry per token: <c>- {user: alice, role: developer,
@@ -21,7 +21,7 @@ public sealed record TokenEntry(string Sha256, ApiUser User, DateTimeOffset? Exp
 /// the lab database (<see cref="TokenStore"/>), which is what requests are checked against, so a
 /// token can be revoked there without a restart.
 /// </summary>
-public sealed partial class ApiTokens
+internal sealed partial class ApiTokens
 {
     [System.Text.RegularExpressions.GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
     private static partial System.Text.RegularExpressions.Regex UserName();

@@ -14,14 +14,14 @@ using Microsoft.Extensions.Logging;
 namespace Farm.Web;
 
 /// <summary>Where <c>farm serve</c> finds the lab, its database, the run store and the tokens.</summary>
-public sealed record LabApiOptions(string Lab, string Database, string Out, string? Store, ApiTokens Tokens)
+internal sealed record LabApiOptions(string Lab, string Database, string Out, string? Store, ApiTokens Tokens)
 {
     /// <summary>When set, <c>farm serve</c> queues <see cref="NightlyJobs"/> every day at this UTC time.</summary>
     public TimeSpan? NightlyAt { get; init; }
 
     public IReadOnlyList<string> NightlyJobs { get; init; } = [];
 
-    /// <summary>Where the server logs (every 500 with its exception); default: the console.</summary>
+    /// <summary>Where the server logs (start-up, every failed request: <see cref="RequestLog"/>); default: the console, on stderr.</summary>
     public ILoggerProvider? Log { get; init; }
 
     /// <summary>When set, <c>farm serve</c> answers only HTTPS, with this certificate (and its private key).</summary>
@@ -38,13 +38,13 @@ public sealed record LabApiOptions(string Lab, string Database, string Out, stri
 }
 
 /// <summary>Bodies of the write endpoints.</summary>
-public sealed record ReserveBody(string Board, string? For, string? Note);
+internal sealed record ReserveBody(string Board, string? For, string? Note);
 
-public sealed record RenewBody(string? For);
+internal sealed record RenewBody(string? For);
 
-public sealed record ReasonBody(string? Reason);
+internal sealed record ReasonBody(string? Reason);
 
-public sealed record QueueBody(string Job, string? Board, int? Priority);
+internal sealed record QueueBody(string Job, string? Board, int? Priority);
 
 /// <summary>
 /// The lab's REST API (<c>farm serve</c>): boards with health and leases, reservations, operator
@@ -52,14 +52,14 @@ public sealed record QueueBody(string Job, string? Board, int? Priority);
 /// endpoint needs a role (viewer reads, developer reserves, admin quarantines and returns boards;
 /// 403 below it); every write is recorded in <c>api_audit</c> with the user and the answer.
 /// </summary>
-public static class LabApi
+internal static class LabApi
 {
     public static async Task<WebApplication> BuildAsync(LabApiOptions o, IPEndPoint listen, CancellationToken ct)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         if (o.Log is { } provider) builder.Logging.AddProvider(provider);
-        else builder.Logging.AddSimpleConsole(c => c.SingleLine = true);
+        else builder.Logging.AddSimpleConsole(c => c.SingleLine = true).AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.WebHost.ConfigureKestrel(k => k.Listen(listen, l =>
         {
@@ -105,24 +105,36 @@ public static class LabApi
         });
 
         // Bad input is a 400 with a message, never a 500; anything else that escapes is Farm's bug: logged with its exception, answered without it.
+        // Every failed answer (400 and up, the refusals of the token check below included) is one RequestLog event.
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Farm.Web");
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            foreach (var address in app.Urls) RequestLog.Listening(log, address);
+        });
         app.Use(async (ctx, next) =>
         {
+            Exception? failure = null;
             try { await next(ctx); }
             catch (Exception e) when (e is BadHttpRequestException or InvalidDataException && !ctx.Response.HasStarted)
             {
+                failure = e;
                 ctx.Response.Clear();
                 ctx.Response.StatusCode = e is BadHttpRequestException b ? b.StatusCode : StatusCodes.Status400BadRequest;
                 await ctx.Response.WriteAsJsonAsync(new { error = Clip(e.Message) });
             }
             catch (Exception e) when (!ctx.RequestAborted.IsCancellationRequested)
             {
-                log.LogError(e, "{Method} {Path} failed", ctx.Request.Method, ctx.Request.Path.ToString());
-                if (ctx.Response.HasStarted) throw;
+                if (ctx.Response.HasStarted)
+                {
+                    RequestLog.Answered(log, ctx.Request.Method, ctx.Request.Path.ToString(), StatusCodes.Status500InternalServerError, e);
+                    throw;
+                }
+                failure = e;
                 ctx.Response.Clear();
                 ctx.Response.StatusCode = StatusCodes.Status500InternalServerError;
                 await ctx.Response.WriteAsJsonAsync(new { error = "the server failed on this request; it logged why" });
             }
+            if (ctx.Response.StatusCode >= 400) RequestLog.Answered(log, ctx.Request.Method, ctx.Request.Path.ToString(), ctx.Response.StatusCode, failure);
         });
 
         var signIn = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Farm.Web.SignIn");
@@ -226,7 +238,7 @@ public static class LabApi
             try
             {
                 ctx.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize = MaxRunRecordBytes;
-                record = await System.Text.Json.JsonSerializer.DeserializeAsync<RunRecord>(ctx.Request.Body, RunJsonSink.Options, t);
+                record = await System.Text.Json.JsonSerializer.DeserializeAsync<RunRecord>(ctx.Request.Body, RunRecordJson.Options, t);
             }
             catch (System.Text.Json.JsonException e) { return Results.BadRequest(new { error = $"not a run record: {Clip(e.Message)}" }); }
             catch (BadHttpRequestException e) { return Results.Json(new { error = e.Message }, statusCode: e.StatusCode); }
@@ -305,8 +317,10 @@ public static class LabApi
         if (token.Length <= 256 && await view.Tokens.FindAsync(token, ctx.RequestAborted) is { } user) return (user, TimeSpan.Zero);
         if (view.Throttle.RetryAfter(remote) is var wait && wait > TimeSpan.Zero) return (null, wait);
         view.Throttle.Failed(remote);
-        log.LogWarning("failed sign-in from {Remote}: {Method} {Path} with a token that is unknown, expired or revoked", remote, ctx.Request.Method, Clip(ctx.Request.Path));
-        await view.AuditAsync("-", remote, ctx.Request.Method, Clip(ctx.Request.Path), StatusCodes.Status401Unauthorized, CancellationToken.None);
+        // The path is the caller's text, and a token pasted into it is still a token: masked in the log and the audit.
+        var path = RequestLog.Redact(ctx.Request.Path);
+        log.LogWarning("failed sign-in from {Remote}: {Method} {Path} with a token that is unknown, expired or revoked", remote, ctx.Request.Method, path);
+        await view.AuditAsync("-", remote, ctx.Request.Method, path, StatusCodes.Status401Unauthorized, CancellationToken.None);
         if (view.Throttle.RetryAfter(remote) > TimeSpan.Zero)
             log.LogWarning("sign-ins from {Remote} limited: {Limit} failures within {Window}; further failures answer 429", remote, view.Throttle.Limit, view.Throttle.Window);
         return (null, TimeSpan.Zero);

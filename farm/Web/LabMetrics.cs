@@ -11,7 +11,7 @@ namespace Farm.Web;
 /// runs by verdict, boards by health, leases by kind, jobs waiting in the queue, and each board's
 /// latest stage durations. Its own registry, so nothing else in the process leaks into it.
 /// </summary>
-public static class LabMetrics
+internal static class LabMetrics
 {
     public static void Map(WebApplication app, LabView view)
     {

@@ -7,14 +7,14 @@ using Farm.Reports;
 namespace Farm.Web;
 
 /// <summary>One board as the API, the dashboard and /metrics show it.</summary>
-public sealed record BoardRow(BoardSpec Spec, BoardHealthStatus Health, Lease? Lease, RunRecord? LastRun);
+internal sealed record BoardRow(BoardSpec Spec, BoardHealthStatus Health, Lease? Lease, RunRecord? LastRun);
 
 /// <summary>
 /// What <c>farm serve</c> reads, in one place for the API, the web pages and /metrics: the lab file
 /// (parsed again when it changes, so an edited lab shows without a restart), leases and operator events from
 /// the lab database, runs from the run store (absent until the first run is recorded).
 /// </summary>
-public sealed class LabView(LabApiOptions options, LabDatabase db, TimeProvider time)
+internal sealed class LabView(LabApiOptions options, LabDatabase db, TimeProvider time)
 {
     public LabApiOptions Options { get; } = options;
     public LabDatabase Database { get; } = db;

@@ -3,11 +3,13 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Farm.Lab.Leases;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Farm.Web;
 
 /// <summary>A board as the controller lists it (what the CLI needs to pick one by tags).</summary>
-public sealed record RemoteBoard(string Name, IReadOnlyList<string> Tags);
+internal sealed record RemoteBoard(string Name, IReadOnlyList<string> Tags);
 
 /// <summary>
 /// The CLI's side of the lab API (<c>farm reserve ... --server URL --token T</c>, or FARM_SERVER and
@@ -15,14 +17,17 @@ public sealed record RemoteBoard(string Name, IReadOnlyList<string> Tags);
 /// the caller is from the token. A refused token or role is bad input (error); an unreachable
 /// controller is the lab's fault (incomplete).
 /// </summary>
-public sealed class RemoteLab : IDisposable
+internal sealed class RemoteLab : IDisposable
 {
     static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
     readonly HttpClient _http;
     readonly string _server;
+    readonly ILogger _log;
 
-    public RemoteLab(string server, string token, HttpMessageHandler? handler = null)
+    /// <param name="log">Where every request the controller did not take is logged (<see cref="RequestLog.ControllerFailed"/>; farm agent's log).</param>
+    public RemoteLab(string server, string token, HttpMessageHandler? handler = null, ILogger? log = null)
     {
+        _log = log ?? NullLogger.Instance;
         _server = server.TrimEnd('/');
         _http = new HttpClient(handler ?? new SocketsHttpHandler()) { BaseAddress = new Uri(_server + "/"), Timeout = TimeSpan.FromSeconds(30) };
         _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
@@ -71,7 +76,7 @@ public sealed class RemoteLab : IDisposable
     {
         using var req = new HttpRequestMessage(HttpMethod.Put, $"api/runs/{Uri.EscapeDataString(run.RunId)}")
         {
-            Content = new StringContent(JsonSerializer.Serialize(run, Farm.Reports.RunJsonSink.Options), System.Text.Encoding.UTF8, "application/json"),
+            Content = new StringContent(JsonSerializer.Serialize(run, RunRecordJson.Options), System.Text.Encoding.UTF8, "application/json"),
         };
         (await SendRawAsync(req, ct)).Dispose();
     }
@@ -91,14 +96,23 @@ public sealed class RemoteLab : IDisposable
     {
         HttpResponseMessage res;
         try { res = await _http.SendAsync(req, ct).ConfigureAwait(false); }
-        catch (HttpRequestException e) { throw new InfrastructureException($"controller {_server}: {e.Message}", null, e); }
-        catch (TaskCanceledException e) when (!ct.IsCancellationRequested) { throw new InfrastructureException($"controller {_server}: no answer in 30 s", null, e); }
+        catch (HttpRequestException e) { throw Logged(req, null, new InfrastructureException($"controller {_server}: {e.Message}", null, e)); }
+        catch (TaskCanceledException e) when (!ct.IsCancellationRequested) { throw Logged(req, null, new InfrastructureException($"controller {_server}: no answer in 30 s", null, e)); }
         if (res.IsSuccessStatusCode || alsoFine.Contains(res.StatusCode)) return res;
         var error = await ErrorAsync(res, ct);
         res.Dispose();
-        throw (int)res.StatusCode is 401 or 403 or 400 or 404 or 409
+        throw Logged(req, (int)res.StatusCode, (int)res.StatusCode is 401 or 403 or 400 or 404 or 409
             ? new ConfigurationException($"controller {_server}: {(int)res.StatusCode} {error}")
-            : new InfrastructureException($"controller {_server}: {(int)res.StatusCode} {error}");
+            : new InfrastructureException($"controller {_server}: {(int)res.StatusCode} {error}"));
+    }
+
+    FarmException Logged(HttpRequestMessage req, int? status, FarmException e)
+    {
+        // The path only: a query (the console's board and offset) says nothing a reader needs, and no header is ever logged.
+        var path = req.RequestUri is { } u ? (u.IsAbsoluteUri ? u.AbsolutePath : "/" + u.OriginalString.Split('?')[0].TrimStart('/')) : "";
+        RequestLog.ControllerFailed(_log, req.Method.Method, RequestLog.Redact(path), RequestLog.Redact(_server), status,
+            (e.InnerException ?? e).GetType().Name, RequestLog.Redact(e.Message));
+        return e;
     }
 
     async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, object? body, CancellationToken ct, params HttpStatusCode[] alsoFine)

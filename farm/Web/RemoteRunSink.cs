@@ -10,7 +10,7 @@ namespace Farm.Web;
 /// so the controller's dashboard shows the run and its live console. The run never depends on it: a
 /// controller that is away loses nothing the agent records locally, and a later chunk catches up.
 /// </summary>
-public sealed class RemoteRunSink(RemoteLab controller, TimeProvider time, Action<string>? said = null) : IRunSink
+internal sealed class RemoteRunSink(RemoteLab controller, TimeProvider time, Action<string>? said = null) : IRunSink
 {
     readonly ConcurrentDictionary<string, (CancellationTokenSource Stop, Task Tail)> _tails = new();
 

@@ -8,7 +8,7 @@ namespace Farm.Web;
 /// after <c>-c</c>) is replaced by <c>***</c>. The lab checker refuses the plainest of these; this
 /// catches a command line written before it or one it cannot read.
 /// </summary>
-public static partial class SecretMask
+internal static partial class SecretMask
 {
     public const string Hidden = "***";
 

@@ -7,7 +7,7 @@ namespace Farm.Web;
 /// next token is right or not, so guessing learns nothing. Bounded: at most <see cref="MaxKeys"/> keys
 /// are tracked, the stalest dropped first.
 /// </summary>
-public sealed class SignInThrottle(TimeProvider time, int limit = 10, TimeSpan? window = null)
+internal sealed class SignInThrottle(TimeProvider time, int limit = 10, TimeSpan? window = null)
 {
     public int Limit { get; } = limit;
 

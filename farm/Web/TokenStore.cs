@@ -3,7 +3,7 @@ using Farm.Lab;
 namespace Farm.Web;
 
 /// <summary>A token as <c>farm token --list</c> shows it: its id (not the token), who, and its state.</summary>
-public sealed record TokenInfo(string Id, string User, ApiRole Role, DateTimeOffset Created, DateTimeOffset? Expires, DateTimeOffset? Revoked);
+internal sealed record TokenInfo(string Id, string User, ApiRole Role, DateTimeOffset Created, DateTimeOffset? Expires, DateTimeOffset? Revoked);
 
 /// <summary>
 /// The lab's bearer tokens in the lab database (<c>api_tokens</c>): only each token's SHA-256, its
@@ -11,7 +11,7 @@ public sealed record TokenInfo(string Id, string User, ApiRole Role, DateTimeOff
 /// <c>farm token --revoke</c> takes effect on the next request without restarting <c>farm serve</c>.
 /// A tokens file (<see cref="ApiTokens"/>) is imported at start; importing never revives a revoked token.
 /// </summary>
-public sealed class TokenStore(LabDatabase db, TimeProvider time)
+internal sealed class TokenStore(LabDatabase db, TimeProvider time)
 {
     /// <summary>Shortest id prefix --revoke accepts (48 bits: no accidental match among a lab's tokens).</summary>
     public const int MinIdLength = 8;
@@ -120,7 +120,7 @@ public sealed class TokenStore(LabDatabase db, TimeProvider time)
 /// database keeps only the id's SHA-256, the token it was opened with (so revoking the token ends
 /// the session) and when it ends.
 /// </summary>
-public sealed class WebSessions(LabDatabase db, TokenStore tokens, TimeProvider time)
+internal sealed class WebSessions(LabDatabase db, TokenStore tokens, TimeProvider time)
 {
     /// <summary>How long a sign-in lasts.</summary>
     public static readonly TimeSpan Lifetime = TimeSpan.FromHours(12);

@@ -8,7 +8,7 @@ namespace Farm.Tests.Checks;
 /// class under tests/Golden/logs/real: posted logs (source address in each file's header, text unchanged)
 /// or SYNTHESIZED ones built from the source strings.
 /// </summary>
-public class RealLogGoldenTests
+internal class RealLogGoldenTests
 {
     static Dictionary<string, CheckResult> Judge(string console, Dictionary<string, string>? commands = null) =>
         CheckRunner.Run(new Target(new EvidenceBundle("real", console, commands ?? [])), CheckSuite.All).ToDictionary(r => r.Id);

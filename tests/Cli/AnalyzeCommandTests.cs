@@ -7,7 +7,7 @@ namespace Farm.Tests.Cli;
 
 /// <summary><c>farm analyze</c>: kinds, facts, verdicts, exit codes, and the files it refuses.</summary>
 [NonParallelizable]
-public class AnalyzeCommandTests
+internal class AnalyzeCommandTests
 {
     string _dir = "";
 

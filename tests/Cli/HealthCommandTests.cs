@@ -40,11 +40,11 @@ public class HealthCommandTests
         Assert.That(Directory.GetDirectories(_dir), Is.Empty, "no run directory was made");
 
         Assert.That(await FarmApp.RunAsync(["return", "qemu-xen", "--as", "ops", "--reason", "reseated the PSU", .. lab]), Is.EqualTo(0));
-        var health = await LabHealth.EvaluateAsync(["qemu-xen"], await RunStores.OpenAsync(Path.Combine(_dir, "farm.db"), default), new LeaseSettings { Db = Db }, default);
+        var health = await LabHealth.EvaluateAsync(["qemu-xen"], await RunStores.OpenAsync(Path.Combine(_dir, "farm.db"), default), new LeaseSettings { Db = Db }, TimeProvider.System, default);
         Assert.That(health["qemu-xen"].Health, Is.EqualTo(BoardHealth.Healthy));
 
         Assert.That(await FarmApp.RunAsync(["quarantine", "qemu-xen", "--as", "ops", "--reason", "fan noise", .. lab]), Is.EqualTo(0));
-        health = await LabHealth.EvaluateAsync(["qemu-xen"], await RunStores.OpenAsync(Path.Combine(_dir, "farm.db"), default), new LeaseSettings { Db = Db }, default);
+        health = await LabHealth.EvaluateAsync(["qemu-xen"], await RunStores.OpenAsync(Path.Combine(_dir, "farm.db"), default), new LeaseSettings { Db = Db }, TimeProvider.System, default);
         Assert.That(health["qemu-xen"].Reason, Is.EqualTo("quarantined by ops: fan noise"));
         Assert.That(await FarmApp.RunAsync(["boards", .. lab]), Is.EqualTo(0));
     }

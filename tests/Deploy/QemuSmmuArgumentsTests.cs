@@ -5,7 +5,7 @@ using Farm.Ssh;
 namespace Farm.Tests.Deploy;
 
 /// <summary>The QEMU command line each IOMMU, firmware and device setting gives (what QEMU 10's stage-2 SMMU needs).</summary>
-public class QemuSmmuArgumentsTests
+internal class QemuSmmuArgumentsTests
 {
     static readonly ArtifactSet Artifacts = new("/a", "/a/xen", "/a/vmlinuz", "/a/initrd.cpio.gz", new Dictionary<string, string>(), new Dictionary<string, string>());
 

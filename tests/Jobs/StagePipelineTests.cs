@@ -3,7 +3,7 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace Farm.Tests.Jobs;
 
-public class StagePipelineTests
+internal class StagePipelineTests
 {
     static readonly TimeSpan JobTimeout = TimeSpan.FromMinutes(30);
     FakeTimeProvider _time = null!;

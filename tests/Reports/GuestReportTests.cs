@@ -42,7 +42,7 @@ public class GuestReportTests
         try
         {
             var store = await RunStores.OpenAsync(Path.Combine(dir, "farm.db"), default);
-            var html = await SummaryHtml.RenderAsync("guests", [GuestRun(dir)], store, DateTimeOffset.UtcNow.AddDays(-1), default);
+            var html = await SummaryHtml.RenderAsync("guests", [GuestRun(dir)], store, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow, default);
             Assert.That(html, Does.Contain("<tr class=\"guest\"><th colspan=\"2\">guest g1</th></tr>"));
             Assert.That(html.IndexOf("guest g2</th>", StringComparison.Ordinal), Is.GreaterThan(html.IndexOf("guest g1</th>", StringComparison.Ordinal)));
         }

@@ -18,7 +18,7 @@ public class SummaryHtmlTests
             var history = SyntheticHistory.Nightly(30, 1, end, changeAt: 20).ToList();
             await store.SaveManyAsync(history, default);
             var sample = Runs.Sample(dir);
-            var html = await SummaryHtml.RenderAsync("Nightly <2026-12-01>", [sample, history[^1]], store, end.AddDays(-60), default);
+            var html = await SummaryHtml.RenderAsync("Nightly <2026-12-01>", [sample, history[^1]], store, end.AddDays(-60), end, default);
 
             Assert.That(html, Does.Contain("<title>Nightly &lt;2026-12-01&gt;</title>"));
             Assert.That(html, Does.Not.Contain("<script").And.Not.Contain("src=\"http").And.Not.Contain("href=\"http"), "self-contained and inert");

@@ -43,7 +43,7 @@ public class LabApiHardeningTests
     }
 
     static RunRecord Run(string id, string board) => new(id, "xen-smoke", board, Verdict.Pass, new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero), TimeSpan.FromSeconds(9), [],
-        Array.Empty<Farm.Checks.CheckResult>(), new Provenance(new Dictionary<string, string>(), new Dictionary<string, string>()), new Dictionary<string, double>());
+        Array.Empty<CheckResult>(), new Provenance(new Dictionary<string, string>(), new Dictionary<string, string>()), new Dictionary<string, double>());
 
     static StringContent Json(RunRecord run) => new(JsonSerializer.Serialize(run, Farm.Reports.RunJsonSink.Options), System.Text.Encoding.UTF8, "application/json");
 

@@ -42,7 +42,7 @@ public class LabApiTests
     }
 
     static readonly RunRecord AgentRun = new("20261201-000000-xen-smoke-a1b2c3", "xen-smoke", "qemu-xen", Verdict.Pass, new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero), TimeSpan.FromSeconds(9), [],
-        Array.Empty<Farm.Checks.CheckResult>(), new Provenance(new Dictionary<string, string>(), new Dictionary<string, string>()), new Dictionary<string, double>());
+        Array.Empty<CheckResult>(), new Provenance(new Dictionary<string, string>(), new Dictionary<string, string>()), new Dictionary<string, double>());
 
     // Each write endpoint, with the status a permitted caller gets on a fresh lab.
     static readonly (string Name, HttpMethod Method, string Path, object? Body, ApiRole Needs, HttpStatusCode Ok)[] Endpoints =

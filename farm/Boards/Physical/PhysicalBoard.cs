@@ -8,7 +8,7 @@ using Farm.Ssh;
 namespace Farm.Boards.Physical;
 
 /// <summary>What a physical board is, as data (from the lab file).</summary>
-public sealed record PhysicalBoardConfig(
+internal sealed record PhysicalBoardConfig(
     string Name,
     BoardMode Mode,
     string? XenCmdline,
@@ -24,7 +24,7 @@ public sealed record PhysicalBoardConfig(
 /// broker that is opened before the outlet is switched on (no early byte lost), images copied into
 /// a per-run directory under the TFTP root, U-Boot driven over the console, SSH to the booted system.
 /// </summary>
-public sealed class PhysicalBoard : IAsyncDisposable, IBootloader
+internal sealed class PhysicalBoard : IAsyncDisposable, IBootloader
 {
     readonly PhysicalBoardConfig _config;
     readonly string _boardDirectory;

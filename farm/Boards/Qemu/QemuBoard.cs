@@ -17,7 +17,7 @@ namespace Farm.Boards.Qemu;
 /// determines the booted machine into a key; on a hit, power-on starts QEMU with
 /// <c>-incoming</c> from the saved state instead of booting.
 /// </summary>
-public sealed partial class QemuBoard : IAsyncDisposable, IBootSnapshots
+internal sealed partial class QemuBoard : IAsyncDisposable, IBootSnapshots
 {
     readonly QemuBoardConfig _config;
     readonly string _boardDirectory;

@@ -3,7 +3,7 @@ using Farm.Boards.Spec;
 namespace Farm.Boards.Qemu;
 
 /// <summary>What a QEMU board is, as data (from the lab file, validated there): the enums of the board spec, not strings.</summary>
-public sealed record QemuBoardConfig(
+internal sealed record QemuBoardConfig(
     string Name,
     BoardMode Mode,
     string Binary,

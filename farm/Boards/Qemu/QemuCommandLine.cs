@@ -5,13 +5,13 @@ using Farm.Ssh;
 namespace Farm.Boards.Qemu;
 
 /// <summary>What one deploy of a QEMU board needs besides the board itself: the images, the kernel's extra arguments, where the board's files go, and its SSH forward.</summary>
-public sealed record QemuLaunchInputs(ArtifactSet Artifacts, IReadOnlyList<string> KernelArguments, string BoardDirectory, SshEndpoint Ssh);
+internal sealed record QemuLaunchInputs(ArtifactSet Artifacts, IReadOnlyList<string> KernelArguments, string BoardDirectory, SshEndpoint Ssh);
 
 /// <summary>
 /// QEMU's command line for one deploy (before Farm adds its console and QMP sockets), and the
 /// files it names that deploy must create: the NVMe disk, the TFTP root U-Boot loads from.
 /// </summary>
-public sealed record QemuLaunchPlan(IReadOnlyList<string> Arguments, string? NvmeDisk, string? TftpDirectory, IReadOnlyList<string>? UBootCommands);
+internal sealed record QemuLaunchPlan(IReadOnlyList<string> Arguments, string? NvmeDisk, string? TftpDirectory, IReadOnlyList<string>? UBootCommands);
 
 /// <summary>
 /// The QEMU argv of a board, from data alone: no file is read or written, so every board file's
@@ -19,7 +19,7 @@ public sealed record QemuLaunchPlan(IReadOnlyList<string> Arguments, string? Nvm
 /// /work/shared/xen-on-qemu's boot.sh: the PCI devices under test on the virt machine's PCIe
 /// bus, the management NIC and the artifact share on virtio-mmio so they stay off PCI.
 /// </summary>
-public static class QemuCommandLine
+internal static class QemuCommandLine
 {
     /// <summary>Where QEMU's user network serves TFTP, and the address it gives the guest.</summary>
     const string UserNetServer = "10.0.2.2", UserNetGuest = "10.0.2.15";

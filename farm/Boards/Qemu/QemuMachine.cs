@@ -9,7 +9,7 @@ namespace Farm.Boards.Qemu;
 /// client connect happens during its start-up, before the guest runs, so no early byte is lost.
 /// Sockets live in the abstract namespace: no files to clean up, no 108-byte path limit.
 /// </summary>
-public sealed class QemuMachine : IAsyncDisposable
+internal sealed class QemuMachine : IAsyncDisposable
 {
     readonly string _name;
     readonly string _binary;

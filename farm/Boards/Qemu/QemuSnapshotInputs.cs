@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 namespace Farm.Boards.Qemu;
 
 /// <summary>The QEMU program a snapshot was saved by: a different build cannot load its state.</summary>
-public sealed record QemuBinaryIdentity(string FullName, long Length, DateTime LastWriteUtc);
+internal sealed record QemuBinaryIdentity(string FullName, long Length, DateTime LastWriteUtc);
 
 /// <summary>
 /// What a saved QEMU boot is keyed by: QEMU's argv with this run's own values (SSH port, run
@@ -11,7 +11,7 @@ public sealed record QemuBinaryIdentity(string FullName, long Length, DateTime L
 /// artifact's sha256. Two runs that would boot the same machine get the same inputs; the store
 /// explains a miss by the lines that differ.
 /// </summary>
-public static partial class QemuSnapshotInputs
+internal static partial class QemuSnapshotInputs
 {
     const string Format = "farm-qemu-snapshot-1";
 

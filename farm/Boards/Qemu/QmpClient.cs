@@ -10,7 +10,7 @@ namespace Farm.Boards.Qemu;
 /// QEMU Machine Protocol over a socket: one command at a time, events collected on the side.
 /// See qemu/docs/interop/qmp-spec.rst: greeting, qmp_capabilities, then {"execute"} → {"return"|"error"}.
 /// </summary>
-public sealed class QmpClient : IAsyncDisposable
+internal sealed class QmpClient : IAsyncDisposable
 {
     readonly Stream _stream;
     readonly StreamReader _reader;

@@ -14,7 +14,7 @@ namespace Farm.Boards.Qemu;
 /// snapshot of the board. Saves go to a temporary directory renamed into place, so a reader never
 /// sees half a snapshot and two runs saving the same key do not collide.
 /// </summary>
-public sealed class SnapshotStore(string root, int keepPerBoard = 3)
+internal sealed class SnapshotStore(string root, int keepPerBoard = 3)
 {
     const string Meta = "snapshot.json";
 

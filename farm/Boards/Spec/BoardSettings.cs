@@ -7,7 +7,7 @@ namespace Farm.Boards.Spec;
 /// set here", so layers merge field by field. Lists are replaced, not appended, so a board can
 /// also remove a device.
 /// </summary>
-public sealed record QemuSettings
+internal sealed record QemuSettings
 {
     public string? Binary { get; init; }
 
@@ -42,7 +42,7 @@ public sealed record QemuSettings
 }
 
 /// <summary>Every board field that a board type sets and a board may override; null means "not set here".</summary>
-public sealed record BoardSettings
+internal sealed record BoardSettings
 {
     public BoardKind? Kind { get; init; }
     public BoardMode? Mode { get; init; }
@@ -73,7 +73,7 @@ public sealed record BoardSettings
 }
 
 /// <summary>A board type from a lab file (LAVA's device type): the shared settings of a family of boards.</summary>
-public sealed record BoardTypeSpec
+internal sealed record BoardTypeSpec
 {
     public required string Name { get; init; }
     public required BoardSettings Settings { get; init; }

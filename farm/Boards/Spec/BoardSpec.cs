@@ -5,29 +5,29 @@ namespace Farm.Boards.Spec;
 
 /// <summary>How a board is driven: a QEMU instance Farm starts, or a physical board booted by
 /// U-Boot over its serial console, powered through a PDU/BMC/relay.</summary>
-public enum BoardKind { Qemu, UBoot }
+internal enum BoardKind { Qemu, UBoot }
 
 /// <summary>Whether the board boots Xen with Linux as dom0, or the same Linux on bare metal (the baseline).</summary>
-public enum BoardMode { Xen, Native }
+internal enum BoardMode { Xen, Native }
 
 /// <summary>
 /// The emulated IOMMU QEMU gives the virt machine (<c>-machine ...,iommu=smmuv3</c>).
 /// <see cref="SmmuV3"/> is QEMU's default SMMUv3, stage-1 only; <see cref="SmmuV3Stage2"/> adds
 /// <c>-global arm-smmuv3.stage=2</c> (QEMU 10 and later), the stage Xen's SMMUv3 driver translates with.
 /// </summary>
-public enum IommuModel { None, SmmuV3, SmmuV3Stage2 }
+internal enum IommuModel { None, SmmuV3, SmmuV3Stage2 }
 
 /// <summary>A PCI device under test that QEMU gives the board (<c>qemu.devices</c>).</summary>
-public enum QemuDevice { Nvme, E1000e }
+internal enum QemuDevice { Nvme, E1000e }
 
 /// <summary>How QEMU starts the board: direct kernel boot, or U-Boot loading images over TFTP like a physical board.</summary>
-public enum QemuFirmware { Direct, UBoot }
+internal enum QemuFirmware { Direct, UBoot }
 
 /// <summary>
 /// QEMU settings for one board, defaults already applied. The values map one-to-one onto
 /// <c>boot.sh</c>'s knobs (<c>CPU SMP MEM IOMMU NVME NIC</c>) and onto its command line.
 /// </summary>
-public sealed record QemuSpec
+internal sealed record QemuSpec
 {
     /// <summary>A program on PATH, or an absolute path (a lab file's checkout-relative path is resolved on load).</summary>
     public string Binary { get; init; } = "qemu-system-aarch64";
@@ -59,7 +59,7 @@ public sealed record QemuSpec
 /// every cross-field rule checked. Equivalent to a LAVA device dictionary rendered from its
 /// device type.
 /// </summary>
-public sealed record BoardSpec
+internal sealed record BoardSpec
 {
     public required string Name { get; init; }
     public required string TypeName { get; init; }

@@ -10,7 +10,7 @@ namespace Farm.Boards.Spec;
 /// name may clash across files; then every mistake in every file is thrown as one
 /// <see cref="ConfigurationException"/>, one line each.
 /// </summary>
-public static partial class LabFile
+internal static partial class LabFile
 {
     /// <summary>Where <c>farm</c> looks when given no lab paths.</summary>
     public const string DefaultDirectory = "boards";

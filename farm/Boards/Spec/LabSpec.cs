@@ -3,7 +3,7 @@ using Farm.Jobs.Spec;
 namespace Farm.Boards.Spec;
 
 /// <summary>The boards of a lab, loaded from <c>boards/*.yaml</c> by <see cref="LabFile"/>.</summary>
-public sealed record LabSpec
+internal sealed record LabSpec
 {
     public IReadOnlyDictionary<string, BoardTypeSpec> BoardTypes { get; init; } = new Dictionary<string, BoardTypeSpec>();
 

@@ -3,7 +3,7 @@ using Farm.Serial;
 namespace Farm.Boards.Spec;
 
 /// <summary>A board's UART: a local tty (<c>device</c>) or a console server port (<c>ser2net: host:port</c>).</summary>
-public sealed record SerialSpec
+internal sealed record SerialSpec
 {
     public string? Device { get; init; }
 
@@ -23,7 +23,7 @@ public sealed record SerialSpec
 /// directory the TFTP server serves (Farm writes each run's images under it), and how Farm
 /// reaches the booted system's sshd.
 /// </summary>
-public sealed record NetworkSpec
+internal sealed record NetworkSpec
 {
     public required string Ip { get; init; }
     public required string ServerIp { get; init; }
@@ -33,7 +33,7 @@ public sealed record NetworkSpec
 }
 
 /// <summary>A board type's U-Boot: its prompt, the NIC to use, and where each image goes (hex addresses).</summary>
-public sealed record UBootSpec
+internal sealed record UBootSpec
 {
     public string Prompt { get; init; } = "=> ";
     public string? Interface { get; init; }
@@ -44,7 +44,7 @@ public sealed record UBootSpec
 }
 
 /// <summary><c>host:port</c> as written in lab files; the port may be left out where there is a default.</summary>
-public static class HostPort
+internal static class HostPort
 {
     public static bool TryParse(string? text, int? defaultPort, out string host, out int port)
     {

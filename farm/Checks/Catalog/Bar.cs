@@ -3,7 +3,7 @@ using Farm.Checks.Parsers;
 namespace Farm.Checks.Catalog;
 
 /// <summary>Every BAR the kernel sized got an address.</summary>
-public sealed class BarAllAssigned : Check
+internal sealed class BarAllAssigned : Check
 {
     public override string Id => "bar.all-probed-bars-assigned";
     public override string Group => "bar";
@@ -23,7 +23,7 @@ public sealed class BarAllAssigned : Check
 }
 
 /// <summary>No "can't assign" or "failed to assign" for any BAR.</summary>
-public sealed class BarNoAssignmentFailures : Check
+internal sealed class BarNoAssignmentFailures : Check
 {
     public override string Id => "bar.no-assignment-failures";
     public override string Group => "bar";
@@ -37,7 +37,7 @@ public sealed class BarNoAssignmentFailures : Check
 }
 
 /// <summary>Every assigned BAR lies inside one of the host bridge's windows.</summary>
-public sealed class BarInsideRootWindows : Check
+internal sealed class BarInsideRootWindows : Check
 {
     public override string Id => "bar.inside-root-windows";
     public override string Group => "bar";
@@ -60,7 +60,7 @@ public sealed class BarInsideRootWindows : Check
 /// the addresses of everything behind it, so a BAR inside its upstream bridge's window, or a
 /// window inside its parent bridge's window, is the hierarchy working, not an overlap.
 /// </summary>
-public sealed class BarNoOverlaps : Check
+internal sealed class BarNoOverlaps : Check
 {
     public override string Id => "bar.no-overlaps";
     public override string Group => "bar";
@@ -105,7 +105,7 @@ public sealed class BarNoOverlaps : Check
 }
 
 /// <summary>vPCI maps every BAR dom0 enables: no "not mapping BAR ... invalid position".</summary>
-public sealed class BarXenMapsEveryBar : Check
+internal sealed class BarXenMapsEveryBar : Check
 {
     public override string Id => "bar.xen-maps-every-bar";
     public override string Group => "bar";
@@ -120,7 +120,7 @@ public sealed class BarXenMapsEveryBar : Check
 }
 
 /// <summary>Each assigned memory BAR is claimed in /proc/iomem by its device, nested under a bridge window.</summary>
-public sealed class BarClaimedInIomem : Check
+internal sealed class BarClaimedInIomem : Check
 {
     public override string Id => "bar.claimed-in-iomem";
     public override string Group => "bar";
@@ -145,7 +145,7 @@ public sealed class BarClaimedInIomem : Check
 }
 
 /// <summary>lspci shows the same address and size for each region as the kernel assigned.</summary>
-public sealed class BarLspciMatchesKernel : Check
+internal sealed class BarLspciMatchesKernel : Check
 {
     public override string Id => "bar.lspci-matches-kernel";
     public override string Group => "bar";

@@ -8,7 +8,7 @@ namespace Farm.Checks.Catalog;
 /// line can exist: there an endpoint is behind the IOMMU once Xen registered it (pci_add_device
 /// attaches it to the IOMMU, and a refusal is dom0's "Failed to add").
 /// </summary>
-public sealed partial class IommuDevicesGrouped : Check
+internal sealed partial class IommuDevicesGrouped : Check
 {
     public override string Id => "iommu.devices-grouped";
     public override string Group => "dma-iommu";
@@ -42,7 +42,7 @@ public sealed partial class IommuDevicesGrouped : Check
 }
 
 /// <summary>No SMMU translation faults, in Linux or in Xen.</summary>
-public sealed class DmaNoIommuFaults : Check
+internal sealed class DmaNoIommuFaults : Check
 {
     public override string Id => "dma.no-iommu-faults";
     public override string Group => "dma-iommu";
@@ -59,7 +59,7 @@ public sealed class DmaNoIommuFaults : Check
 }
 
 /// <summary>Data written to the NVMe by DMA reads back identical.</summary>
-public sealed partial class DmaNvmeRoundTrip : Check
+internal sealed partial class DmaNvmeRoundTrip : Check
 {
     public override string Id => "dma.nvme-write-read-sha256";
     public override string Group => "dma-iommu";
@@ -86,7 +86,7 @@ public sealed partial class DmaNvmeRoundTrip : Check
 }
 
 /// <summary>NVMe I/O raised the NVMe's interrupt counts: completions are signalled, not polled.</summary>
-public sealed partial class DmaNvmeInterruptsRise : Check
+internal sealed partial class DmaNvmeInterruptsRise : Check
 {
     public override string Id => "dma.nvme-interrupts-rise-during-io";
     public override string Group => "dma-iommu";

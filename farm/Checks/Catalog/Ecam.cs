@@ -3,7 +3,7 @@ using Farm.Checks.Parsers;
 namespace Farm.Checks.Catalog;
 
 /// <summary>Linux registered a host bridge through its ECAM window.</summary>
-public sealed class EcamHostBridgeRegistered : Check
+internal sealed class EcamHostBridgeRegistered : Check
 {
     public override string Id => "ecam.host-bridge-registered";
     public override string Group => "ecam";
@@ -17,7 +17,7 @@ public sealed class EcamHostBridgeRegistered : Check
 }
 
 /// <summary>The ECAM window is exactly 1 MiB of config space per bus of the bridge's range.</summary>
-public sealed class EcamWindowCoversBusRange : Check
+internal sealed class EcamWindowCoversBusRange : Check
 {
     public override string Id => "ecam.window-covers-bus-range";
     public override string Group => "ecam";
@@ -36,7 +36,7 @@ public sealed class EcamWindowCoversBusRange : Check
 }
 
 /// <summary>The ECAM window is reserved in /proc/iomem so nothing else can claim it.</summary>
-public sealed class EcamWindowReserved : Check
+internal sealed class EcamWindowReserved : Check
 {
     public override string Id => "ecam.window-reserved-in-iomem";
     public override string Group => "ecam";
@@ -60,7 +60,7 @@ public sealed class EcamWindowReserved : Check
 }
 
 /// <summary>Every PCI device the board is expected to have was enumerated through config space.</summary>
-public sealed class EcamDevicesEnumerated : Check
+internal sealed class EcamDevicesEnumerated : Check
 {
     public override string Id => "ecam.devices-enumerated";
     public override string Group => "ecam";
@@ -80,7 +80,7 @@ public sealed class EcamDevicesEnumerated : Check
 }
 
 /// <summary>With PCI passthrough on, Xen owns the host bridge and dom0's config accesses go through vPCI.</summary>
-public sealed class EcamXenTrapsDom0 : Check
+internal sealed class EcamXenTrapsDom0 : Check
 {
     public override string Id => "ecam.xen-traps-dom0-config-space";
     public override string Group => "ecam";

@@ -9,7 +9,7 @@ namespace Farm.Checks.Catalog;
 /// (xen/include/public/arch-arm.h, Xen 4.17 to 4.21: GUEST_VPCI_ECAM_BASE/SIZE,
 /// GUEST_VPCI_ADDR_TYPE_MEM/PREFETCH_MEM, GUEST_VPCI_MEM_ADDR/SIZE, GUEST_VPCI_PREFETCH_MEM_ADDR/SIZE).
 /// </summary>
-public static class GuestVpciLayout
+internal static class GuestVpciLayout
 {
     public const ulong EcamBase = 0x10000000, EcamSize = 0x10000000;
     public const ulong MemType = 0x02000000, MemAddr = 0x23000000, MemSize = 0x10000000;
@@ -46,7 +46,7 @@ public static class GuestVpciLayout
 }
 
 /// <summary>libxl gives a vPCI domU one virtual host bridge at the fixed guest ECAM base.</summary>
-public sealed class EcamDomUBridgeAtGuestBase : GuestCheck
+internal sealed class EcamDomUBridgeAtGuestBase : GuestCheck
 {
     public override string Id => "ecam.domu-bridge-at-guest-base";
     public override string Group => "ecam";
@@ -71,7 +71,7 @@ public sealed class EcamDomUBridgeAtGuestBase : GuestCheck
 /// <c>ranges</c> as libxl encodes them: per window one flags cell (GUEST_VPCI_ADDR_TYPE_*), the PCI
 /// address (2 cells), the same CPU address (2 cells) and the size (2 cells): identity bus addresses.
 /// </summary>
-public sealed class EcamDomUBridgeNodeMatchesLayout : GuestCheck
+internal sealed class EcamDomUBridgeNodeMatchesLayout : GuestCheck
 {
     public override string Id => "ecam.domu-bridge-node-matches-guest-layout";
     public override string Group => "ecam";
@@ -107,7 +107,7 @@ public sealed class EcamDomUBridgeNodeMatchesLayout : GuestCheck
 }
 
 /// <summary>Each requested device appears in the guest at its virtual SBDF (bus 0, slot in assignment order), not at its host SBDF.</summary>
-public sealed class EcamDomUDevicesAtVirtualSbdf : GuestCheck
+internal sealed class EcamDomUDevicesAtVirtualSbdf : GuestCheck
 {
     public override string Id => "ecam.domu-devices-at-virtual-sbdf";
     public override string Group => "ecam";
@@ -133,7 +133,7 @@ public sealed class EcamDomUDevicesAtVirtualSbdf : GuestCheck
 }
 
 /// <summary>A vPCI domU sees its BARs relocated into the guest MMIO windows, never at host addresses.</summary>
-public sealed class BarDomURelocated : GuestCheck
+internal sealed class BarDomURelocated : GuestCheck
 {
     public override string Id => "bar.domu-relocated-into-guest-window";
     public override string Group => "bar";
@@ -152,7 +152,7 @@ public sealed class BarDomURelocated : GuestCheck
 }
 
 /// <summary>Each requested device's BARs in the guest have the sizes dom0 sees on the host device, at guest (not host) addresses.</summary>
-public sealed class BarDomUHostSizes : GuestCheck
+internal sealed class BarDomUHostSizes : GuestCheck
 {
     public override string Id => "bar.domu-bars-match-host-sizes";
     public override string Group => "bar";
@@ -187,7 +187,7 @@ public sealed class BarDomUHostSizes : GuestCheck
 }
 
 /// <summary>Data the guest writes to its passed-through NVMe by DMA reads back identical.</summary>
-public sealed class DmaDomUNvmeRoundTrip : GuestCheck
+internal sealed class DmaDomUNvmeRoundTrip : GuestCheck
 {
     public override string Id => "dma.domu-nvme-write-read-sha256";
     public override string Group => "dma-iommu";
@@ -209,7 +209,7 @@ public sealed class DmaDomUNvmeRoundTrip : GuestCheck
 /// (e.g. <c>head -c 16M /dev/urandom | tee /tmp/tx | nc host 5201; echo sent $(sha256sum &lt; /tmp/tx | cut -d' ' -f1) $(stat -c %s /tmp/tx)</c>).
 /// What one end sent the other must have received, same sum and size; at least one direction must have run.
 /// </summary>
-public sealed partial class DmaDomUNicTcp : GuestCheck
+internal sealed partial class DmaDomUNicTcp : GuestCheck
 {
     public override string Id => "dma.domu-nic-tcp-sha256";
     public override string Group => "dma-iommu";
@@ -251,7 +251,7 @@ public sealed partial class DmaDomUNicTcp : GuestCheck
 /// moment the guest's I/O began, so any fault in them by the end of the guest's life fails (stricter, never laxer):
 /// the serial console (Xen's own lines as they happen), xl dmesg, dom0's dmesg and the guest's lifecycle outputs.
 /// </summary>
-public sealed class DmaDomUNoSmmuFaults : GuestCheck
+internal sealed class DmaDomUNoSmmuFaults : GuestCheck
 {
     public override string Id => "dma.domu-no-smmu-faults-during-io";
     public override string Group => "dma-iommu";
@@ -279,7 +279,7 @@ public sealed class DmaDomUNoSmmuFaults : GuestCheck
 }
 
 /// <summary>Detaching one device and attaching it again leaves the guest's other devices in place and working.</summary>
-public sealed partial class LifecycleDomUHotplug : GuestCheck
+internal sealed partial class LifecycleDomUHotplug : GuestCheck
 {
     public override string Id => "lifecycle.domu-hotplug-keeps-other-device";
     public override string Group => "lifecycle";
@@ -324,7 +324,7 @@ public sealed partial class LifecycleDomUHotplug : GuestCheck
 }
 
 /// <summary>After the guest is destroyed and its devices deassigned (pci-assignable-remove -r), dom0 drives them again.</summary>
-public sealed class LifecycleDomUDeviceBackInDom0 : GuestCheck
+internal sealed class LifecycleDomUDeviceBackInDom0 : GuestCheck
 {
     public override string Id => "lifecycle.domu-device-works-in-dom0-after-deassign";
     public override string Group => "lifecycle";
@@ -364,7 +364,7 @@ public sealed class LifecycleDomUDeviceBackInDom0 : GuestCheck
 }
 
 /// <summary>The guest kernel neither oopsed nor panicked: a crash in the guest is the system under test failing.</summary>
-public sealed class LifecycleDomUKernelHealthy : GuestCheck
+internal sealed class LifecycleDomUKernelHealthy : GuestCheck
 {
     public override string Id => "lifecycle.guest-kernel-healthy";
     public override string Group => "lifecycle";

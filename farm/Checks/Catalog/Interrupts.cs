@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 namespace Farm.Checks.Catalog;
 
 /// <summary>With a GICv3 ITS present, the kernel builds a PCI/MSI domain on it.</summary>
-public sealed partial class IrqMsiDomainOnIts : Check
+internal sealed partial class IrqMsiDomainOnIts : Check
 {
     [GeneratedRegex(@"PCI/MSI: \S*/its(@[0-9a-f]+)? domain created")]
     private static partial Regex ItsNode();
@@ -21,7 +21,7 @@ public sealed partial class IrqMsiDomainOnIts : Check
 }
 
 /// <summary>Where MSI works, the NVMe and the NIC use MSI-X rather than falling back to INTx.</summary>
-public sealed class IrqDevicesUseMsiX : Check
+internal sealed class IrqDevicesUseMsiX : Check
 {
     public override string Id => "irq.devices-use-msix";
     public override string Group => "interrupts";
@@ -40,7 +40,7 @@ public sealed class IrqDevicesUseMsiX : Check
 }
 
 /// <summary>The NVMe's queues took interrupts.</summary>
-public sealed class IrqNvmeDelivered : Check
+internal sealed class IrqNvmeDelivered : Check
 {
     public override string Id => "irq.nvme-interrupts-delivered";
     public override string Group => "interrupts";
@@ -59,7 +59,7 @@ public sealed class IrqNvmeDelivered : Check
 }
 
 /// <summary>The NIC took interrupts.</summary>
-public sealed class IrqNicDelivered : Check
+internal sealed class IrqNicDelivered : Check
 {
     public override string Id => "irq.nic-interrupts-delivered";
     public override string Group => "interrupts";
@@ -79,7 +79,7 @@ public sealed class IrqNicDelivered : Check
 }
 
 /// <summary>Devices on legacy interrupts have their INTx routed to an IRQ that exists.</summary>
-public sealed class IrqIntxRouted : Check
+internal sealed class IrqIntxRouted : Check
 {
     public override string Id => "irq.intx-routed";
     public override string Group => "interrupts";
@@ -106,7 +106,7 @@ public sealed class IrqIntxRouted : Check
 }
 
 /// <summary>MSI set-up completed without kernel warnings.</summary>
-public sealed class IrqNoMsiWarnings : Check
+internal sealed class IrqNoMsiWarnings : Check
 {
     public override string Id => "irq.no-msi-setup-warnings";
     public override string Group => "interrupts";

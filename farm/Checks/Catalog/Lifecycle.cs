@@ -4,7 +4,7 @@ using Farm.Checks.Parsers;
 namespace Farm.Checks.Catalog;
 
 /// <summary>The devices the board file promises are there, as lspci sees them.</summary>
-public sealed class LifecycleExpectedDevicesPresent : Check
+internal sealed class LifecycleExpectedDevicesPresent : Check
 {
     public override string Id => "lifecycle.expected-devices-present";
     public override string Group => "lifecycle";
@@ -24,7 +24,7 @@ public sealed class LifecycleExpectedDevicesPresent : Check
 }
 
 /// <summary>The NVMe and the NIC have their drivers bound (dom0 or native owns them and they work).</summary>
-public sealed class LifecycleDriversBound : Check
+internal sealed class LifecycleDriversBound : Check
 {
     public override string Id => "lifecycle.drivers-bound";
     public override string Group => "lifecycle";
@@ -44,7 +44,7 @@ public sealed class LifecycleDriversBound : Check
 }
 
 /// <summary>The kernel did not oops or panic.</summary>
-public sealed class LifecycleNoKernelOops : Check
+internal sealed class LifecycleNoKernelOops : Check
 {
     public override string Id => "lifecycle.no-kernel-oops";
     public override string Group => "lifecycle";
@@ -57,7 +57,7 @@ public sealed class LifecycleNoKernelOops : Check
 }
 
 /// <summary>Xen accepted its whole command line and did not panic.</summary>
-public sealed class LifecycleXenHealthy : Check
+internal sealed class LifecycleXenHealthy : Check
 {
     public override string Id => "lifecycle.xen-parameters-valid";
     public override string Group => "lifecycle";
@@ -74,7 +74,7 @@ public sealed class LifecycleXenHealthy : Check
 }
 
 /// <summary>assign → deassign leaves the device reusable: both succeed and it is not left assignable.</summary>
-public sealed partial class LifecycleAssignDeassign : Check
+internal sealed partial class LifecycleAssignDeassign : Check
 {
     public override string Id => "lifecycle.assign-deassign-reusable";
     public override string Group => "lifecycle";
@@ -95,7 +95,7 @@ public sealed partial class LifecycleAssignDeassign : Check
 }
 
 /// <summary>Neither Xen nor a domain crashed: no panic, no failed assertion, no domain_crash, no data abort Xen had to inject.</summary>
-public sealed class LifecycleNoXenCrash : Check
+internal sealed class LifecycleNoXenCrash : Check
 {
     public override string Id => "lifecycle.no-xen-crash";
     public override string Group => "lifecycle";
@@ -114,7 +114,7 @@ public sealed class LifecycleNoXenCrash : Check
 }
 
 /// <summary>The toolstack added the PCI devices it was asked to: no libxl/xl or QEMU passthrough errors.</summary>
-public sealed class LifecycleNoToolstackPciErrors : Check
+internal sealed class LifecycleNoToolstackPciErrors : Check
 {
     public override string Id => "lifecycle.no-toolstack-pci-errors";
     public override string Group => "lifecycle";

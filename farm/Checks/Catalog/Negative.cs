@@ -1,7 +1,7 @@
 namespace Farm.Checks.Catalog;
 
 /// <summary>A Xen without PCI support refuses dom0's devices visibly, for every device, rather than silently.</summary>
-public sealed class NegativeDom0RegistrationRefusedLoudly : Check
+internal sealed class NegativeDom0RegistrationRefusedLoudly : Check
 {
     public override string Id => "negative.pci-refusal-is-visible";
     public override string Group => "negative";
@@ -21,7 +21,7 @@ public sealed class NegativeDom0RegistrationRefusedLoudly : Check
 }
 
 /// <summary>Asking a Xen without PCI passthrough to make a device assignable fails with a clear toolstack error.</summary>
-public sealed class NegativeUnassignableRefused : Check
+internal sealed class NegativeUnassignableRefused : Check
 {
     public override string Id => "negative.unassignable-refused-clearly";
     public override string Group => "negative";

@@ -2,7 +2,7 @@ using System.Text.RegularExpressions;
 
 namespace Farm.Checks.Parsers;
 
-public sealed record DtNode(string Path, IReadOnlyDictionary<string, string> Properties)
+internal sealed record DtNode(string Path, IReadOnlyDictionary<string, string> Properties)
 {
     public string? Get(string name) => Properties.TryGetValue(name, out var v) ? v : null;
 
@@ -26,7 +26,7 @@ public sealed record DtNode(string Path, IReadOnlyDictionary<string, string> Pro
 /// virtual host bridge that libxl adds (tools/libs/light/libxl_arm.c make_vpci_node:
 /// <c>pcie@10000000</c>, compatible "pci-host-ecam-generic", device_type "pci", reg, ranges, bus-range).
 /// </summary>
-public static partial class DeviceTreeParser
+internal static partial class DeviceTreeParser
 {
     public static IReadOnlyList<DtNode> Parse(string? text)
     {

@@ -3,31 +3,31 @@ using System.Text.RegularExpressions;
 namespace Farm.Checks.Parsers;
 
 /// <summary>A host bridge Linux registered: <c>pci-host-generic 4010000000.pcie: ECAM at [mem 0x4010000000-0x401fffffff] for [bus 00-ff]</c>.</summary>
-public sealed record EcamBridge(string Device, AddressRange Ecam, int BusStart, int BusEnd, string Line);
+internal sealed record EcamBridge(string Device, AddressRange Ecam, int BusStart, int BusEnd, string Line);
 
 /// <summary><c>pci_bus 0000:00: root bus resource [mem 0x10000000-0x3efeffff]</c>.</summary>
-public sealed record BusWindow(string Bus, string Kind, AddressRange Range, string Line);
+internal sealed record BusWindow(string Bus, string Kind, AddressRange Range, string Line);
 
 /// <summary>A BAR as probed (<c>pci 0000:00:01.0: BAR 0 [mem 0x00000000-0x00003fff 64bit]</c>) or as assigned.</summary>
-public sealed record PciBar(string Bdf, int Index, string Kind, AddressRange Range, bool Is64, bool Prefetchable, bool Assigned, string Line)
+internal sealed record PciBar(string Bdf, int Index, string Kind, AddressRange Range, bool Is64, bool Prefetchable, bool Assigned, string Line)
 {
     /// <summary>One of a bridge's forwarding windows rather than a BAR of its own (see <see cref="LinuxDmesg.IsBridgeResource"/>).</summary>
     public bool IsBridgeWindow { get; init; }
 }
 
-public sealed record PciDeviceLine(string Bdf, string VendorDevice, string Class, string Line);
+internal sealed record PciDeviceLine(string Bdf, string VendorDevice, string Class, string Line);
 
 /// <summary>An ACPI host bridge: <c>ACPI: PCI Root Bridge [PCI0] (domain 0000 [bus 00-ff])</c>.</summary>
-public sealed record AcpiHostBridge(string Name, int Segment, int BusStart, int BusEnd, string Line);
+internal sealed record AcpiHostBridge(string Name, int Segment, int BusStart, int BusEnd, string Line);
 
 /// <summary>A PCI-to-PCI bridge's forwarding window (resources 13-16; <c>bridge window [mem ...]</c>).</summary>
-public sealed record BridgeWindow(string Bdf, string Kind, AddressRange Range, bool Prefetchable, string Line);
+internal sealed record BridgeWindow(string Bdf, string Kind, AddressRange Range, bool Prefetchable, string Line);
 
 /// <summary><c>pci 0000:00:01.0: PCI bridge to [bus 01-ff]</c>: the buses behind a bridge.</summary>
-public sealed record BridgeBuses(string Bdf, int Secondary, int Subordinate, string Line);
+internal sealed record BridgeBuses(string Bdf, int Secondary, int Subordinate, string Line);
 
 /// <summary>What Linux's boot log says about PCI, interrupts and IOMMUs.</summary>
-public sealed record LinuxDmesg(
+internal sealed record LinuxDmesg(
     IReadOnlyList<string> Lines,
     IReadOnlyList<EcamBridge> Bridges,
     IReadOnlyList<BusWindow> Windows,
@@ -91,7 +91,7 @@ public sealed record LinuxDmesg(
 /// "\tGFSR 0x%08x, GFSYNR0 0x%08x, GFSYNR1 0x%08x, GFSYNR2 0x%08x", "Blocked unknown Stream ID 0x%hx; ..."),
 /// drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c ("unexpected global error reported (0x%08x), this could be serious").
 /// </summary>
-public static partial class LinuxDmesgParser
+internal static partial class LinuxDmesgParser
 {
     public static LinuxDmesg Parse(string? text)
     {

@@ -8,7 +8,7 @@ namespace Farm.Checks.Parsers;
 /// timestamps (<c>[2026-11-25T01:02:03.456Z] </c>) and Linux's (<c>[    1.234567] </c>) kept
 /// apart from the message. Never throws, whatever the input.
 /// </summary>
-public static partial class LogText
+internal static partial class LogText
 {
     public static IReadOnlyList<string> Lines(string? text)
     {
@@ -112,7 +112,7 @@ public static partial class LogText
 }
 
 /// <summary>A range of addresses, inclusive at both ends as Linux prints them.</summary>
-public readonly record struct AddressRange(ulong Start, ulong End)
+internal readonly record struct AddressRange(ulong Start, ulong End)
 {
     public ulong Size => End >= Start ? End - Start + 1 : 0;
 

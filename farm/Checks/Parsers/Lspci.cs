@@ -2,15 +2,15 @@ using System.Text.RegularExpressions;
 
 namespace Farm.Checks.Parsers;
 
-public sealed record LspciRegion(int Index, string Kind, ulong? Address, ulong Size, bool Is64, bool Prefetchable, bool Disabled, string Line)
+internal sealed record LspciRegion(int Index, string Kind, ulong? Address, ulong Size, bool Is64, bool Prefetchable, bool Disabled, string Line)
 {
     public AddressRange? Range => Address is { } a && Size > 0 ? new AddressRange(a, a + Size - 1) : null;
 }
 
 /// <summary>An MSI or MSI-X capability: <c>MSI-X: Enable+ Count=65 Masked-</c>, <c>MSI: Enable- Count=1/1 Maskable- 64bit+</c>.</summary>
-public sealed record LspciMsi(bool Enabled, int Count, string Line);
+internal sealed record LspciMsi(bool Enabled, int Count, string Line);
 
-public sealed record LspciDevice(
+internal sealed record LspciDevice(
     string Bdf, string ClassName, string Name, string Header,
     IReadOnlyList<LspciRegion> Regions, LspciMsi? Msi, LspciMsi? MsiX,
     string? Driver, int? Irq, string? InterruptLine)
@@ -39,7 +39,7 @@ public sealed record LspciDevice(
 /// 193-200" (seen in posted lspci -vvv output; not in the pciutils tree read, 0f5b941). A capability
 /// line cut after its Enable flag (<c>MSI: Enable+</c>) still counts. Domain-less BDFs get 0000:.
 /// </summary>
-public static partial class LspciParser
+internal static partial class LspciParser
 {
     public static IReadOnlyList<LspciDevice> Parse(string? text)
     {

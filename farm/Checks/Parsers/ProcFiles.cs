@@ -2,20 +2,20 @@ using System.Text.RegularExpressions;
 
 namespace Farm.Checks.Parsers;
 
-public sealed record InterruptRow(string Id, IReadOnlyList<long> PerCpu, string Chip, string HwIrq, string Name, string Line)
+internal sealed record InterruptRow(string Id, IReadOnlyList<long> PerCpu, string Chip, string HwIrq, string Name, string Line)
 {
     public long Total => PerCpu.Sum();
 }
 
 /// <summary>One <c>/proc/iomem</c> entry; <see cref="Depth"/> is its nesting (two spaces per level).</summary>
-public sealed record IomemEntry(AddressRange Range, string Name, int Depth, string Line);
+internal sealed record IomemEntry(AddressRange Range, string Name, int Depth, string Line);
 
 /// <summary>
 /// <c>/proc/interrupts</c> (kernel/irq/proc.c show_interrupts: a CPU header, then per IRQ the
 /// per-CPU counts, the chip name, hwirq, trigger and action names) and <c>/proc/iomem</c>
 /// (kernel/resource.c r_show: "%*s%0*llx-%0*llx : %s").
 /// </summary>
-public static partial class ProcParsers
+internal static partial class ProcParsers
 {
     public static IReadOnlyList<InterruptRow> Interrupts(string? text)
     {

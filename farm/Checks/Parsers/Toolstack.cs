@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 namespace Farm.Checks.Parsers;
 
 /// <summary>What a toolstack error is about, for the facts and the verdict.</summary>
-public enum ToolstackErrorKind
+internal enum ToolstackErrorKind
 {
     /// <summary>libxl refused passthrough: no IOMMU (hvm_directio) on this host.</summary>
     PassthroughUnsupported,
@@ -20,7 +20,7 @@ public enum ToolstackErrorKind
 }
 
 /// <summary>One toolstack error line, with the domain and device when the line names them.</summary>
-public sealed record ToolstackError(ToolstackErrorKind Kind, int? Domain, string? Device, string? Reason, string Line);
+internal sealed record ToolstackError(ToolstackErrorKind Kind, int? Domain, string? Device, string? Reason, string Line);
 
 /// <summary>
 /// Errors from xl/libxl and QEMU's xen-pci-passthrough, with or without the <c>libxl: error: file:line:func:</c>
@@ -32,7 +32,7 @@ public sealed record ToolstackError(ToolstackErrorKind Kind, int? Domain, string
 /// ("msi_msix_setup: Error: Mapping of MSI%s (err: %i, vec: %#x, entry %#x)", "Can not map MSI",
 /// "Can't map physical MSI-X table"). Never throws.
 /// </summary>
-public static partial class ToolstackParser
+internal static partial class ToolstackParser
 {
     public static IReadOnlyList<ToolstackError> Parse(string? text)
     {

@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 namespace Farm.Checks.Parsers;
 
 /// <summary>What Xen's console (or <c>xl dmesg</c>) says about itself.</summary>
-public sealed record XenLog(
+internal sealed record XenLog(
     IReadOnlyList<string> Lines,
     string? Version,
     string? VersionLine,
@@ -43,20 +43,20 @@ public sealed record XenLog(
 /// <c>0000:02:00.0: not mapping BAR [fea00, fea03] invalid position</c>: vPCI would not map the BAR
 /// (frame numbers, inclusive) because it is not inside a host bridge window or overlaps reserved memory.
 /// </summary>
-public sealed record XenBarRefusal(string Sbdf, ulong StartFrame, ulong EndFrame, string Line)
+internal sealed record XenBarRefusal(string Sbdf, ulong StartFrame, ulong EndFrame, string Line)
 {
     public AddressRange Range => new(StartFrame << 12, ((EndFrame + 1) << 12) - 1);
 }
 
 /// <summary>A data abort Xen could not handle for a guest: the vCPU (<c>d0v0</c>) and the guest physical address.</summary>
-public sealed record XenDataAbort(string? Vcpu, ulong Gpa, string Line);
+internal sealed record XenDataAbort(string? Vcpu, ulong Gpa, string Line);
 
 /// <summary>
 /// An SMMU global fault: the raw GFSR and the causes its bits name (SMMU architecture v2, GFSR:
 /// ICF bit 0, USF 1 (unidentified stream), SMCF 2 (stream match conflict), UCBF 3, UCIF 4, CAF 5,
 /// EF 6, PF 7, MULTI 31), or for SMMUv3 the GERROR value.
 /// </summary>
-public sealed record SmmuGlobalFault(string Device, uint Status, IReadOnlyList<string> Causes, string Line)
+internal sealed record SmmuGlobalFault(string Device, uint Status, IReadOnlyList<string> Causes, string Line)
 {
     static readonly (int Bit, string Name)[] GfsrBits =
     [
@@ -82,7 +82,7 @@ public sealed record SmmuGlobalFault(string Device, uint Status, IReadOnlyList<s
 /// ("Unexpected global fault, this could be serious", "\tGFSR 0x%08x, GFSYNR0 0x%08x, GFSYNR1 0x%08x, GFSYNR2 0x%08x"),
 /// xen/drivers/passthrough/arm/smmu-v3.c ("unexpected global error reported (0x%08x), this could be serious").
 /// </summary>
-public static partial class XenLogParser
+internal static partial class XenLogParser
 {
     public static XenLog Parse(string? text)
     {

@@ -9,7 +9,7 @@ namespace Farm.Jobs.Spec;
 /// reads one way only; anything else (<c>5 minutes</c>, <c>PT5M</c>, <c>00:05:00</c>) is refused
 /// rather than guessed.
 /// </summary>
-public static partial class Duration
+internal static partial class Duration
 {
     public const string Hint = "use 90s, 5m, 1h30m";
 

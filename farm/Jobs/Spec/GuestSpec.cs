@@ -8,7 +8,7 @@ namespace Farm.Jobs.Spec;
 /// is ready, the commands run inside it over that console, the devices to hot-unplug and plug
 /// back, and its own stage timeouts (guest stage names only; the job's apply otherwise).
 /// </summary>
-public sealed partial record GuestSpec
+internal sealed partial record GuestSpec
 {
     /// <summary>The guest's name: the domain name, the evidence key prefix and a directory name.</summary>
     public required string Name { get; init; }

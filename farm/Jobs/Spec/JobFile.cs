@@ -7,7 +7,7 @@ namespace Farm.Jobs.Spec;
 /// file with mistakes throws one <see cref="ConfigurationException"/> listing all of them
 /// (<c>file:line:column: field.path: what is wrong</c>), one per line.
 /// </summary>
-public static partial class JobFile
+internal static partial class JobFile
 {
     static readonly string[] Keys = ["name", "description", "board", "tags", "artifacts", "boot", "timeouts", "expect", "commands", "checks", "metadata", "crash-patterns", "guests"];
     // Every stage Farm knows (StageKinds), guest stages included, and the whole job.

@@ -7,7 +7,7 @@ namespace Farm.Jobs.Spec;
 /// wait for on the console and what to run on the target. Built only by <see cref="JobFile"/>
 /// (or by tests with an object initializer); everything in it has already been checked.
 /// </summary>
-public sealed record JobSpec
+internal sealed record JobSpec
 {
     public required string Name { get; init; }
     public string Description { get; init; } = "";
@@ -79,7 +79,7 @@ public sealed record JobSpec
 /// Console lines that mark boot milestones. <see cref="XenBanner"/> is null for native jobs;
 /// <see cref="Dom0Prompt"/> is the shell prompt of dom0, or of Linux itself when booted natively.
 /// </summary>
-public sealed record ConsoleExpectations
+internal sealed record ConsoleExpectations
 {
     public Regex? XenBanner { get; init; }
     public required Regex Dom0Prompt { get; init; }

@@ -1,7 +1,7 @@
 namespace Farm.Jobs.Spec;
 
 /// <summary>Where a value sits in a spec file; lines and columns are 1-based, as editors show them.</summary>
-public readonly record struct SpecPosition(string Source, int Line, int Column)
+internal readonly record struct SpecPosition(string Source, int Line, int Column)
 {
     public override string ToString() => $"{Source}:{Line}:{Column}";
 }
@@ -11,7 +11,7 @@ public readonly record struct SpecPosition(string Source, int Line, int Column)
 /// <c>jobs/x.yaml:7:16: timeouts.dom0-prompt: "5 minutes" is not a duration (use 90s, 5m, 1h30m)</c>.
 /// The field path lets a reader find the value even when the position points at its parent.
 /// </summary>
-public sealed record SpecError(SpecPosition At, string Path, string Message)
+internal sealed record SpecError(SpecPosition At, string Path, string Message)
 {
     /// <summary>Most mistakes one exception lists; a file with more gets "... and N more".</summary>
     public const int MaxShown = 100;

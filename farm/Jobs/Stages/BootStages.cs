@@ -7,7 +7,7 @@ using Farm.Ssh;
 namespace Farm.Jobs.Stages;
 
 /// <summary>Verifies the artifact set against its MANIFEST and hands it to the board's deployer.</summary>
-public sealed class DeployStage(Board board, string artifactDirectory, bool needXen, SshKey? key, TimeSpan timeout)
+internal sealed class DeployStage(Board board, string artifactDirectory, bool needXen, SshKey? key, TimeSpan timeout)
     : Stage("deploy", timeout)
 {
     public override async Task RunAsync(RunContext ctx, CancellationToken ct)
@@ -34,7 +34,7 @@ public sealed class DeployStage(Board board, string artifactDirectory, bool need
 }
 
 /// <summary>Drives the board's boot loader (U-Boot over the console) from power-on to "Starting kernel".</summary>
-public sealed class BootloaderStage(Board board, TimeSpan timeout) : Stage("bootloader", timeout)
+internal sealed class BootloaderStage(Board board, TimeSpan timeout) : Stage("bootloader", timeout)
 {
     public override bool ShouldRun(RunContext ctx) => ctx.Resume is null;
 
@@ -50,7 +50,7 @@ public sealed class BootloaderStage(Board board, TimeSpan timeout) : Stage("boot
 /// For a resumed boot: waits until QEMU has loaded the saved state and runs, then presses Enter
 /// so the console shell prints a fresh prompt for the dom0-prompt stage.
 /// </summary>
-public sealed class ResumeStage(Board board, TimeSpan timeout) : Stage("resume", timeout)
+internal sealed class ResumeStage(Board board, TimeSpan timeout) : Stage("resume", timeout)
 {
     public override bool ShouldRun(RunContext ctx) => ctx.Resume is not null;
 
@@ -66,7 +66,7 @@ public sealed class ResumeStage(Board board, TimeSpan timeout) : Stage("resume",
 /// After a cold boot reached the dom0 prompt: saves the machine for later runs, with the run's SSH
 /// key and the boot log. A board QEMU cannot save is not a failure: the reason is recorded.
 /// </summary>
-public sealed class SaveSnapshotStage(Board board, TimeSpan timeout) : Stage("snapshot", timeout)
+internal sealed class SaveSnapshotStage(Board board, TimeSpan timeout) : Stage("snapshot", timeout)
 {
     public override bool ShouldRun(RunContext ctx) => board.Snapshots is not null && ctx.Resume is null;
 
@@ -90,7 +90,7 @@ public sealed class SaveSnapshotStage(Board board, TimeSpan timeout) : Stage("sn
 }
 
 /// <summary>Switches the board on and reads the state back; a board that does not report On is a lab fault.</summary>
-public sealed class PowerOnStage(Board board, TimeSpan timeout, IReadOnlyList<CrashPattern>? crashPatterns = null) : Stage("power-on", timeout)
+internal sealed class PowerOnStage(Board board, TimeSpan timeout, IReadOnlyList<CrashPattern>? crashPatterns = null) : Stage("power-on", timeout)
 {
     public override async Task RunAsync(RunContext ctx, CancellationToken ct)
     {
@@ -110,7 +110,7 @@ public sealed class PowerOnStage(Board board, TimeSpan timeout, IReadOnlyList<Cr
 /// Waits for a console pattern (Xen banner, dom0 prompt). The first capture group, if any, is
 /// recorded as a fact (e.g. the Xen version) and the time since power-on as a boot metric.
 /// </summary>
-public sealed class ExpectStage(string name, TimeSpan timeout, Regex pattern, bool partialLine = false, string? fact = null, bool bootOnly = false)
+internal sealed class ExpectStage(string name, TimeSpan timeout, Regex pattern, bool partialLine = false, string? fact = null, bool bootOnly = false)
     : Stage(name, timeout)
 {
     /// <summary>A boot-only pattern (the Xen banner) is not printed again by a resumed machine.</summary>
@@ -127,7 +127,7 @@ public sealed class ExpectStage(string name, TimeSpan timeout, Regex pattern, bo
 }
 
 /// <summary>Connects SSH with the run's key, retrying until the target's sshd answers or the stage times out.</summary>
-public sealed class SshReadyStage(Board board, SshKey key, TimeSpan timeout) : Stage("ssh-ready", timeout)
+internal sealed class SshReadyStage(Board board, SshKey key, TimeSpan timeout) : Stage("ssh-ready", timeout)
 {
     public override async Task RunAsync(RunContext ctx, CancellationToken ct)
     {
@@ -145,7 +145,7 @@ public sealed class SshReadyStage(Board board, SshKey key, TimeSpan timeout) : S
 }
 
 /// <summary>Switches the board off whatever happened before, and reads the state back.</summary>
-public sealed class PowerOffStage(Board board, TimeSpan timeout) : Stage("power-off", timeout)
+internal sealed class PowerOffStage(Board board, TimeSpan timeout) : Stage("power-off", timeout)
 {
     public override bool AlwaysRun => true;
 

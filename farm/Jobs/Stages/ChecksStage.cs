@@ -9,7 +9,7 @@ namespace Farm.Jobs.Stages;
 /// that fails where it was expected to pass makes the run <c>fail</c>, with the failing checks'
 /// evidence lines. xfail and n/a are expected outcomes, not failures.
 /// </summary>
-public sealed class ChecksStage(string target, IReadOnlyList<Check> checks, IReadOnlyList<string> expectedPci, TimeSpan timeout) : Stage("checks", timeout)
+internal sealed class ChecksStage(string target, IReadOnlyList<Check> checks, IReadOnlyList<string> expectedPci, TimeSpan timeout) : Stage("checks", timeout)
 {
     /// <summary>
     /// Also after a later stage failed, as long as dom0 came up: a guest's refusal or crash is
@@ -35,7 +35,7 @@ public sealed class ChecksStage(string target, IReadOnlyList<Check> checks, IRea
             ctx.Metrics[$"checks.{v.ToString().ToLowerInvariant()}"] = results.Count(r => r.Verdict == v);
         Directory.CreateDirectory(ctx.EvidenceDirectory);
         await File.WriteAllTextAsync(Path.Combine(ctx.EvidenceDirectory, "checks.json"),
-            JsonSerializer.Serialize(results, Reports.RunJsonSink.Options), ct).ConfigureAwait(false);
+            JsonSerializer.Serialize(results, RunRecordJson.Options), ct).ConfigureAwait(false);
 
         var failed = results.Where(r => r.Verdict == CheckVerdict.Fail && r.Unexpected).ToList();
         if (failed.Count > 0)

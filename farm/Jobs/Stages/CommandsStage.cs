@@ -10,7 +10,7 @@ namespace Farm.Jobs.Stages;
 /// <c>evidence/commands.json</c> (command, file, exit code, duration). A non-zero exit is
 /// evidence for the checks to judge (xl on a native target fails, rightly), not a stage failure.
 /// </summary>
-public sealed partial class CommandsStage(IReadOnlyList<string> commands, TimeSpan timeout) : Stage("commands", timeout)
+internal sealed partial class CommandsStage(IReadOnlyList<string> commands, TimeSpan timeout) : Stage("commands", timeout)
 {
     public override async Task RunAsync(RunContext ctx, CancellationToken ct)
     {

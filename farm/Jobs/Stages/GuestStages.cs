@@ -14,7 +14,7 @@ namespace Farm.Jobs.Stages;
 /// exists, and its console (an <c>xl console</c> terminal over SSH into dom0, fed to its own
 /// broker, transcript and crash watch), plus each guest stage's outcome line for the checks.
 /// </summary>
-public sealed class GuestSession(GuestSpec spec, string directory)
+internal sealed class GuestSession(GuestSpec spec, string directory)
 {
     public GuestSpec Spec { get; } = spec;
 
@@ -48,7 +48,7 @@ public sealed class GuestSession(GuestSpec spec, string directory)
 /// shell is ready, records its outcome line under <c>domU:&lt;g&gt;:outcome</c>, and dom0 lifecycle
 /// commands are evidence under <c>dom0:&lt;g&gt;:&lt;stage&gt;:&lt;command&gt;</c> ending in <c>FARM-EXIT &lt;code&gt;</c>.
 /// </summary>
-public abstract class GuestStage(StageKind kind, GuestSpec guest, TimeSpan timeout) : Stage($"{kind.Name}.{guest.Name}", timeout)
+internal abstract class GuestStage(StageKind kind, GuestSpec guest, TimeSpan timeout) : Stage($"{kind.Name}.{guest.Name}", timeout)
 {
     public StageKind Kind { get; } = kind;
     public GuestSpec Guest { get; } = guest;
@@ -145,7 +145,7 @@ public abstract class GuestStage(StageKind kind, GuestSpec guest, TimeSpan timeo
 }
 
 /// <summary>guest-assign: <c>xl pci-assignable-add</c> for each device, output kept.</summary>
-public sealed class GuestAssignStage(GuestSpec g, TimeSpan timeout) : GuestStage(StageKinds.GuestAssign, g, timeout)
+internal sealed class GuestAssignStage(GuestSpec g, TimeSpan timeout) : GuestStage(StageKinds.GuestAssign, g, timeout)
 {
     public override bool ShouldRun(RunContext ctx) => base.ShouldRun(ctx) && Guest.Config.Pci.Count > 0;
 
@@ -168,7 +168,7 @@ public sealed class GuestAssignStage(GuestSpec g, TimeSpan timeout) : GuestStage
 /// terminal, then <c>xl unpause</c>: the domain runs only once its console is read, so the
 /// transcript starts at the guest kernel's first line.
 /// </summary>
-public sealed class GuestCreateStage(GuestSpec g, TimeSpan timeout, IReadOnlyList<CrashPattern> crashPatterns)
+internal sealed class GuestCreateStage(GuestSpec g, TimeSpan timeout, IReadOnlyList<CrashPattern> crashPatterns)
     : GuestStage(StageKinds.GuestCreate, g, timeout)
 {
     public override bool ShouldRun(RunContext ctx) => base.ShouldRun(ctx) && SessionOf(ctx, Guest)?.Refused is null;
@@ -215,7 +215,7 @@ public sealed class GuestCreateStage(GuestSpec g, TimeSpan timeout, IReadOnlyLis
 }
 
 /// <summary>guest-prompt: the guest's shell prompt on its console; a guest crash meanwhile fails at once.</summary>
-public sealed class GuestPromptStage(GuestSpec g, TimeSpan timeout) : GuestStage(StageKinds.GuestPrompt, g, timeout)
+internal sealed class GuestPromptStage(GuestSpec g, TimeSpan timeout) : GuestStage(StageKinds.GuestPrompt, g, timeout)
 {
     public override bool ShouldRun(RunContext ctx) => base.ShouldRun(ctx) && SessionOf(ctx, Guest)?.Cursor is not null;
 
@@ -234,7 +234,7 @@ public sealed class GuestPromptStage(GuestSpec g, TimeSpan timeout) : GuestStage
 /// loop (no line editor), then each command is framed by begin/end markers that only its output
 /// can contain (the echoed input has them split by quotes), the end marker carrying the exit code.
 /// </summary>
-public sealed partial class GuestCommandsStage(GuestSpec g, TimeSpan timeout) : GuestStage(StageKinds.GuestCommands, g, timeout)
+internal sealed partial class GuestCommandsStage(GuestSpec g, TimeSpan timeout) : GuestStage(StageKinds.GuestCommands, g, timeout)
 {
     public override bool ShouldRun(RunContext ctx) => base.ShouldRun(ctx) && Guest.Commands.Count > 0 && SessionOf(ctx, Guest)?.Cursor is not null;
 
@@ -283,7 +283,7 @@ public sealed partial class GuestCommandsStage(GuestSpec g, TimeSpan timeout) : 
 }
 
 /// <summary>guest-hotplug: <c>xl pci-list</c>, then <c>pci-detach</c> and <c>pci-attach</c> for each hotplug device, then <c>pci-list</c> again.</summary>
-public sealed class GuestHotplugStage(GuestSpec g, TimeSpan timeout) : GuestStage(StageKinds.GuestHotplug, g, timeout)
+internal sealed class GuestHotplugStage(GuestSpec g, TimeSpan timeout) : GuestStage(StageKinds.GuestHotplug, g, timeout)
 {
     public override bool ShouldRun(RunContext ctx) => base.ShouldRun(ctx) && Guest.Hotplug.Count > 0 && SessionOf(ctx, Guest)?.Cursor is not null;
 
@@ -300,7 +300,7 @@ public sealed class GuestHotplugStage(GuestSpec g, TimeSpan timeout) : GuestStag
 }
 
 /// <summary>guest-destroy: <c>xl destroy</c>, also after a failure; the console transcript is closed and kept as evidence.</summary>
-public sealed class GuestDestroyStage(GuestSpec g, TimeSpan timeout) : GuestStage(StageKinds.GuestDestroy, g, timeout)
+internal sealed class GuestDestroyStage(GuestSpec g, TimeSpan timeout) : GuestStage(StageKinds.GuestDestroy, g, timeout)
 {
     public override bool AlwaysRun => true;
 
@@ -342,7 +342,7 @@ public sealed class GuestDestroyStage(GuestSpec g, TimeSpan timeout) : GuestStag
 /// guest-deassign: <c>xl pci-assignable-remove -r</c> for each device offered to pciback, then dom0
 /// uses the device again: its driver rebinds, and an NVMe passes a DMA round trip (sha256).
 /// </summary>
-public sealed class GuestDeassignStage(GuestSpec g, TimeSpan timeout) : GuestStage(StageKinds.GuestDeassign, g, timeout)
+internal sealed class GuestDeassignStage(GuestSpec g, TimeSpan timeout) : GuestStage(StageKinds.GuestDeassign, g, timeout)
 {
     public override bool AlwaysRun => true;
 

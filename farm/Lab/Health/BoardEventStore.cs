@@ -1,7 +1,7 @@
 namespace Farm.Lab.Health;
 
 /// <summary>Operators' quarantine and return decisions, kept in the lab database (audited by nature: append-only).</summary>
-public sealed class BoardEventStore(LabDatabase db, TimeProvider time)
+internal sealed class BoardEventStore(LabDatabase db, TimeProvider time)
 {
     public Task RecordAsync(string board, string action, string actor, string? reason, CancellationToken ct) => db.RunAsync(async t =>
     {

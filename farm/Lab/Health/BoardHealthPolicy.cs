@@ -3,10 +3,10 @@ using Farm.Lab.Scheduling;
 namespace Farm.Lab.Health;
 
 /// <summary>An operator's word on a board: take it out of service, or bring it back.</summary>
-public sealed record BoardEvent(DateTimeOffset At, string Board, string Action, string Actor, string? Reason);
+internal sealed record BoardEvent(DateTimeOffset At, string Board, string Action, string Actor, string? Reason);
 
 /// <summary>A board's health and the evidence for it.</summary>
-public sealed record BoardHealthStatus(string Board, BoardHealth Health, string Reason, IReadOnlyList<string> Evidence);
+internal sealed record BoardHealthStatus(string Board, BoardHealth Health, string Reason, IReadOnlyList<string> Evidence);
 
 /// <summary>
 /// Health from what actually happened (osstest's "blame the lab, not the product" rule): a board
@@ -15,7 +15,7 @@ public sealed record BoardHealthStatus(string Board, BoardHealth Health, string 
 /// verdict about the system under test (pass, fail) proves the board works and resets the count;
 /// an operator can quarantine a board or bring it back, and only runs after that count.
 /// </summary>
-public static class BoardHealthPolicy
+internal static class BoardHealthPolicy
 {
     public const int Threshold = 3;
 

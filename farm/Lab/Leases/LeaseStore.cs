@@ -3,13 +3,13 @@ using System.Data.Common;
 namespace Farm.Lab.Leases;
 
 /// <summary>Who holds a board, why, and until when.</summary>
-public sealed record Lease(string Board, string Holder, LeaseKind Kind, string? Note, DateTimeOffset Acquired, DateTimeOffset Expires);
+internal sealed record Lease(string Board, string Holder, LeaseKind Kind, string? Note, DateTimeOffset Acquired, DateTimeOffset Expires);
 
 /// <summary>An interactive reservation (a developer at the board) or a job's hold while it runs.</summary>
-public enum LeaseKind { Interactive, Job }
+internal enum LeaseKind { Interactive, Job }
 
 /// <summary>The answer to an acquisition: the lease granted, or who holds the board and until when.</summary>
-public sealed record LeaseGrant(bool Granted, Lease Current)
+internal sealed record LeaseGrant(bool Granted, Lease Current)
 {
     public string Describe => Granted
         ? $"{Current.Board} is yours until {Current.Expires:u}"
@@ -17,7 +17,7 @@ public sealed record LeaseGrant(bool Granted, Lease Current)
 }
 
 /// <summary>One line of the audit log: who held what, when.</summary>
-public sealed record LeaseEvent(DateTimeOffset At, string Board, string Holder, string Action, string? Detail);
+internal sealed record LeaseEvent(DateTimeOffset At, string Board, string Holder, string Action, string? Detail);
 
 /// <summary>
 /// Board leases in the lab database. A lease always expires (no lock outlives a crashed holder):
@@ -26,7 +26,7 @@ public sealed record LeaseEvent(DateTimeOffset At, string Board, string Holder, 
 /// alone decides: a board is never held by two parties, on SQLite or PostgreSQL. Every change is audited.
 /// Time comes from <see cref="TimeProvider"/>, so expiry is testable without waiting.
 /// </summary>
-public sealed class LeaseStore(LabDatabase db, TimeProvider time)
+internal sealed class LeaseStore(LabDatabase db, TimeProvider time)
 {
     long Now => time.GetUtcNow().ToUnixTimeMilliseconds();
 

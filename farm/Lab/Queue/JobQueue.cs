@@ -6,7 +6,7 @@ namespace Farm.Lab.Queue;
 /// <param name="Board">The board asked for, or <see cref="JobQueue.AnyBoard"/>: any board the job file's board/tags allow.</param>
 /// <param name="RanOn">The board the last attempt ran on.</param>
 /// <param name="Avoid">A board the next attempt must not use (the last one died there).</param>
-public sealed record QueuedJob(string Id, string Job, string Board, string Requester, int Priority, string State, int Attempts,
+internal sealed record QueuedJob(string Id, string Job, string Board, string Requester, int Priority, string State, int Attempts,
     DateTimeOffset Queued, string? Agent, DateTimeOffset? Heartbeat, string? RunId, string? Verdict, string? Note, string? RanOn = null, string? Avoid = null);
 
 /// <summary>
@@ -16,7 +16,7 @@ public sealed record QueuedJob(string Id, string Job, string Board, string Reque
 /// and finished with the run's id and verdict. A job whose agent stopped heart-beating is queued
 /// again once (the lab's fault, as an incomplete run is retried), then ends incomplete.
 /// </summary>
-public sealed class JobQueue(LabDatabase db, TimeProvider time)
+internal sealed class JobQueue(LabDatabase db, TimeProvider time)
 {
     public const int MaxAttempts = 2;
 

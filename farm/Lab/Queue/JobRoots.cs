@@ -9,7 +9,7 @@ namespace Farm.Lab.Queue;
 /// which must lie inside a root, be a regular file and be small, before a byte of it is read; a
 /// path that fails says why without quoting the file.
 /// </summary>
-public sealed partial class JobRoots
+internal sealed partial class JobRoots
 {
     /// <summary>Largest job file an agent reads (real ones are a few kB).</summary>
     public const int MaxBytes = 256 * 1024;

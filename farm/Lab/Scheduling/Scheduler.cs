@@ -1,25 +1,25 @@
 namespace Farm.Lab.Scheduling;
 
 /// <summary>Whether a board can take work: healthy, or why not.</summary>
-public enum BoardHealth { Healthy, Offline, Quarantined }
+internal enum BoardHealth { Healthy, Offline, Quarantined }
 
 /// <summary>A board as the scheduler sees it: name, tags, health.</summary>
-public sealed record SchedBoard(string Name, IReadOnlyList<string> Tags, BoardHealth Health = BoardHealth.Healthy);
+internal sealed record SchedBoard(string Name, IReadOnlyList<string> Tags, BoardHealth Health = BoardHealth.Healthy);
 
 /// <summary>What asks for a board: a job (nightly, a developer's) or an interactive reservation.</summary>
-public enum WorkKind { Job, Reservation }
+internal enum WorkKind { Job, Reservation }
 
 /// <summary>
 /// One queued request: who asked, what for, which board (by name or by tags), its priority (higher
 /// first), and when it was queued. Reservations outrank queued jobs of the same priority.
 /// </summary>
-public sealed record QueuedWork(string Id, string User, WorkKind Kind, string? Board, IReadOnlyList<string> Tags, int Priority, DateTimeOffset Queued);
+internal sealed record QueuedWork(string Id, string User, WorkKind Kind, string? Board, IReadOnlyList<string> Tags, int Priority, DateTimeOffset Queued);
 
 /// <summary>A decision: <see cref="Work"/> runs on <see cref="Board"/>.</summary>
-public sealed record Assignment(QueuedWork Work, string Board);
+internal sealed record Assignment(QueuedWork Work, string Board);
 
 /// <summary>Everything decided in one pass: assignments, and for each waiting request, why it waits.</summary>
-public sealed record SchedulePlan(IReadOnlyList<Assignment> Assignments, IReadOnlyDictionary<string, string> Waiting);
+internal sealed record SchedulePlan(IReadOnlyList<Assignment> Assignments, IReadOnlyDictionary<string, string> Waiting);
 
 /// <summary>
 /// The scheduler as a pure function (LAVA's and osstest's lesson: keep the policy testable apart
@@ -29,7 +29,7 @@ public sealed record SchedulePlan(IReadOnlyList<Assignment> Assignments, IReadOn
 /// priority, then round-robin between users so one user's 50 nightly jobs cannot starve another's
 /// one; within a user, oldest first. A request that cannot be served says why it waits.
 /// </summary>
-public static class Scheduler
+internal static class Scheduler
 {
     public static SchedulePlan Plan(IReadOnlyList<QueuedWork> queue, IReadOnlyList<SchedBoard> boards, IReadOnlySet<string> held)
     {

@@ -1,7 +1,7 @@
 namespace Farm.Reports.Trends;
 
 /// <summary>A shift in a metric's history: <see cref="Index"/> is the first run after the shift.</summary>
-public sealed record ChangePoint(int Index, double PValue, double MedianBefore, double MedianAfter)
+internal sealed record ChangePoint(int Index, double PValue, double MedianBefore, double MedianAfter)
 {
     /// <summary>Relative change of the median, e.g. +0.25 for 25 % higher after the shift.</summary>
     public double Relative => MedianBefore == 0 ? double.NaN : (MedianAfter - MedianBefore) / Math.Abs(MedianBefore);
@@ -17,7 +17,7 @@ public sealed record ChangePoint(int Index, double PValue, double MedianBefore, 
 /// p ≈ 2·exp(−6K² / (n³ + n²)), which is conservative, so noise alone rarely alarms (the false
 /// positive rate on noise-only series is measured in the tests and printed there).
 /// </summary>
-public static class ChangePoints
+internal static class ChangePoints
 {
     /// <summary>The significance a split must reach (per test).</summary>
     public const double DefaultAlpha = 0.01;

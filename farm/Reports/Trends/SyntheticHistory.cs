@@ -8,7 +8,7 @@ namespace Farm.Reports.Trends;
 /// counts carrying realistic noise, and optionally one build change (a new Xen) from a given
 /// night on that makes the first target's dom0 boot 25 % slower. Deterministic for a seed.
 /// </summary>
-public static class SyntheticHistory
+internal static class SyntheticHistory
 {
     public static IEnumerable<RunRecord> Nightly(int nights, int targets, DateTimeOffset lastNight, int? changeAt, int seed = 1)
     {

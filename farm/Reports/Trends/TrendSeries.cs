@@ -4,7 +4,7 @@ using Farm.Lab;
 namespace Farm.Reports.Trends;
 
 /// <summary>A shift found in a series: the last run before it, the first run after it, and what changed between them.</summary>
-public sealed record TrendShift(ChangePoint Point, MetricPoint Before, MetricPoint After, string Change)
+internal sealed record TrendShift(ChangePoint Point, MetricPoint Before, MetricPoint After, string Change)
 {
     public string Describe(string metric) =>
         $"{metric} moved {(Point.MedianAfter >= Point.MedianBefore ? "up" : "down")} " +
@@ -16,7 +16,7 @@ public sealed record TrendShift(ChangePoint Point, MetricPoint Before, MetricPoi
 }
 
 /// <summary>One metric of one target (job on board) over time, with the shifts found in it.</summary>
-public sealed record TrendSeries(string Metric, string Target, IReadOnlyList<MetricPoint> Points, IReadOnlyList<TrendShift> Shifts);
+internal sealed record TrendSeries(string Metric, string Target, IReadOnlyList<MetricPoint> Points, IReadOnlyList<TrendShift> Shifts);
 
 /// <summary>
 /// Trends for the dashboard, the HTML summary and ci/bench: one store query per metric, split into
@@ -24,7 +24,7 @@ public sealed record TrendSeries(string Metric, string Target, IReadOnlyList<Met
 /// what differed between the run before it and the first run after it (Xen/Linux/QEMU versions,
 /// artifact hashes), so "boot got 20 % slower" comes with "xen 4.17.5 → 4.20.1".
 /// </summary>
-public static class TrendQuery
+internal static class TrendQuery
 {
     /// <summary>The metrics the dashboard shows first, when they were recorded.</summary>
     public static readonly string[] Headline =

@@ -4,6 +4,7 @@ using Farm.Bisect;
 using Farm.Reports;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using static Farm.Reports.HtmlText;
 using static Farm.Web.Ui.Html;
 
 namespace Farm.Web.Ui;
@@ -12,7 +13,7 @@ namespace Farm.Web.Ui;
 /// The bisects recorded beside the runs (<c>farm bisect</c>): a list, and one bisect with each step's
 /// commit, build, runs (linked to their run pages) and verdict, and the answer with its confidence.
 /// </summary>
-public static partial class BisectPages
+internal static partial class BisectPages
 {
     public static void Map(WebApplication app, LabView view)
     {

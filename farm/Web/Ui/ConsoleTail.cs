@@ -1,6 +1,7 @@
 using System.Text;
 using Farm.Jobs;
 using Microsoft.AspNetCore.Http;
+using static Farm.Reports.HtmlText;
 using static Farm.Web.Ui.Html;
 
 namespace Farm.Web.Ui;
@@ -11,7 +12,7 @@ namespace Farm.Web.Ui;
 /// transcript writer flushes line by line. The stream ends with an <c>end</c> event once the run's
 /// record holds its verdict and the file has stopped growing.
 /// </summary>
-public static class ConsoleTail
+internal static class ConsoleTail
 {
     const int PageBytes = 512 * 1024;
 

@@ -9,6 +9,7 @@ using Farm.Reports.Trends;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.StaticFiles;
+using static Farm.Reports.HtmlText;
 using static Farm.Web.Ui.Html;
 
 namespace Farm.Web.Ui;
@@ -20,7 +21,7 @@ namespace Farm.Web.Ui;
 /// SameSite=Strict, Secure under HTTPS) carries a random session id, never the token. The same
 /// roles decide who may reserve, and every form post is audited like an API write.
 /// </summary>
-public static class WebUi
+internal static class WebUi
 {
     public const string Cookie = "farm_session";
 
@@ -310,7 +311,7 @@ public static class WebUi
         {
             b.Append($"<h2>Checks</h2><p>{E(CheckMatrix.Column(r))}</p><table id=\"checks\"><tr><th>check</th><th>group</th><th>verdict</th><th>expected</th><th>summary</th><th>evidence</th></tr>");
             foreach (var c in r.Checks)
-                b.Append($"<tr><td>{E(c.Id)}</td><td>{E(c.Group)}</td><td>{Verdict(JUnitReport.Wire(c.Verdict))}</td><td>{E(JUnitReport.Wire(c.Expected))}</td><td>{E(c.Summary)}<br><small>{E(c.Source)}</small></td>" +
+                b.Append($"<tr><td>{E(c.Id)}</td><td>{E(c.Group)}</td><td>{Verdict(c.Verdict.ToWire())}</td><td>{E(c.Expected.ToWire())}</td><td>{E(c.Summary)}<br><small>{E(c.Source)}</small></td>" +
                          $"<td><details><summary>{c.Evidence.Count} line(s)</summary><pre>{E(string.Join('\n', c.Evidence))}</pre></details></td></tr>");
             b.Append("</table>");
         }

@@ -1,12 +1,17 @@
-namespace Farm.Checks;
+using System.Text.Json.Serialization;
+
+namespace Farm;
+
+// Part of every RunRecord (run.json, the store), so it lives with the record: the checks that
+// produce results sit above Core, and Core knows nothing of them.
 
 /// <summary>A vPCI check's verdict. XFail and NotApplicable always carry the evidence line that justified them.</summary>
-public enum CheckVerdict
+internal enum CheckVerdict
 {
-    [System.Text.Json.Serialization.JsonStringEnumMemberName("pass")] Pass,
-    [System.Text.Json.Serialization.JsonStringEnumMemberName("fail")] Fail,
-    [System.Text.Json.Serialization.JsonStringEnumMemberName("xfail")] XFail,
-    [System.Text.Json.Serialization.JsonStringEnumMemberName("n/a")] NotApplicable,
+    [JsonStringEnumMemberName("pass")] Pass,
+    [JsonStringEnumMemberName("fail")] Fail,
+    [JsonStringEnumMemberName("xfail")] XFail,
+    [JsonStringEnumMemberName("n/a")] NotApplicable,
 }
 
 /// <summary>
@@ -14,7 +19,7 @@ public enum CheckVerdict
 /// and the source (file and version in Xen or Linux) of the log string it matched.
 /// <see cref="Guest"/> names the domU a guest check judged (null: dom0's or the native target's view).
 /// </summary>
-public sealed record CheckResult(
+internal sealed record CheckResult(
     string Id,
     string Group,
     CheckVerdict Verdict,
@@ -30,14 +35,14 @@ public sealed record CheckResult(
     public string Key => Guest is null ? Id : $"{Id}@guest:{Guest}";
 }
 
-/// <summary>
-/// What a run collected from a target: the console transcript and the output of each command
-/// run over SSH, keyed by the command line exactly as run (e.g. "xl info", "lspci -vvv").
-/// </summary>
-public sealed record EvidenceBundle(
-    string Target,
-    string ConsoleLog,
-    IReadOnlyDictionary<string, string> Commands)
+internal static class CheckVerdicts
 {
-    public string? Output(string command) => Commands.TryGetValue(command, out var s) ? s : null;
+    /// <summary>The wire name, as run.json, junit.xml and the store spell it.</summary>
+    public static string ToWire(this CheckVerdict v) => v switch
+    {
+        CheckVerdict.Pass => "pass",
+        CheckVerdict.Fail => "fail",
+        CheckVerdict.XFail => "xfail",
+        _ => "n/a",
+    };
 }

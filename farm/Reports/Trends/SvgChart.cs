@@ -1,15 +1,14 @@
 using System.Text;
-using Farm.Reports.Trends;
-using static Farm.Web.Ui.Html;
+using static Farm.Reports.HtmlText;
 
-namespace Farm.Web.Ui;
+namespace Farm.Reports.Trends;
 
 /// <summary>
 /// One trend series as an inline SVG line chart (nothing fetched at run time): x is time, y the
 /// metric, every point titled with its run, every shift drawn as a red dashed line at the first
 /// run after it, labelled with the change and titled with what changed in between.
 /// </summary>
-public static class SvgChart
+internal static class SvgChart
 {
     public static string Render(TrendSeries s, int width = 760, int height = 220)
     {
