@@ -126,6 +126,8 @@ sealed unsafe class TtyReactor
             {
                 w.ReadHeld = true;
                 _held.Add((fd, w, System.Diagnostics.Stopwatch.GetTimestamp() + IntervalTicks));
+                // Held: the fd stays disarmed (one-shot) unless a writer waits on it; no epoll_ctl per read.
+                if (w.Write is null) return;
             }
             Arm(fd, w);
         }
@@ -194,7 +196,9 @@ sealed unsafe class TtyReactor
     int TimeoutMs()
     {
         if (_held.Count == 0) return -1;
-        long due = _held.Min(h => h.due) - System.Diagnostics.Stopwatch.GetTimestamp();
+        long first = long.MaxValue;
+        foreach (var h in _held) first = Math.Min(first, h.due);
+        long due = first - System.Diagnostics.Stopwatch.GetTimestamp();
         return due <= 0 ? 0 : (int)Math.Ceiling(due * 1000.0 / System.Diagnostics.Stopwatch.Frequency);
     }
 
