@@ -34,7 +34,7 @@ public class FaultScenarios
         var sinks = await RunSinks.OpenAsync(out_, null, CancellationToken.None);
         var runner = new JobRunner(TimeProvider.System, sinks);
         QemuBoard? board = null;
-        runner.BoardCreated += b => board = b;
+        runner.BoardCreated += b => board = (QemuBoard)b.Lifetime;
         // Once Xen has spoken, kill QEMU (and only it: the guard's child) as a crashing lab would.
         runner.StageStarted += s =>
         {

@@ -39,7 +39,7 @@ public class UBootScenarios
         var out_ = ScenarioArtifacts.NewRunDirectory();
         var runner = new JobRunner(TimeProvider.System, await RunSinks.OpenAsync(out_, null, CancellationToken.None));
         QemuBoard? board = null;
-        runner.BoardCreated += b => board = b;
+        runner.BoardCreated += b => board = (QemuBoard)b.Lifetime;
         runner.StageStarted += s =>
         {
             if (s.Name == "bootloader") File.Delete(Path.Combine(board!.TftpDirectory!, "initrd.cpio.gz"));   // the image vanished from the TFTP server

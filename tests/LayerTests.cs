@@ -20,6 +20,8 @@ public class LayerTests
         ("Reports", "Web"), ("Reports", "Cli"),
         ("Jobs", "Reports"), ("Jobs", "Lab"), ("Jobs", "Web"), ("Jobs", "Cli"),
         ("Web", "Cli"),
+        ("PowerControl", "Web"), ("PowerControl", "Lab"), ("PowerControl", "Reports"), ("PowerControl", "Cli"),
+        ("Serial", "Checks"), ("Serial", "Reports"), ("Serial", "Lab"), ("Serial", "Web"), ("Serial", "Cli"),
     ];
 
     [Test]
@@ -56,15 +58,23 @@ internal static class LayerGraph
         return dot < 0 ? rest : rest[..dot];
     }
 
-    internal static Dictionary<(string From, string To), HashSet<string>> Of(Assembly assembly)
+    /// <summary>The namespace under <c>Farm</c> of a type (<c>Boards.Spec</c>), for edges finer than layers.</summary>
+    internal static string? Namespace(Type t)
     {
+        while (t.IsNested) t = t.DeclaringType!;
+        return t.Namespace is { } ns && ns.StartsWith("Farm.", StringComparison.Ordinal) ? ns["Farm.".Length..] : t.Namespace == "Farm" ? "Core" : null;
+    }
+
+    internal static Dictionary<(string From, string To), HashSet<string>> Of(Assembly assembly, Func<Type, string?>? layerOf = null)
+    {
+        layerOf ??= Layer;
         var edges = new Dictionary<(string, string), HashSet<string>>();
         foreach (var type in assembly.GetTypes())
         {
-            if (Layer(type) is not { } from) continue;
+            if (layerOf(type) is not { } from) continue;
             foreach (var (used, where) in References(type))
                 foreach (var t in Flatten(used))
-                    if (t.Assembly == assembly && Layer(t) is { } to && to != from)
+                    if (t.Assembly == assembly && layerOf(t) is { } to && to != from)
                     {
                         if (!edges.TryGetValue((from, to), out var set)) edges[(from, to)] = set = [];
                         set.Add($"{Name(type)}.{where} uses {Name(t)}");

@@ -1,5 +1,4 @@
 using System.ComponentModel;
-using Farm.Boards.Physical;
 using Farm.Boards.Spec;
 using Farm.Reports;
 using Spectre.Console;
@@ -36,49 +35,16 @@ internal sealed class BoardsCommand : AsyncCommand<BoardsCommand.Settings>
         var table = new Table().AddColumns("board", "type", "health", "power", "console", "last run", "expected pci", "tags");
         foreach (var b in lab.Boards)
         {
-            var (power, console) = b.Kind == BoardKind.Qemu
-                ? ("QMP query-status", "QEMU serial socket")
-                : (b.Power!.Summary, b.Serial!.Summary);
-            if (s.Check && b.Kind == BoardKind.UBoot)
-                (power, console) = ($"{power}\n{await ProbePowerAsync(b, ct)}", $"{console}\n{await ProbeConsoleAsync(b.Serial!, ct)}");
+            var (power, console) = (b.Hardware.PowerSummary, b.Hardware.ConsoleSummary);
+            if (s.Check && await b.Hardware.ProbeAsync(b, ct) is var (powerNow, consoleNow))
+                (power, console) = ($"{power}\n{powerNow}", $"{console}\n{consoleNow}");
             var run = last.TryGetValue(b.Name, out var r) ? $"{r.Verdict.ToWire()} {r.Start:yyyy-MM-dd HH:mm} {r.Job}" : "-";
             table.AddRow(Markup.Escape(b.Name),
-                Markup.Escape($"{b.TypeName} ({b.Kind.ToString().ToLowerInvariant()}, {b.Mode.ToString().ToLowerInvariant()})\n{b.SourcePath}:{b.Line}"),
+                Markup.Escape($"{b.TypeName} ({b.Kind}, {b.Mode.ToString().ToLowerInvariant()})\n{b.SourcePath}:{b.Line}"),
                 health[b.Name].Health == Farm.Lab.Scheduling.BoardHealth.Healthy ? Markup.Escape(health[b.Name].Reason) : $"[red]{Markup.Escape(health[b.Name].Reason)}[/]",
                 Markup.Escape(power), Markup.Escape(console), Markup.Escape(run), Markup.Escape(string.Join("\n", b.ExpectedPci)), Markup.Escape(string.Join(", ", b.Tags)));
         }
         AnsiConsole.Write(table);
         return 0;
-    }
-
-    static async Task<string> ProbePowerAsync(BoardSpec b, CancellationToken ct)
-    {
-        try
-        {
-            await using var board = new PhysicalBoard(new PhysicalBoardConfig(b.Name, b.Mode, b.XenCmdline, b.LinuxCmdline, b.Power!, b.Serial!, b.Network!, b.UBoot!),
-                Path.Combine(Path.GetTempPath(), "farm-boards-check"));
-            using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            limit.CancelAfter(TimeSpan.FromSeconds(15));
-            return $"outlet reads {(await board.Power.GetAsync(limit.Token)).ToString().ToLowerInvariant()}";
-        }
-        catch (Exception e) when (e is FarmException or OperationCanceledException)
-        {
-            return $"UNHEALTHY: {e.Message}";
-        }
-    }
-
-    static async Task<string> ProbeConsoleAsync(SerialSpec serial, CancellationToken ct)
-    {
-        if (serial.Device is not null)
-            return File.Exists(serial.Device) ? "device present" : $"UNHEALTHY: {serial.Device} missing";
-        try
-        {
-            await using var stream = await Farm.Serial.Ser2Net.ConnectAsync(serial.Ser2NetHost!, serial.Ser2NetPort, serial.Mode, ct);
-            return "console server answers";
-        }
-        catch (InfrastructureException e)
-        {
-            return $"UNHEALTHY: {e.Message}";
-        }
     }
 }

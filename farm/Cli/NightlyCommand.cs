@@ -52,7 +52,7 @@ internal sealed class NightlyCommand : AsyncCommand<NightlyCommand.Settings>
         var matching = jobs.ToDictionary(j => j.File, j => lab.Matching(j.Spec));
         var store = await RunSinks.OpenStoreAsync(s.Out, s.RunStore, ct);
         var health = await LabHealth.EvaluateAsync(matching.Values.SelectMany(b => b).Select(b => b.Name), store, s, farm.Time, ct);
-        bool physical = lab.Boards.Any(b => b.Kind == BoardKind.UBoot);
+        bool physical = lab.Boards.Any(b => b.Hardware.Physical);
         // QEMU boards are templates (each run is its own QEMU): only physical boards are leased.
         var leases = physical ? await s.OpenAsync(farm.Time, ct) : null;
         var sinks = RunSinks.Create(store);

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Farm.Boards;
-using Farm.Boards.Qemu;
 using Farm.Boards.Spec;
 using Farm.Jobs.Stages;
 using Farm.Ssh;
@@ -32,8 +31,8 @@ internal sealed partial class JobRunner(TimeProvider time, IReadOnlyList<IRunSin
 
     public event Action<Stage, StageRecord>? StageFinished;
 
-    /// <summary>For fault-injection scenarios: the QEMU board, once created.</summary>
-    public event Action<QemuBoard>? BoardCreated;
+    /// <summary>For fault-injection scenarios: the board, once created (its <see cref="Board.Lifetime"/> is the kind's own object).</summary>
+    public event Action<Board>? BoardCreated;
 
     public async Task<RunRecord> RunAsync(RunRequest request, CancellationToken ct)
     {
@@ -82,20 +81,12 @@ internal sealed partial class JobRunner(TimeProvider time, IReadOnlyList<IRunSin
 
     async Task<PipelineResult> RunStagesAsync(RunRequest request, RunContext ctx, CancellationToken ct)
     {
-        if (request.Board is Farm.Boards.Physical.PhysicalBoardConfig physical)
-        {
-            if (request.Boot == BootMode.Snapshot)
-                throw new ConfigurationException($"board {physical.Name} is physical: boot: snapshot needs a QEMU board");
-            await using var bench = new Farm.Boards.Physical.PhysicalBoard(physical, ctx.RunDirectory, time);
-            var pb = new Board(physical.Name, bench.Power, bench.Console, bench.Deployer, bench.Ssh, bench, null, bench);
-            return await RunPlanAsync(request, ctx, pb, ct).ConfigureAwait(false);
-        }
-        var snapshots = request.Boot == BootMode.Snapshot ? new SnapshotStore(request.SnapshotDirectory ?? Path.Combine(request.OutDirectory, ".snapshots")) : null;
-        await using var qemu = new QemuBoard((QemuBoardConfig)request.Board, ctx.RunDirectory, time, snapshots);
-        BoardCreated?.Invoke(qemu);
-        var board = new Board(request.Board.Name, qemu.Power, qemu.Console, qemu.Deployer, qemu.Ssh, qemu, qemu.Snapshots, qemu.Bootloader);
+        var snapshots = request.Boot == BootMode.Snapshot ? request.SnapshotDirectory ?? Path.Combine(request.OutDirectory, ".snapshots") : null;
+        var board = request.Board.Create(new BoardContext(ctx.RunDirectory, time, snapshots));
+        await using var lifetime = board.Lifetime;
+        BoardCreated?.Invoke(board);
         var result = await RunPlanAsync(request, ctx, board, ct).ConfigureAwait(false);
-        if (qemu.Machine?.Version is { } qv) ctx.Facts["qemu-version"] = qv;
+        foreach (var (k, v) in board.Facts?.Invoke() ?? []) ctx.Facts[k] = v;
         return result;
     }
 

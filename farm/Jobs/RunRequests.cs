@@ -1,5 +1,3 @@
-using Farm.Boards;
-using Farm.Boards.Qemu;
 using Farm.Boards.Spec;
 using Farm.Jobs.Spec;
 
@@ -32,11 +30,7 @@ internal static class RunRequests
         }
         if (job.Guests.Count > 0 && board.Mode != BoardMode.Xen)
             throw new ConfigurationException($"{job.PositionOf("guests[0]")}: guests: board {board.Name} boots Linux natively; guests need a Xen board");
-        IBoardConfig config = board.Kind == BoardKind.UBoot
-            ? new Farm.Boards.Physical.PhysicalBoardConfig(board.Name, board.Mode, board.XenCmdline, board.LinuxCmdline,
-                board.Power!, board.Serial!, board.Network!, board.UBoot!)
-            : QemuBoardConfig.From(board);
-        return new RunRequest(job.Name, config, job.ArtifactDirectory(repoRoot), job.StageTimeouts,
+        return new RunRequest(job.Name, board.Config(), job.ArtifactDirectory(repoRoot), job.StageTimeouts,
             board.Mode == BoardMode.Xen ? job.Expect.XenBanner : null, job.Expect.Dom0Prompt, job.Commands, job.Checks,
             outDirectory, Path.GetFullPath(job.SourcePath), board.ExpectedPci, job.Boot,
             job.Boot == BootMode.Snapshot ? SnapshotDirectory(repoRoot) : null,

@@ -39,7 +39,7 @@ internal sealed partial class Agent(JobQueue queue, LeaseStore leases, AgentOpti
             try { ran = await RunOneAsync(ct).ConfigureAwait(false); }
             catch (Exception e) when (!(e is OperationCanceledException && ct.IsCancellationRequested))
             {
-                PollFailed(_log, options.Name, e.GetType().Name, OneLine(e.Message), e);
+                PollFailed(_log, options.Name, e.GetType().Name, MessageText.OneLine(e.Message), e);
                 throw;
             }
             if (!ran)
@@ -77,7 +77,7 @@ internal sealed partial class Agent(JobQueue queue, LeaseStore leases, AgentOpti
             catch (ConfigurationException e)
             {
                 // Every viewer reads the note: one line of the reason, never the file.
-                var why = OneLine(e.Message);
+                var why = MessageText.OneLine(e.Message);
                 await queue.FinishAsync(job.Id, options.Name, "-", Verdict.Error, why, ct).ConfigureAwait(false);
                 Said?.Invoke($"{job.Id}: error: {why}");
                 return true;
@@ -133,13 +133,6 @@ internal sealed partial class Agent(JobQueue queue, LeaseStore leases, AgentOpti
         return spec;
     }
 
-    /// <summary>The first line of a message, at most 300 characters: what a job's note may quote.</summary>
-    public static string OneLine(string message)
-    {
-        var line = message.Split('\n', 2)[0].TrimEnd('\r');
-        return line.Length <= 300 ? line : line[..300] + "…";
-    }
-
     async Task HeartbeatAsync(string id, string board, CancellationTokenSource run, CancellationToken ct)
     {
         using var timer = new PeriodicTimer(options.Heartbeat, time);
@@ -162,7 +155,7 @@ internal sealed partial class Agent(JobQueue queue, LeaseStore leases, AgentOpti
                 {
                     // The database is away (restarting): the run goes on; the next beat tries again.
                     Said?.Invoke($"heartbeat for {id} missed: {e.Message}");
-                    HeartbeatMissed(_log, options.Name, id, e.GetType().Name, OneLine(e.Message));
+                    HeartbeatMissed(_log, options.Name, id, e.GetType().Name, MessageText.OneLine(e.Message));
                 }
             }
         }

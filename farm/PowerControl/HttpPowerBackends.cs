@@ -50,7 +50,7 @@ internal abstract class HttpPowerBackend : IPowerBackend, IDisposable
         // Paths can come from the device's own answers (Redfish's @odata.id): one naming another origin
         // ("https://elsewhere/...", "//elsewhere/...") would carry the basic-auth credentials there.
         if (!Uri.TryCreate(BaseUri, path, out var target) || !SameOrigin(target))
-            throw new InfrastructureException($"power: {Describe}: refusing {method} {Farm.Web.LabApi.Clip(path.Length > 200 ? path[..200] : path)}: not on {BaseUri.GetLeftPart(UriPartial.Authority)}, and the device's credentials go nowhere else", LastExchange);
+            throw new InfrastructureException($"power: {Describe}: refusing {method} {MessageText.Clip(path.Length > 200 ? path[..200] : path)}: not on {BaseUri.GetLeftPart(UriPartial.Authority)}, and the device's credentials go nowhere else", LastExchange);
         using var request = new HttpRequestMessage(method, target);
         if (body is not null) request.Content = JsonContent.Create(body);
         var line = $"{method} {path}{(body is null ? "" : " " + body.ToJsonString())}";

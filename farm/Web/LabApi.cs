@@ -163,9 +163,9 @@ internal static class LabApi
         var api = app.MapGroup("/api");
         api.MapGet("/boards", async (CancellationToken t) => Results.Ok((await view.BoardsAsync(t)).Select(r => new
         {
-            name = r.Spec.Name, type = r.Spec.TypeName, kind = r.Spec.Kind.ToString().ToLowerInvariant(), mode = r.Spec.Mode.ToString().ToLowerInvariant(), tags = r.Spec.Tags,
+            name = r.Spec.Name, type = r.Spec.TypeName, kind = r.Spec.Kind, mode = r.Spec.Mode.ToString().ToLowerInvariant(), tags = r.Spec.Tags,
             health = r.Health.Health.ToString().ToLowerInvariant(), healthReason = r.Health.Reason, evidence = r.Health.Evidence,
-            power = SecretMask.Mask(r.Spec.Power?.Summary ?? "qemu"), console = SecretMask.Mask(r.Spec.Serial?.Summary ?? "qemu"),
+            power = SecretMask.Mask(r.Spec.SharedPower), console = SecretMask.Mask(r.Spec.SharedConsole),
             lease = r.Lease is null ? null : new { holder = r.Lease.Holder, until = r.Lease.Expires, note = r.Lease.Note },
             lastRun = r.LastRun is null ? null : new { r.LastRun.RunId, verdict = r.LastRun.Verdict.ToWire(), r.LastRun.Job, r.LastRun.Start },
         }))).AddEndpointFilter(Require(ApiRole.Viewer));
@@ -346,7 +346,7 @@ internal static class LabApi
     public const long MaxConsoleChunk = 2 << 20;
 
     /// <summary>A caller's text quoted back in an error: one line, short.</summary>
-    internal static string Clip(string? s) => s is null ? "" : Farm.Lab.Agent.OneLine(new string(s.Select(c => char.IsControl(c) ? '?' : c).ToArray()));
+    internal static string Clip(string? s) => MessageText.Clip(s);
 
     static Func<EndpointFilterInvocationContext, EndpointFilterDelegate, ValueTask<object?>> Require(ApiRole role) => async (ctx, next) =>
         User(ctx.HttpContext).Role >= role

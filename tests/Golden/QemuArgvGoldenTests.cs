@@ -15,7 +15,7 @@ public class QemuArgvGoldenTests
     static readonly string[] LabFiles = ["boards", "lab/example-bench.yaml"];
 
     static IEnumerable<TestCaseData> Boards() =>
-        LabFiles.SelectMany(f => LabFile.Load(Checkout.File(f)).Boards.Where(b => b.Kind == BoardKind.Qemu).Select(b => new TestCaseData(f, b.Name).SetName($"Argv({b.Name})")));
+        LabFiles.SelectMany(f => LabFile.Load(Checkout.File(f)).Boards.Where(b => b.Hardware is QemuSpec).Select(b => new TestCaseData(f, b.Name).SetName($"Argv({b.Name})")));
 
     /// <summary>Fixed inputs, so the argv depends on the board alone.</summary>
     static QemuLaunchInputs Inputs(string board) => new(

@@ -57,12 +57,13 @@ public class PowerBackendPluginTests
     public async Task ARegisteredBackendIsReadFromTheLabFileAndSwitchesTheBoard()
     {
         var board = LabFile.Parse(Lab("{backend: memory-relay, bank: rack2, channel: 4}"), "lab/plugin.yaml").Find("b1")!;
-        Assert.That(board.Power, Is.EqualTo(new MemoryRelayPower("rack2", 4)));
-        Assert.That(board.Power!.Summary, Is.EqualTo("memory-relay rack2 channel 4"));
+        var bench = (UBootBoardSpec)board.Hardware;
+        Assert.That(bench.Power, Is.EqualTo(new MemoryRelayPower("rack2", 4)));
+        Assert.That(bench.Power!.Summary, Is.EqualTo("memory-relay rack2 channel 4"));
         // A physical board is composed from it (its constructor makes the backend), and Farm's verified switch drives it.
-        await using var bench = new PhysicalBoard(new PhysicalBoardConfig(board.Name, board.Mode, null, board.LinuxCmdline, board.Power, board.Serial!, board.Network!, new UBootSpec()),
+        await using var physical = new PhysicalBoard(new PhysicalBoardConfig(board.Name, board.Mode, null, board.LinuxCmdline, bench.Power, bench.Serial, bench.Network, new UBootSpec()),
             Path.Combine(Path.GetTempPath(), $"farm-plugin-{Guid.NewGuid():N}"));
-        var power = new VerifiedPowerSwitch(board.Power.Create(new PowerContext("b1")), TimeProvider.System);
+        var power = new VerifiedPowerSwitch(bench.Power.Create(new PowerContext("b1")), TimeProvider.System);
         await power.SetAsync(PowerState.On, CancellationToken.None);
         Assert.That(await power.GetAsync(CancellationToken.None), Is.EqualTo(PowerState.On));
         Assert.That(MemoryRelay.States["memory-relay rack2 channel 4"], Is.EqualTo(PowerState.On));

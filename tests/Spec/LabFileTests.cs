@@ -30,6 +30,8 @@ public class LabFileTests
             network: {ip: 192.168.10.22, server-ip: 192.168.10.1, tftp-root: /srv/tftp, ssh: 'jump.lab:2222'}
         """;
 
+    static Farm.Boards.Physical.UBootBoardSpec Bench(BoardSpec board) => (Farm.Boards.Physical.UBootBoardSpec)board.Hardware;
+
     static IReadOnlyList<string> Mistakes(string yaml)
     {
         var e = Assert.Throws<ConfigurationException>(() => LabFile.Parse(yaml, Source))!;
@@ -48,22 +50,22 @@ public class LabFileTests
     {
         var lab = LabFile.Parse(Valid, Source);
         var b1 = lab.Find("rpi4-1")!;
-        Assert.That(b1.Kind, Is.EqualTo(BoardKind.UBoot));
-        Assert.That(b1.Power, Is.EqualTo(new Farm.PowerControl.SnmpPower("pdu1.lab:161", 3, "env:PDU1_COMMUNITY")));
-        Assert.That(b1.Serial!.Summary, Is.EqualTo("ser2net console1.lab:2001 (telnet)"));
-        Assert.That(b1.Network!.SshHost, Is.EqualTo("192.168.10.21"), "SSH defaults to the board's own address");
-        Assert.That(b1.UBoot, Is.EqualTo(new UBootSpec { Prompt = "U-Boot> ", XenAddr = 0x200000, KernelAddr = 0x400000, InitrdAddr = 0x2600000, FdtAddr = 0x2400000 }));
+        Assert.That(b1.Kind, Is.EqualTo("uboot"));
+        Assert.That(Bench(b1).Power, Is.EqualTo(new Farm.PowerControl.SnmpPower("pdu1.lab:161", 3, "env:PDU1_COMMUNITY")));
+        Assert.That(Bench(b1).Serial.Summary, Is.EqualTo("ser2net console1.lab:2001 (telnet)"));
+        Assert.That(Bench(b1).Network.SshHost, Is.EqualTo("192.168.10.21"), "SSH defaults to the board's own address");
+        Assert.That(Bench(b1).UBoot, Is.EqualTo(new UBootSpec { Prompt = "U-Boot> ", XenAddr = 0x200000, KernelAddr = 0x400000, InitrdAddr = 0x2600000, FdtAddr = 0x2400000 }));
         var b2 = lab.Find("rpi4-2")!;
-        Assert.That(b2.Power!.Summary, Is.EqualTo("command usbrelay R_1=1"));
-        Assert.That(b2.Serial!.Summary, Is.EqualTo("/dev/ttyUSB1 1500000 8E1 rtscts"));
-        Assert.That((b2.Network!.SshHost, b2.Network.SshPort), Is.EqualTo(("jump.lab", 2222)));
+        Assert.That(Bench(b2).Power.Summary, Is.EqualTo("command usbrelay R_1=1"));
+        Assert.That(Bench(b2).Serial.Summary, Is.EqualTo("/dev/ttyUSB1 1500000 8E1 rtscts"));
+        Assert.That((Bench(b2).Network.SshHost, Bench(b2).Network.SshPort), Is.EqualTo(("jump.lab", 2222)));
     }
 
     [Test]
     public void ExampleBenchLoads()
     {
         var lab = LabFile.Load(Checkout.File("lab/example-bench.yaml"));
-        Assert.That(lab.Boards.Select(b => (b.Name, b.Power!.Backend)), Is.EqualTo(new[]
+        Assert.That(lab.Boards.Select(b => (b.Name, Bench(b).Power.Backend)), Is.EqualTo(new[]
         {
             ("rpi4-1", "snmp"), ("zcu102-1", "redfish"), ("rpi4-2", "tasmota"),
         }));

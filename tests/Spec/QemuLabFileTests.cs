@@ -37,12 +37,12 @@ public class QemuLabFileTests
         {
             var board = lab.Find(name)!;
             Assert.That(board.TypeName, Is.EqualTo("qemu-virt-xen-smmu"));
-            Assert.That(board.Qemu!.Binary, Is.EqualTo(Checkout.File(".cache/qemu-10/usr/bin/qemu-system-aarch64")), "relative to the checkout, not the working directory");
-            Assert.That(board.Qemu.Iommu, Is.EqualTo(IommuModel.SmmuV3Stage2));
+            Assert.That(((Farm.Boards.Qemu.QemuSpec)board.Hardware).Binary, Is.EqualTo(Checkout.File(".cache/qemu-10/usr/bin/qemu-system-aarch64")), "relative to the checkout, not the working directory");
+            Assert.That(((Farm.Boards.Qemu.QemuSpec)board.Hardware).Iommu, Is.EqualTo(IommuModel.SmmuV3Stage2));
         }
         Assert.That(lab.Find("qemu-xen-vpci-smmu")!.XenCmdline!.Split(' '), Does.Contain("pci-passthrough=on"));
         Assert.That(lab.Find("qemu-xen-smmu")!.XenCmdline!.Split(' '), Does.Not.Contain("pci-passthrough=on"), "Debian's Xen as Debian ships it");
-        Assert.That(lab.Find("qemu-xen")!.Qemu!.Binary, Is.EqualTo("qemu-system-aarch64"), "the other boards keep the system QEMU");
+        Assert.That(((Farm.Boards.Qemu.QemuSpec)lab.Find("qemu-xen")!.Hardware).Binary, Is.EqualTo("qemu-system-aarch64"), "the other boards keep the system QEMU");
     }
 
     [Test]
@@ -54,7 +54,7 @@ public class QemuLabFileTests
         Assert.That(e.Evidence[0], Does.StartWith("lab/q.yaml:").And.Contain("qemu.iommu: smmuv3 is QEMU's stage-1 SMMU, which hangs a Xen boot")
             .And.Contain("needs stage-2").And.Contain("smmuv3-stage2").And.Contain("ci/setup-qemu10.sh"));
         Assert.That(LabFile.Parse(Lab.Replace("mode: xen", "mode: native").Replace("    xen-cmdline: console=dtuart\n", "")
-            .Replace("iommu: smmuv3-stage2", "iommu: smmuv3").Replace("virtualization=on,", ""), "lab/q.yaml").Find("smmu")!.Qemu!.Iommu,
+            .Replace("iommu: smmuv3-stage2", "iommu: smmuv3").Replace("virtualization=on,", ""), "lab/q.yaml").Find("smmu")!.Hardware is Farm.Boards.Qemu.QemuSpec { Iommu: var iommu } ? iommu : (IommuModel?)null,
             Is.EqualTo(IommuModel.SmmuV3), "native Linux drives the stage-1 SMMU itself");
     }
 
@@ -71,7 +71,7 @@ public class QemuLabFileTests
             var lab = LabFile.Load(labFile);
             var board = lab.Find("smmu")!;
             var missing = Path.Combine(root, ".cache/qemu-10/usr/bin/qemu-system-aarch64");
-            Assert.That(board.Qemu!.Binary, Is.EqualTo(missing));
+            Assert.That(((Farm.Boards.Qemu.QemuSpec)board.Hardware).Binary, Is.EqualTo(missing));
             Assert.That(board.Rejects(Job("smmu")), Is.EqualTo(
                 $"{labFile}:6:15: qemu.binary: {missing} does not exist; run ci/setup-qemu10.sh (ci/setup.sh runs it) to unpack QEMU 10 there"));
             var e = Assert.Throws<ConfigurationException>(() => lab.Resolve(Job("smmu")))!;
@@ -102,7 +102,7 @@ public class QemuLabFileTests
     public void DevicesAreTheEnumsQemuKnowsAndAnUnknownOneIsNamedAtItsOwnLine()
     {
         var lab = LabFile.Parse(Lab.Replace("iommu: smmuv3-stage2", "iommu: smmuv3-stage2\n      devices: [e1000e, nvme]"), "lab/q.yaml");
-        Assert.That(lab.Find("smmu")!.Qemu!.Devices, Is.EqualTo(new[] { QemuDevice.E1000e, QemuDevice.Nvme }), "in the order written: it is QEMU's PCI slot order");
+        Assert.That(((Farm.Boards.Qemu.QemuSpec)lab.Find("smmu")!.Hardware).Devices, Is.EqualTo(new[] { QemuDevice.E1000e, QemuDevice.Nvme }), "in the order written: it is QEMU's PCI slot order");
         var e = Assert.Throws<ConfigurationException>(() => LabFile.Parse(Lab.Replace("iommu: smmuv3-stage2", "iommu: smmuv3-stage2\n      devices:\n        - nvme\n        - e1000"), "lab/q.yaml"))!;
         Assert.That(e.Evidence, Has.Count.EqualTo(1));
         Assert.That(e.Evidence[0], Does.StartWith("lab/q.yaml:11:11: board-types.xen-smmu.qemu.devices[1]:").And.Contain("unknown QEMU device \"e1000\"").And.Contain("e1000e"));

@@ -16,7 +16,17 @@ internal sealed record PhysicalBoardConfig(
     PowerSpec Power,
     SerialSpec Serial,
     NetworkSpec Network,
-    UBootSpec UBoot) : IBoardConfig;
+    UBootSpec UBoot) : IBoardConfig
+{
+    /// <summary>The bench board for the run; a saved boot is a QEMU thing only.</summary>
+    public Board Create(BoardContext context)
+    {
+        if (context.SnapshotDirectory is not null)
+            throw new ConfigurationException($"board {Name} is physical: boot: snapshot needs a QEMU board");
+        var bench = new PhysicalBoard(this, context.Directory, context.Time);
+        return new Board(Name, bench.Power, bench.Console, bench.Deployer, bench.Ssh, bench, null, bench);
+    }
+}
 
 /// <summary>
 /// A board on a bench, composed from the lab file: power through a PDU/BMC/relay backend

@@ -2,71 +2,44 @@ using Farm.Jobs.Spec;
 
 namespace Farm.Boards.Spec;
 
-/// <summary>
-/// QEMU fields as written in one place (a board type, or a board's overrides): null means "not
-/// set here", so layers merge field by field. Lists are replaced, not appended, so a board can
-/// also remove a device.
-/// </summary>
-internal sealed record QemuSettings
-{
-    public string? Binary { get; init; }
-
-    /// <summary>Where <see cref="Binary"/> was written (its problems are reported there).</summary>
-    public SpecPosition? BinaryAt { get; init; }
-
-    public string? Machine { get; init; }
-    public string? Cpu { get; init; }
-    public int? Smp { get; init; }
-    public int? MemoryMb { get; init; }
-    public IommuModel? Iommu { get; init; }
-    public IReadOnlyList<QemuDevice>? Devices { get; init; }
-    public bool? ShareArtifacts { get; init; }
-    public QemuFirmware? Firmware { get; init; }
-
-    public static QemuSettings Empty { get; } = new();
-
-    /// <summary>These settings laid over <paramref name="lower"/>: set fields win.</summary>
-    public QemuSettings Over(QemuSettings lower) => new()
-    {
-        Binary = Binary ?? lower.Binary,
-        BinaryAt = Binary is null ? lower.BinaryAt : BinaryAt,
-        Machine = Machine ?? lower.Machine,
-        Cpu = Cpu ?? lower.Cpu,
-        Smp = Smp ?? lower.Smp,
-        MemoryMb = MemoryMb ?? lower.MemoryMb,
-        Iommu = Iommu ?? lower.Iommu,
-        Devices = Devices ?? lower.Devices,
-        ShareArtifacts = ShareArtifacts ?? lower.ShareArtifacts,
-        Firmware = Firmware ?? lower.Firmware,
-    };
-}
-
 /// <summary>Every board field that a board type sets and a board may override; null means "not set here".</summary>
 internal sealed record BoardSettings
 {
-    public BoardKind? Kind { get; init; }
+    /// <summary>The kind's name (<c>kind:</c>), checked against <see cref="BoardKinds"/> when read.</summary>
+    public string? Kind { get; init; }
     public BoardMode? Mode { get; init; }
-    public QemuSettings Qemu { get; init; } = QemuSettings.Empty;
     public string? XenCmdline { get; init; }
     public string? LinuxCmdline { get; init; }
     public IReadOnlyList<string>? ExpectedPci { get; init; }
-    public UBootSpec? UBoot { get; init; }
+
+    /// <summary>The kinds' sections read here (<c>qemu</c>, <c>power</c>...), by key, as their sections read them.</summary>
+    internal IReadOnlyDictionary<string, object> Sections { get; init; } = new Dictionary<string, object>();
+
+    /// <summary>Kind-owned keys written here, also those whose value was wrong.</summary>
+    internal IReadOnlySet<string> Written { get; init; } = new HashSet<string>();
 
     /// <summary>crash-patterns: id → regex, or null to drop that id; a board's entries lie over its type's.</summary>
     public IReadOnlyDictionary<string, System.Text.RegularExpressions.Regex?>? CrashPatterns { get; init; }
 
     public static BoardSettings Empty { get; } = new();
 
-    /// <summary>These settings laid over <paramref name="lower"/>; <c>qemu</c> merges key by key.</summary>
+    static BoardKindSection? SectionOf(string key) => BoardKinds.All.SelectMany(k => k.Sections).FirstOrDefault(s => s.Key == key);
+
+    /// <summary>These settings laid over <paramref name="lower"/>; a section merges as its kind says (<c>qemu</c> key by key).</summary>
     public BoardSettings Over(BoardSettings lower) => new()
     {
         Kind = Kind ?? lower.Kind,
         Mode = Mode ?? lower.Mode,
-        Qemu = Qemu.Over(lower.Qemu),
         XenCmdline = XenCmdline ?? lower.XenCmdline,
         LinuxCmdline = LinuxCmdline ?? lower.LinuxCmdline,
         ExpectedPci = ExpectedPci ?? lower.ExpectedPci,
-        UBoot = UBoot ?? lower.UBoot,
+        Sections = lower.Sections.Keys.Union(Sections.Keys).ToDictionary(k => k, k =>
+            (Sections.GetValueOrDefault(k), lower.Sections.GetValueOrDefault(k)) switch
+            {
+                ({ } upper, { } below) => SectionOf(k)?.Over(upper, below) ?? upper,
+                (var upper, var below) => (upper ?? below)!,
+            }),
+        Written = Written.Union(lower.Written).ToHashSet(),
         CrashPatterns = CrashPatterns is null ? lower.CrashPatterns : lower.CrashPatterns is null ? CrashPatterns
             : lower.CrashPatterns.Where(p => !CrashPatterns.ContainsKey(p.Key)).Concat(CrashPatterns).ToDictionary(),
     };

@@ -1,11 +1,6 @@
 using Farm.Jobs.Spec;
-using Farm.PowerControl;
 
 namespace Farm.Boards.Spec;
-
-/// <summary>How a board is driven: a QEMU instance Farm starts, or a physical board booted by
-/// U-Boot over its serial console, powered through a PDU/BMC/relay.</summary>
-internal enum BoardKind { Qemu, UBoot }
 
 /// <summary>Whether the board boots Xen with Linux as dom0, or the same Linux on bare metal (the baseline).</summary>
 internal enum BoardMode { Xen, Native }
@@ -24,37 +19,6 @@ internal enum QemuDevice { Nvme, E1000e }
 internal enum QemuFirmware { Direct, UBoot }
 
 /// <summary>
-/// QEMU settings for one board, defaults already applied. The values map one-to-one onto
-/// <c>boot.sh</c>'s knobs (<c>CPU SMP MEM IOMMU NVME NIC</c>) and onto its command line.
-/// </summary>
-internal sealed record QemuSpec
-{
-    /// <summary>A program on PATH, or an absolute path (a lab file's checkout-relative path is resolved on load).</summary>
-    public string Binary { get; init; } = "qemu-system-aarch64";
-
-    /// <summary>Why <see cref="Binary"/> cannot run, with its lab-file position and the set-up that provides it; null when it exists.</summary>
-    public string? BinaryProblem { get; init; }
-
-    /// <summary><c>-machine</c> without the IOMMU, which comes from <see cref="Iommu"/>.</summary>
-    public required string Machine { get; init; }
-
-    public string Cpu { get; init; } = "cortex-a57";
-    public int Smp { get; init; } = 2;
-    public int MemoryMb { get; init; } = 2048;
-    public IommuModel Iommu { get; init; } = IommuModel.None;
-
-    /// <summary>PCI devices under test.</summary>
-    public IReadOnlyList<QemuDevice> Devices { get; init; } = [];
-
-    /// <summary>Whether the artifact directory is shared with the guest over 9p (<c>share: artifacts | none</c>);
-    /// a mounted share blocks QEMU snapshots.</summary>
-    public bool ShareArtifacts { get; init; } = true;
-
-    /// <summary><c>firmware: direct | u-boot</c>.</summary>
-    public QemuFirmware Firmware { get; init; } = QemuFirmware.Direct;
-}
-
-/// <summary>
 /// A board ready to run: its board type with the board's own overrides merged over it, and
 /// every cross-field rule checked. Equivalent to a LAVA device dictionary rendered from its
 /// device type.
@@ -63,11 +27,13 @@ internal sealed record BoardSpec
 {
     public required string Name { get; init; }
     public required string TypeName { get; init; }
-    public BoardKind Kind { get; init; } = BoardKind.Qemu;
     public required BoardMode Mode { get; init; }
 
-    /// <summary>Set when <see cref="Kind"/> is <see cref="BoardKind.Qemu"/>.</summary>
-    public QemuSpec? Qemu { get; init; }
+    /// <summary>What its kind read and checked: <see cref="QemuSpec"/> for <c>qemu</c>, <c>UBootBoardSpec</c> for <c>uboot</c>, ...</summary>
+    public required BoardKindSpec Hardware { get; init; }
+
+    /// <summary>The kind's name in lab files (<c>qemu</c>, <c>uboot</c>).</summary>
+    public string Kind => Hardware.Kind;
 
     /// <summary>Xen's command line; null in native mode.</summary>
     public string? XenCmdline { get; init; }
@@ -81,12 +47,6 @@ internal sealed record BoardSpec
     /// <summary>Crash patterns watched on this board's console: the defaults with the lab file's crash-patterns: applied.</summary>
     public IReadOnlyList<Farm.Jobs.CrashPattern> CrashPatterns { get; init; } = Farm.Jobs.CrashPatterns.Defaults;
 
-    /// <summary>Set when <see cref="Kind"/> is <see cref="BoardKind.UBoot"/>: a physical board's power, UART, network and U-Boot.</summary>
-    public PowerSpec? Power { get; init; }
-    public SerialSpec? Serial { get; init; }
-    public NetworkSpec? Network { get; init; }
-    public UBootSpec? UBoot { get; init; }
-
     public IReadOnlyList<string> Tags { get; init; } = [];
     public string SourcePath { get; init; } = "";
     public int Line { get; init; }
@@ -99,11 +59,20 @@ internal sealed record BoardSpec
     {
         var missing = job.Tags.Where(t => !Tags.Contains(t, StringComparer.Ordinal)).ToList();
         if (missing.Count > 0) return $"lacks tag{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing)}";
-        if (Qemu?.BinaryProblem is { } qemu) return qemu;
+        if (Hardware.Problem is { } problem) return problem;
         if (job.Expect.XenBanner is not null && Mode != BoardMode.Xen)
             return $"boots {Mode.ToString().ToLowerInvariant()} Linux, so the Xen banner the job expects (expect.xen-banner) never appears";
         return null;
     }
+
+    /// <summary>Power as the lab API and dashboard show it: where it is on a bench, else the kind Farm drives itself.</summary>
+    public string SharedPower => Hardware.Physical ? Hardware.PowerSummary : Kind;
+
+    /// <summary>The console as the lab API and dashboard show it.</summary>
+    public string SharedConsole => Hardware.Physical ? Hardware.ConsoleSummary : Kind;
+
+    /// <summary>What a run of this board is made from.</summary>
+    internal IBoardConfig Config() => Hardware.Config(this);
 
     /// <summary>One line for listings and error messages: <c>qemu-xen (qemu-virt-xen, xen) tags: qemu, xen</c>.</summary>
     public string Summary =>

@@ -1,6 +1,5 @@
 using System.Text.RegularExpressions;
 using Farm.Jobs.Spec;
-using Farm.PowerControl;
 
 namespace Farm.Boards.Spec;
 
@@ -16,25 +15,18 @@ internal static partial class LabFile
     public const string DefaultDirectory = "boards";
 
     static readonly string[] FileKeys = ["board-types", "boards"];
-    static readonly string[] SettingKeys = ["kind", "mode", "qemu", "uboot", "xen-cmdline", "linux-cmdline", "expected-pci", "crash-patterns"];
-    static readonly string[] BoardKeys = ["name", "type", "tags", "power", "serial", "network", .. SettingKeys];
-    static readonly string[] UBootKeys = ["prompt", "interface", "xen-addr", "kernel-addr", "initrd-addr", "fdt-addr"];
-    static readonly string[] SerialKeys = ["device", "baud", "data-bits", "parity", "stop-bits", "flow", "ser2net", "mode"];
-    static readonly Dictionary<string, Farm.Serial.Parity> Parities = new() { ["none"] = Farm.Serial.Parity.None, ["even"] = Farm.Serial.Parity.Even, ["odd"] = Farm.Serial.Parity.Odd };
-    static readonly Dictionary<string, Farm.Serial.FlowControl> Flows = new()
-    {
-        ["none"] = Farm.Serial.FlowControl.None, ["rtscts"] = Farm.Serial.FlowControl.RtsCts, ["xonxoff"] = Farm.Serial.FlowControl.XonXoff,
-    };
-    static readonly string[] NetworkKeys = ["ip", "server-ip", "tftp-root", "ssh"];
-    static readonly Dictionary<string, Farm.Serial.Ser2NetMode> SerialModes = new() { ["raw"] = Farm.Serial.Ser2NetMode.Raw, ["telnet"] = Farm.Serial.Ser2NetMode.Telnet };
-    static readonly string[] QemuKeys = ["binary", "machine", "cpu", "smp", "memory-mb", "iommu", "devices", "share", "firmware"];
-
-    static readonly Dictionary<string, BoardKind> Kinds = new() { ["qemu"] = BoardKind.Qemu, ["uboot"] = BoardKind.UBoot };
     static readonly Dictionary<string, BoardMode> Modes = new() { ["xen"] = BoardMode.Xen, ["native"] = BoardMode.Native };
-    static readonly Dictionary<string, QemuFirmware> Firmwares = new() { ["direct"] = QemuFirmware.Direct, ["u-boot"] = QemuFirmware.UBoot };
-    static readonly Dictionary<string, bool> Shares = new() { ["artifacts"] = true, ["none"] = false };
-    static readonly Dictionary<string, QemuDevice> QemuDevices = new() { ["nvme"] = QemuDevice.Nvme, ["e1000e"] = QemuDevice.E1000e };
-    static readonly Dictionary<string, IommuModel> Iommus = new() { ["none"] = IommuModel.None, ["smmuv3"] = IommuModel.SmmuV3, ["smmuv3-stage2"] = IommuModel.SmmuV3Stage2 };
+
+    /// <summary>Keys every board type and board may have, whatever its kind; the rest belong to the kinds (<see cref="BoardKinds"/>).</summary>
+    internal static readonly string[] CommonKeys = ["name", "type", "tags", "kind", "mode", "xen-cmdline", "linux-cmdline", "expected-pci", "crash-patterns"];
+
+    /// <summary>What a board type takes: the common settings with each kind's shared sections (<c>qemu</c>, <c>uboot</c>).</summary>
+    static string[] SettingKeys(IReadOnlyList<BoardKindEntry> kinds) =>
+        ["kind", "mode", .. kinds.SelectMany(k => k.Sections).Where(s => !s.BoardOnly).Select(s => s.Key), "xen-cmdline", "linux-cmdline", "expected-pci", "crash-patterns"];
+
+    /// <summary>What a board takes: its name, type and tags, the kinds' board-only sections (<c>power</c>...), and the settings.</summary>
+    static string[] BoardKeys(IReadOnlyList<BoardKindEntry> kinds) =>
+        ["name", "type", "tags", .. kinds.SelectMany(k => k.Sections).Where(s => s.BoardOnly).Select(s => s.Key), .. SettingKeys(kinds)];
 
     [GeneratedRegex(@"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$", RegexOptions.CultureInvariant)]
     private static partial Regex Bdf();
@@ -68,6 +60,7 @@ internal static partial class LabFile
     /// <summary>Validates several lab files as one lab; names must be unique across all of them.</summary>
     public static LabSpec Parse(IEnumerable<(string SourceName, string Yaml)> files)
     {
+        var kinds = BoardKinds.All;
         var errors = new List<SpecError>();
         var types = new Dictionary<string, BoardTypeSpec>(StringComparer.Ordinal);
         var entries = new List<BoardEntry>();
@@ -76,14 +69,14 @@ internal static partial class LabFile
             var reader = new SpecReader(sourceName);
             if (reader.Root(yaml, FileKeys) is { } root)
             {
-                foreach (var type in ReadTypes(root))
+                foreach (var type in ReadTypes(root, kinds))
                 {
                     if (types.TryGetValue(type.Name, out var first))
                         errors.Add(new SpecError(type.At, $"board-types.{type.Name}", $"duplicate board type (first defined at {first.At})"));
                     else
                         types[type.Name] = type;
                 }
-                entries.AddRange(ReadBoards(root));
+                entries.AddRange(ReadBoards(root, kinds));
             }
             errors.AddRange(reader.Errors);
         }
@@ -114,10 +107,9 @@ internal static partial class LabFile
 
     /// <summary>A board as written, before its type is known (the type may be in a later file).</summary>
     sealed record BoardEntry(string Name, string TypeName, IReadOnlyList<string> Tags, BoardSettings Overrides,
-        string Path, SpecPosition At, SpecPosition NameAt, SpecPosition TypeAt,
-        PowerSpec? Power = null, SerialSpec? Serial = null, NetworkSpec? Network = null, IReadOnlySet<string>? Written = null);
+        string Path, SpecPosition At, SpecPosition NameAt, SpecPosition TypeAt);
 
-    static IEnumerable<BoardTypeSpec> ReadTypes(SpecMapping root)
+    static IEnumerable<BoardTypeSpec> ReadTypes(SpecMapping root, IReadOnlyList<BoardKindEntry> kinds)
     {
         if (root.Mapping("board-types", null) is not { } map) yield break;
         foreach (var (name, key, value) in map.Entries)
@@ -125,12 +117,12 @@ internal static partial class LabFile
             var path = map.PathOf(name);
             if (!JobFile.Name().IsMatch(name))
                 root.Reader.Report(key, path, $"\"{name}\" is not a valid name ({JobFile.NameRule})");
-            if (root.Reader.Mapping(value, path, SettingKeys) is not { } fields) continue;
+            if (root.Reader.Mapping(value, path, SettingKeys(kinds)) is not { } fields) continue;
             var at = root.Reader.At(key);
             yield return new BoardTypeSpec
             {
                 Name = name,
-                Settings = ReadSettings(fields),
+                Settings = ReadSettings(fields, kinds, boardOnly: false),
                 SourcePath = at.Source,
                 Line = at.Line,
                 Column = at.Column,
@@ -138,7 +130,7 @@ internal static partial class LabFile
         }
     }
 
-    static IEnumerable<BoardEntry> ReadBoards(SpecMapping root)
+    static IEnumerable<BoardEntry> ReadBoards(SpecMapping root, IReadOnlyList<BoardKindEntry> kinds)
     {
         if (root.Value("boards") is not { } node) yield break;
         if (node is not YamlDotNet.RepresentationModel.YamlSequenceNode list)
@@ -149,149 +141,48 @@ internal static partial class LabFile
         for (var i = 0; i < list.Children.Count; i++)
         {
             var path = $"boards[{i}]";
-            if (root.Reader.Mapping(list.Children[i], path, BoardKeys) is not { } board) continue;
+            if (root.Reader.Mapping(list.Children[i], path, BoardKeys(kinds)) is not { } board) continue;
             var name = board.Text("name", required: true);
             if (name is not null && !JobFile.Name().IsMatch(name))
                 board.Report("name", $"\"{name}\" is not a valid name ({JobFile.NameRule})");
             var type = board.Text("type", required: true, "a key of board-types");
             var tags = board.TextList("tags", "tag", duplicateReason: "listed twice") ?? [];
-            var overrides = ReadSettings(board);
-            var power = board.Mapping("power", null) is { } p ? ReadPower(p) : null;
-            var serial = board.Mapping("serial", SerialKeys) is { } s ? ReadSerial(s) : null;
-            var network = board.Mapping("network", NetworkKeys) is { } n ? ReadNetwork(n) : null;
+            var overrides = ReadSettings(board, kinds, boardOnly: true);
             if (name is null || type is null) continue;
             yield return new BoardEntry(name, type, tags, overrides, path, board.At,
-                board.Reader.At(board.Value("name")!), board.Reader.At(board.Value("type")!), power, serial, network,
-                new[] { "power", "serial", "network" }.Where(board.Has).ToHashSet());
+                board.Reader.At(board.Value("name")!), board.Reader.At(board.Value("type")!));
         }
     }
 
-    static BoardSettings ReadSettings(SpecMapping m)
+    /// <summary>The common settings, and every kind's sections written here (the kind may be decided by a type in another file).</summary>
+    static BoardSettings ReadSettings(SpecMapping m, IReadOnlyList<BoardKindEntry> kinds, bool boardOnly)
     {
-        var kind = m.Choice("kind", Kinds);
+        var kind = m.Text("kind");
+        if (kind is not null && !kinds.Any(k => k.Name == kind))
+            m.Report("kind", $"unknown value \"{kind}\"{NearMiss.Hint(kind, kinds.Select(k => k.Name))}; expected one of: {string.Join(", ", kinds.Select(k => k.Name))}");
         var xen = m.Text("xen-cmdline");
-        return new BoardSettings
+        var settings = new BoardSettings
         {
-            Kind = kind,
+            Kind = kinds.Any(k => k.Name == kind) ? kind : null,
             Mode = m.Choice("mode", Modes),
-            Qemu = m.Mapping("qemu", QemuKeys) is { } q ? ReadQemu(q) : QemuSettings.Empty,
-            UBoot = m.Mapping("uboot", UBootKeys) is { } u ? ReadUBoot(u) : null,
             XenCmdline = xen,
             LinuxCmdline = m.Text("linux-cmdline"),
             ExpectedPci = m.TextList("expected-pci", "BDF", duplicateReason: "listed twice",
                 check: bdf => Bdf().IsMatch(bdf) ? null : $"\"{bdf}\" is not a PCI address like 0000:00:01.0 (lower-case hex)"),
             CrashPatterns = m.CrashPatternMap("crash-patterns"),
         };
-    }
-
-    static UBootSpec ReadUBoot(SpecMapping u)
-    {
-        var d = new UBootSpec();
-        return new UBootSpec
+        var sections = new Dictionary<string, object>(StringComparer.Ordinal);
+        var written = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var section in kinds.SelectMany(k => k.Sections).Where(s => boardOnly || !s.BoardOnly))
         {
-            Prompt = u.Text("prompt") ?? d.Prompt,
-            Interface = u.Text("interface"),
-            XenAddr = Address(u, "xen-addr") ?? d.XenAddr,
-            KernelAddr = Address(u, "kernel-addr") ?? d.KernelAddr,
-            InitrdAddr = Address(u, "initrd-addr") ?? d.InitrdAddr,
-            FdtAddr = Address(u, "fdt-addr") ?? d.FdtAddr,
-        };
-    }
-
-    static ulong? Address(SpecMapping m, string key)
-    {
-        if (m.Text(key) is not { } text) return null;
-        if (text.StartsWith("0x", StringComparison.Ordinal) &&
-            ulong.TryParse(text.AsSpan(2), System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out var a))
-            return a;
-        m.Report(key, $"\"{text}\" is not a hex address like 0x40400000");
-        return null;
-    }
-
-    /// <summary><c>host:port</c>; the port is required when <paramref name="defaultPort"/> is null.</summary>
-    static (string Host, int Port)? Endpoint(SpecMapping m, string key, int? defaultPort, bool required)
-    {
-        if (m.Text(key, required, "host:port") is not { } text) return null;
-        if (HostPort.TryParse(text, defaultPort, out var host, out var port)) return (host, port);
-        m.Report(key, $"\"{text}\" is not host:port");
-        return null;
-    }
-
-    /// <summary><c>power:</c> read by the backend it names, from the registry; a key that backend does not take is reported at its line.</summary>
-    static PowerSpec? ReadPower(SpecMapping p)
-    {
-        if (p.Text("backend", required: true) is not { } name) return null;
-        if (PowerBackends.Find(name) is not { } entry)
-        {
-            p.Report("backend", $"unknown value \"{name}\"{NearMiss.Hint(name, PowerBackends.Names)}; expected one of: {string.Join(", ", PowerBackends.Names)}");
-            return null;
+            if (!m.Has(section.Key)) continue;
+            written.Add(section.Key);
+            if (section.Read(m) is { } value) sections[section.Key] = value;
         }
-        var fields = new PowerFields(p, name, entry.Keys);
-        fields.RejectForeignKeys();
-        return entry.Read(fields);
+        return settings with { Sections = sections, Written = written };
     }
 
-    static SerialSpec? ReadSerial(SpecMapping s)
-    {
-        var device = s.Text("device");
-        var ser2net = s.Has("ser2net") ? Endpoint(s, "ser2net", null, required: true) : null;
-        if ((device is null) == !s.Has("ser2net"))
-        {
-            s.Report(device is null ? "ser2net" : "device", "give exactly one of device (a local tty) or ser2net (host:port of a console server)");
-            return null;
-        }
-        var d = Farm.Serial.SerialSettings.Default;
-        var line = new Farm.Serial.SerialSettings(s.Integer("baud", min: 50) ?? d.Baud, s.Integer("data-bits", min: 5) ?? d.DataBits,
-            s.Choice("parity", Parities) ?? d.Parity, s.Integer("stop-bits", min: 1) ?? d.StopBits, s.Choice("flow", Flows) ?? d.Flow);
-        if (line.Problem() is { } problem) s.Report(s.Has("baud") ? "baud" : "device", problem);
-        return new SerialSpec
-        {
-            Device = device,
-            Line = line,
-            Ser2NetHost = ser2net?.Host,
-            Ser2NetPort = ser2net?.Port ?? 0,
-            Mode = s.Choice("mode", SerialModes) ?? Farm.Serial.Ser2NetMode.Raw,
-        };
-    }
-
-    static NetworkSpec? ReadNetwork(SpecMapping n)
-    {
-        var ip = n.Text("ip", required: true, "the address U-Boot takes");
-        var server = n.Text("server-ip", required: true, "the TFTP server's address as the board sees it");
-        var root = n.Text("tftp-root", required: true, "the directory the TFTP server serves; Farm writes each run's images under it");
-        var ssh = n.Has("ssh") ? Endpoint(n, "ssh", 22, required: false) : null;
-        if (ip is null || server is null || root is null) return null;
-        return new NetworkSpec { Ip = ip, ServerIp = server, TftpRoot = root, SshHost = ssh?.Host ?? ip, SshPort = ssh?.Port ?? 22 };
-    }
-
-    static QemuSettings ReadQemu(SpecMapping q)
-    {
-        var machine = q.Text("machine");
-        // The IOMMU is a separate field so a board can switch it without restating the machine.
-        if (machine is not null && machine.Contains("iommu=", StringComparison.Ordinal))
-            q.Report("machine", "set the IOMMU with qemu.iommu, not iommu= in the machine string");
-        var binary = q.Text("binary");
-        // A path is the checkout's (.cache/qemu-10/...): it must stay inside it.
-        if (binary is not null && (binary.Length == 0 || binary.Split('/').Contains("..") || binary.Any(char.IsControl)))
-            q.Report("binary", $"\"{binary}\" is not a QEMU program: give a name on PATH, an absolute path, or a path relative to the checkout without '..'");
-        return new QemuSettings
-        {
-            Binary = binary,
-            BinaryAt = q.Value("binary") is { } b ? q.Reader.At(b) : null,
-            Machine = machine,
-            Cpu = q.Text("cpu"),
-            Smp = q.Integer("smp", min: 1),
-            MemoryMb = q.Integer("memory-mb", min: 64),
-            Iommu = q.Choice("iommu", Iommus),
-            Devices = q.TextList("devices", "device", duplicateReason: "listed twice",
-                check: d => QemuDevices.ContainsKey(d) ? null : $"unknown QEMU device \"{d}\"{NearMiss.Hint(d, QemuDevices.Keys)}; known: {string.Join(", ", QemuDevices.Keys)}")
-                ?.Where(QemuDevices.ContainsKey).Select(d => QemuDevices[d]).ToList(),
-            ShareArtifacts = q.Choice("share", Shares),
-            Firmware = q.Choice("firmware", Firmwares),
-        };
-    }
-
-    /// <summary>The type with the board's overrides laid over it, checked as a whole.</summary>
+    /// <summary>The type with the board's overrides laid over it, checked as a whole: first what every board needs, then what its kind does.</summary>
     static BoardSpec? Build(BoardEntry entry, BoardTypeSpec type, List<SpecError> errors)
     {
         var s = entry.Overrides.Over(type.Settings);
@@ -305,51 +196,20 @@ internal static partial class LabFile
         if (s.Kind is null) Problem("kind", where);
         if (s.Mode is null) Problem("mode", where);
         if (s.LinuxCmdline is null) Problem("linux-cmdline", where);
-        if (s.Kind == BoardKind.Qemu && s.Qemu.Machine is null) Problem("qemu.machine", where);
-        if (s.Mode == BoardMode.Xen)
-        {
-            if (s.XenCmdline is null) Problem("xen-cmdline", "required in xen mode; set it on the board type or the board");
-            // Xen runs at EL2; without virtualization=on QEMU's virt machine has none.
-            if (s.Qemu.Machine is { } m && !m.Split(',').Contains("virtualization=on"))
-                Problem("qemu.machine", $"Xen needs EL2: add virtualization=on to \"{m}\" ({Origin(x => x.Qemu.Machine)})");
-            // QEMU's default SMMUv3 translates at stage 1 only. A Xen with an SMMUv3 driver needs stage 2
-            // (xen/drivers/passthrough/arm/smmu-v3.c: "no stage-2 translation support!") and declines
-            // it; one without (Debian's 4.17) leaves the SMMU to dom0. Either way nothing gives dom0's
-            // DMA a translation: NVMe and e1000e DMA faults until the boot times out (xen-on-qemu
-            // README, gotchas). QEMU 10's arm-smmuv3.stage=2 gives Xen's driver the stage it needs.
-            if (s.Qemu.Iommu == IommuModel.SmmuV3)
-                Problem("qemu.iommu", "smmuv3 is QEMU's stage-1 SMMU, which hangs a Xen boot: Xen's SMMUv3 driver needs stage-2 translation and declines it, " +
-                    "leaving dom0's DMA to fault; use smmuv3-stage2 with QEMU 10 (binary: .cache/qemu-10/usr/bin/qemu-system-aarch64, from ci/setup-qemu10.sh), " +
-                    $"or smmuv3 in native mode only ({Origin(x => x.Qemu.Iommu)})");
-        }
-        // Verified on Xen 4.17 under QEMU's virt machine: the board boots and powers off normally but
-        // the UART stays silent (its tree has no serial0 alias), so every console stage would time out.
-        if (s.Kind == BoardKind.Qemu && s.XenCmdline is { } xc && xc.Split(' ').Contains("dtuart=serial0"))
-            Problem("xen-cmdline", $"dtuart=serial0 makes Xen print nothing on QEMU's UART; use dtuart=/pl011@9000000 (or just console=dtuart) ({Origin(x => x.XenCmdline)})");
+        if (s.Mode == BoardMode.Xen && s.XenCmdline is null) Problem("xen-cmdline", "required in xen mode; set it on the board type or the board");
         if (s.Mode == BoardMode.Native && s.XenCmdline is not null)
             Problem("xen-cmdline", $"set, but mode is native and Xen is not booted; remove it ({Origin(x => x.XenCmdline)})");
 
-        if (s.Kind == BoardKind.UBoot)
-        {
-            // A section that is written but wrong has been reported where it is wrong; only say what is absent.
-            bool Absent(string section) => entry.Written?.Contains(section) != true;
-            if (Absent("power")) Problem("power", "a uboot board needs power: {backend: ..., ...} (how Farm switches it)");
-            if (Absent("serial")) Problem("serial", "a uboot board needs serial: {device: /dev/ttyUSB0} or {ser2net: host:port}");
-            if (Absent("network")) Problem("network", "a uboot board needs network: {ip, server-ip, tftp-root}");
-            if (s.Qemu != QemuSettings.Empty) Problem("qemu", $"set, but kind is uboot: QEMU settings apply to kind qemu only ({Origin(x => x.Qemu == QemuSettings.Empty ? null : x.Qemu)})");
-        }
-        else if (s.Kind == BoardKind.Qemu)
-        {
-            foreach (var (field, value) in new (string, object?)[] { ("power", entry.Power), ("serial", entry.Serial), ("network", entry.Network) })
-                if (value is not null) Problem(field, "set, but kind is qemu: Farm powers, watches and reaches a QEMU board itself; use kind: uboot for a physical board");
-        }
-        if (errors.Count > before || (s.Kind == BoardKind.UBoot && (entry.Power is null || entry.Serial is null || entry.Network is null))) return null;
-        var board = new BoardSpec
+        var hardware = s.Kind is { } name && BoardKinds.Find(name) is { } kind
+            ? kind.Build(new BoardKindBuild(kind, s, entry.Overrides, type, entry.Name, entry.Path, entry.At, errors))
+            : null;
+        if (errors.Count > before || hardware is null) return null;
+        return new BoardSpec
         {
             Name = entry.Name,
             TypeName = type.Name,
-            Kind = s.Kind!.Value,
             Mode = s.Mode!.Value,
+            Hardware = hardware,
             XenCmdline = s.XenCmdline,
             LinuxCmdline = s.LinuxCmdline!,
             ExpectedPci = s.ExpectedPci ?? [],
@@ -358,56 +218,5 @@ internal static partial class LabFile
             SourcePath = entry.At.Source,
             Line = entry.At.Line,
         };
-        if (s.Kind == BoardKind.UBoot)
-            return board with { Power = entry.Power, Serial = entry.Serial, Network = entry.Network, UBoot = s.UBoot ?? new UBootSpec() };
-        var defaults = new QemuSpec { Machine = "" };
-        var (binary, binaryProblem) = QemuBinary(s.Qemu, defaults.Binary);
-        return board with
-        {
-            Qemu = new QemuSpec
-            {
-                Binary = binary,
-                BinaryProblem = binaryProblem,
-                Machine = s.Qemu.Machine!,
-                Cpu = s.Qemu.Cpu ?? defaults.Cpu,
-                Smp = s.Qemu.Smp ?? defaults.Smp,
-                MemoryMb = s.Qemu.MemoryMb ?? defaults.MemoryMb,
-                Iommu = s.Qemu.Iommu ?? defaults.Iommu,
-                Devices = s.Qemu.Devices ?? defaults.Devices,
-                ShareArtifacts = s.Qemu.ShareArtifacts ?? defaults.ShareArtifacts,
-                Firmware = s.Qemu.Firmware ?? defaults.Firmware,
-            },
-        };
     }
-
-    /// <summary>
-    /// The QEMU a board runs, resolved: a name is looked up on PATH when QEMU starts; a relative
-    /// path is the checkout's (the directory with Farm.sln above the lab file, else the lab file's
-    /// directory), so a lab file can name a private QEMU such as <c>.cache/qemu-10/usr/bin/qemu-system-aarch64</c>.
-    /// A missing file makes the board refuse jobs with its position and the script that provides it
-    /// (<c>.cache/qemu-N/</c> comes from <c>ci/setup-qemuN.sh</c>), while the rest of the lab stays usable.
-    /// </summary>
-    static (string Binary, string? Problem) QemuBinary(QemuSettings q, string fallback)
-    {
-        if (q.Binary is not { } written || !written.Contains('/')) return (q.Binary ?? fallback, null);
-        var root = q.BinaryAt is { Source: var source } ? CheckoutOf(source) : Directory.GetCurrentDirectory();
-        var path = Path.GetFullPath(written, root);
-        if (File.Exists(path)) return (path, null);
-        var private10 = PrivateQemu().Match(written);
-        var hint = private10.Success
-            ? $"run ci/setup-qemu{private10.Groups[1].Value}.sh (ci/setup.sh runs it) to unpack QEMU {private10.Groups[1].Value} there"
-            : "install that QEMU or correct qemu.binary";
-        return (path, $"{q.BinaryAt}: qemu.binary: {path} does not exist; {hint}");
-    }
-
-    static string CheckoutOf(string labFile)
-    {
-        var dir = Path.GetDirectoryName(Path.GetFullPath(labFile))!;
-        for (var d = new DirectoryInfo(dir); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "Farm.sln"))) return d.FullName;
-        return dir;
-    }
-
-    [GeneratedRegex(@"(?:^|/)\.cache/qemu-(\d+)/")]
-    private static partial Regex PrivateQemu();
 }

@@ -220,12 +220,12 @@ internal static class WebUi
         foreach (var r in await view.BoardsAsync(ct))
         {
             var name = r.Spec.Name;
-            b.Append($"<tr data-board=\"{E(name)}\"><td>{E(name)}</td><td>{E(r.Spec.TypeName)} ({E(r.Spec.Kind.ToString().ToLowerInvariant())})</td><td>{E(string.Join(", ", r.Spec.Tags))}</td>");
+            b.Append($"<tr data-board=\"{E(name)}\"><td>{E(name)}</td><td>{E(r.Spec.TypeName)} ({E(r.Spec.Kind)})</td><td>{E(string.Join(", ", r.Spec.Tags))}</td>");
             b.Append($"<td>{Verdict(r.Health.Health.ToString().ToLowerInvariant())} <small>{E(r.Health.Reason)}</small></td>");
             b.Append(r.Lease is { } l
                 ? $"<td class=\"lease\">held by <b>{E(l.Holder)}</b> ({E(l.Kind.ToString().ToLowerInvariant())}) until {l.Expires:yyyy-MM-dd HH:mm} UTC {E(l.Note)}</td>"
                 : "<td class=\"lease\">free</td>");
-            b.Append($"<td>{E(SecretMask.Mask(r.Spec.Power?.Summary ?? "qemu"))}</td><td>{E(SecretMask.Mask(r.Spec.Serial?.Summary ?? "qemu"))}</td>");
+            b.Append($"<td>{E(SecretMask.Mask(r.Spec.SharedPower))}</td><td>{E(SecretMask.Mask(r.Spec.SharedConsole))}</td>");
             b.Append(r.LastRun is { } run ? $"<td><a href=\"/runs/{Q(run.RunId)}\">{E(run.Job)}</a> {Verdict(run.Verdict.ToWire())}</td>" : "<td>-</td>");
             b.Append("<td>");
             if (user.Role >= ApiRole.Developer)
