@@ -50,6 +50,7 @@ public class GuestCheckTests
         new object[] { "NVMe sha256 mismatch", "domU:g1:sh -c 'echo FARM-PROBE nvme-dma; dd if=/dev/urandom of=/tmp/farm-w bs=1M count=16; dd if=/tmp/farm-w of=/dev/nvme0n1 oflag=direct; dd if=/dev/nvme0n1 of=/tmp/farm-r bs=1M count=16 iflag=direct; sha256sum /tmp/farm-w /tmp/farm-r'",
                        "5f1d3a0c5f1d3a0c5f1d3a0c5f1d3a0c5f1d3a0c5f1d3a0c5f1d3a0c5f1d3a0c  /tmp/farm-r", "5f1d3a0c5f1d3a0c5f1d3a0c5f1d3a0c5f1d3a0c5f1d3a0c5f1d3a0c5f1d3a0d  /tmp/farm-r",
                        new[] { "dma.domu-nvme-write-read-sha256", "lifecycle.domu-hotplug-keeps-other-device" } }, // the NVMe stayed while the NIC was hotplugged
+        new object[] { "no NVMe driver bound in the guest (dd wrote a plain file in /dev)", GuestLspci, "Kernel driver in use: nvme", "", new[] { "dma.domu-nvme-write-read-sha256" } },
         new object[] { "NIC TCP sha256 mismatch", "dom0:g1:nic-tcp:FARM-PROBE nic-tcp host", "received 9b2e47d1", "received 9b2e47d2", new[] { "dma.domu-nic-tcp-sha256" } },
         new object[] { "SMMU event during guest I/O", "dom0:g1:destroy:xl destroy g1", "FARM-EXIT 0", "(XEN) SMMUv3: /smmuv3@9050000: event 0x10 received:\nFARM-EXIT 0",
                        new[] { "dma.domu-no-smmu-faults-during-io" } },

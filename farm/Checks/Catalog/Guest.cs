@@ -195,7 +195,16 @@ internal sealed class DmaDomUNvmeRoundTrip : GuestCheck
     public override string Source => "farm probe 'FARM-PROBE nvme-dma' run inside the guest (domU:<g>:*): dd to /dev/nvme0n1, drop caches, dd back, sha256sum both (coreutils sha256sum \"%s  %s\")";
     public override IReadOnlyList<GuestNeed> GuestNeeds => [GuestNeed.Booted, GuestNeed.Devices, GuestNeed.Vpci, GuestNeed.NvmeDmaProbe];
 
-    public override Finding Evaluate(Target t, Guest g) => GuestProbes.SumsMatch(g.NvmeDma!, $"guest {g.Name}");
+    public override Finding Evaluate(Target t, Guest g)
+    {
+        // Without a bound NVMe, dd of=/dev/nvme0n1 writes a plain file in the guest's /dev and reads it
+        // back identical (measured: a guest booted with module_blacklist=nvme): the sums prove nothing.
+        var nvme = g.Lspci.Where(d => d.ClassName.StartsWith("Non-Volatile memory controller", StringComparison.Ordinal)).ToList();
+        if (!nvme.Any(d => d.Driver == "nvme"))
+            return Finding.Fail($"guest {g.Name}: no NVMe bound to the nvme driver in the guest's lspci, so the probe's /dev/nvme0n1 is no NVMe",
+                [.. nvme.Select(d => d.Header), .. g.NvmeDma!]);
+        return GuestProbes.SumsMatch(g.NvmeDma!, $"guest {g.Name}");
+    }
 }
 
 /// <summary>
