@@ -17,7 +17,7 @@ internal sealed class CaptureCommand : AsyncCommand<CaptureCommand.Settings>
     public sealed class Settings : CommandSettings
     {
         [CommandArgument(0, "<tty>")]
-        [Description("Serial devices (/dev/ttyUSB0, a PTY, ...).")]
+        [Description("Serial devices (/dev/ttyUSB0, a PTY, ...), or unix:PATH for a console socket (QEMU's chardev), connected to.")]
         public string[] Ports { get; init; } = [];
 
         [CommandOption("--out <DIR>")]
@@ -37,7 +37,7 @@ internal sealed class CaptureCommand : AsyncCommand<CaptureCommand.Settings>
         if (names.Distinct().Count() != names.Count) names = s.Ports.Select((p, i) => $"{i}-{Path.GetFileName(p)}").ToList();
         var consoles = s.Ports.Select((port, i) =>
         {
-            var broker = new ConsoleBroker(names[i], TtyStream.Open(port, settings));
+            var broker = new ConsoleBroker(names[i], Open(port, names[i], settings));
             var transcript = ConsoleTranscript.Start(broker, Path.Combine(s.Out, names[i] + ".log"), Path.Combine(s.Out, names[i] + ".raw"));
             return (broker, transcript);
         }).ToList();
@@ -64,5 +64,24 @@ internal sealed class CaptureCommand : AsyncCommand<CaptureCommand.Settings>
         Console.WriteLine(FormattableString.Invariant(
             $"capture: consoles={consoles.Count} bytes={bytes} wall_s={wall.TotalSeconds:0.000} cpu_s={cpu.TotalSeconds:0.000} cpu_per_console_pct={100 * cpu.TotalSeconds / wall.TotalSeconds / consoles.Count:0.0000}"));
         return 0;
+    }
+
+    const string UnixPrefix = "unix:";
+
+    static Stream Open(string port, string name, SerialSettings settings)
+    {
+        if (!port.StartsWith(UnixPrefix, StringComparison.Ordinal)) return TtyStream.Open(port, settings);
+        var path = port[UnixPrefix.Length..];
+        var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        try
+        {
+            socket.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            socket.Dispose();
+            throw new InfrastructureException($"console socket {path}: {e.Message}");
+        }
+        return new ConsoleSocketStream(socket, name);
     }
 }

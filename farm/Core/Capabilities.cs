@@ -25,6 +25,12 @@ internal interface IConsole
 
     /// <summary>A pexpect-style cursor over this console's lines (from the start, or from now).</summary>
     Farm.Serial.ConsoleCursor Cursor(bool fromStart = true);
+
+    /// <summary>
+    /// Calls <paramref name="observer"/> on the console's read loop for every read, after replaying
+    /// every line so far (the crash watch: no task and no thread hop per read). Dispose to stop.
+    /// </summary>
+    internal IDisposable Observe(Farm.Serial.IConsoleObserver observer);
 }
 
 internal sealed record CommandResult(string Command, int ExitCode, string StdOut, string StdErr, TimeSpan Duration);

@@ -62,26 +62,30 @@ internal static partial class CrashPatterns
 internal sealed record CrashSighting(string Console, CrashPattern Pattern, string Line, long LineIndex);
 
 /// <summary>
-/// Watches one console for crash lines for as long as the console lives. It reads complete lines
-/// from its own subscription (never from the expect path, so a stage's cursor is untouched), skips
-/// every line that holds none of the patterns' literal hints with one vectorised search, and runs
-/// the regexes only on the rest. The first crash cancels <see cref="Crashed"/>: stages that wait
-/// on the console run under <see cref="GuardAsync"/> and end at once as a check failure.
+/// Watches one console for crash lines for as long as the console lives. It observes the console's
+/// read loop (never the expect path, so a stage's cursor is untouched): called there once per read
+/// with that read's complete lines, with no task or thread hop of its own, it skips every line that
+/// holds none of the patterns' literal hints with one vectorised search and runs the regexes only
+/// on the rest. The first crash cancels <see cref="Crashed"/>: stages that wait on the console run
+/// under <see cref="GuardAsync"/> and end at once as a check failure.
 /// </summary>
-internal sealed class CrashWatch : IAsyncDisposable
+internal sealed class CrashWatch : IAsyncDisposable, Farm.Serial.IConsoleObserver
 {
     readonly CancellationTokenSource _crashed = new();
-    readonly CancellationTokenSource _stop = new();
     readonly IConsole _console;
-    readonly Task _loop;
+    readonly LineMatcher? _matcher;
+    readonly IDisposable? _subscription;
     CrashSighting? _sighting;
+    volatile bool _stopped;
 
     CrashWatch(IConsole console, string name, IReadOnlyList<CrashPattern> patterns)
     {
         _console = console;
         Name = name;
         Patterns = patterns;
-        _loop = patterns.Count == 0 ? Task.CompletedTask : Task.Run(() => WatchAsync(console.Subscribe(replay: true), patterns));
+        if (patterns.Count == 0) return;
+        _matcher = new LineMatcher(patterns);
+        _subscription = console.Observe(this);
     }
 
     /// <summary>Which console this watches ("console" for the board's, "guest g1" for a domU's).</summary>
@@ -109,23 +113,29 @@ internal sealed class CrashWatch : IAsyncDisposable
         return null;
     }
 
-    async Task WatchAsync(System.Threading.Channels.ChannelReader<ConsoleLine> lines, IReadOnlyList<CrashPattern> patterns)
+    void Farm.Serial.IConsoleObserver.OnRead(ReadOnlySpan<byte> raw, ReadOnlySpan<ConsoleLine> lines)
     {
-        var matcher = new LineMatcher(patterns);
-        try
+        if (_stopped || _sighting is not null) return;
+        foreach (var line in lines)
         {
-            await foreach (var line in lines.ReadAllAsync(_stop.Token).ConfigureAwait(false))
+            CrashPattern? p;
+            try
             {
-                if (matcher.Match(line.Text) is not { } p) continue;
-                Volatile.Write(ref _sighting, new CrashSighting(Name, p, line.Text, line.Sequence));
-                _crashed.Cancel();
-                return;
+                p = _matcher!.Match(line.Text);
             }
-        }
-        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
-        {
+            catch (RegexMatchTimeoutException)
+            {
+                continue; // a pathological line for one pattern is not a crash; the next line is tried
+            }
+            if (p is null) continue;
+            Volatile.Write(ref _sighting, new CrashSighting(Name, p, line.Text, line.Sequence));
+            // On the read loop: the guards' cancellation callbacks run on the pool, not here.
+            _ = _crashed.CancelAsync();
+            return;
         }
     }
+
+    void Farm.Serial.IConsoleObserver.OnClosed(string reason) { }
 
     /// <summary>The check failure for a crash seen while <paramref name="stage"/> ran: the crash line, then the console tail.</summary>
     public CheckFailedException Failure(string stage, CrashSighting s, int tail = 30)
@@ -165,10 +175,11 @@ internal sealed class CrashWatch : IAsyncDisposable
     }
 
     // _crashed stays undisposed: guards may still hold tokens linked to it, and it owns no timer.
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
-        _stop.Cancel();
-        await _loop.ConfigureAwait(false);
+        _stopped = true;
+        _subscription?.Dispose();
+        return ValueTask.CompletedTask;
     }
 
     /// <summary>Per-line matching: one multi-literal search over the hints, then the regexes that may match.</summary>

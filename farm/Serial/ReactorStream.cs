@@ -64,6 +64,67 @@ internal abstract class ReactorStream : Stream
         }
     }
 
+    /// <summary>
+    /// Reads on the reactor thread instead of through <see cref="ReadAsync(Memory{byte}, CancellationToken)"/>:
+    /// <paramref name="onData"/> gets each chunk as the paced reactor finds the fd readable, with no
+    /// task and no thread-pool hop per read; <paramref name="onEnd"/> is called once, with the reason,
+    /// at end of stream or on an error. Both run on the reactor thread and must not block.
+    /// </summary>
+    internal void StartPump(byte[] buffer, ChunkHandler onData, Action<string> onEnd)
+    {
+        int fd = Fd();
+        bool ended = false;
+        _reactor.StartPump(fd, () =>
+        {
+            if (ended) return false;
+            bool read = false;
+            try
+            {
+                while (true)
+                {
+                    if (_fd < 0) return End($"{_what} is closed");
+                    nint n = ReadInto(fd, buffer, out int errno);
+                    if (n > 0)
+                    {
+                        read = true;
+                        onData(buffer.AsSpan(0, (int)n));
+                        // A short read took all there was; the reactor calls again after its interval.
+                        if (n < buffer.Length) return true;
+                        continue;
+                    }
+                    if (n == 0 || IsHangUp(errno)) return End("end of stream");
+                    if (errno == LibC.EAGAIN) return read;
+                    if (errno != LibC.EINTR) return End($"{_what}: read: {LibC.Describe(errno)}");
+                }
+            }
+            catch (Exception e)
+            {
+                // Never let one console's failure stop the reactor that serves them all.
+                return End(e.Message);
+            }
+        });
+
+        bool End(string reason)
+        {
+            ended = true;
+            _reactor.StopPump(fd);
+            onEnd(reason);
+            return false;
+        }
+    }
+
+    internal delegate void ChunkHandler(ReadOnlySpan<byte> chunk);
+
+    unsafe nint ReadInto(int fd, byte[] buffer, out int errno)
+    {
+        fixed (byte* p = buffer)
+        {
+            nint n = ReadSome(fd, p, buffer.Length);
+            errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
+            return n;
+        }
+    }
+
     unsafe (nint n, int errno) Call(int fd, Memory<byte> buffer, bool write)
     {
         using var pin = buffer.Pin();

@@ -41,6 +41,8 @@ sealed unsafe class TtyReactor
     sealed class Waiters
     {
         public TaskCompletionSource? Read;
+        // A reader that reads on this thread (ConsoleBroker's pump); true when it read something.
+        public Func<bool>? Pump;
         public TaskCompletionSource? Write;
         public long LastRead = long.MinValue / 2;
         public bool ReadHeld;
@@ -89,10 +91,52 @@ sealed unsafe class TtyReactor
         return ct.CanBeCanceled ? tcs.Task.WaitAsync(ct) : tcs.Task;
     }
 
+    /// <summary>
+    /// Calls <paramref name="pump"/> on the reactor thread when <paramref name="fd"/> is readable (has
+    /// hung up, or errs), until <see cref="StopPump"/>. Paced with one wake-up per read: a pump that
+    /// read something is called again <see cref="ReadInterval"/> later without waiting for epoll (so
+    /// the bytes QEMU sends meanwhile do not wake this thread); one that found nothing re-arms the fd,
+    /// and the first byte after the quiet spell is read at once. The pump must not block: every
+    /// console of the process shares this thread.
+    /// </summary>
+    public void StartPump(int fd, Func<bool> pump)
+    {
+        lock (_gate)
+        {
+            if (!_fds.TryGetValue(fd, out var w)) throw new ObjectDisposedException("tty closed");
+            w.Pump = pump;
+            Arm(fd, w);
+        }
+    }
+
+    public void StopPump(int fd)
+    {
+        lock (_gate)
+            if (_fds.TryGetValue(fd, out var w)) w.Pump = null;
+    }
+
+    void RunPump(int fd, Func<bool> pump)
+    {
+        bool read = pump();
+        lock (_gate)
+        {
+            // Only if still pumping the same registration (a pump that saw EOF stopped itself).
+            if (!_fds.TryGetValue(fd, out var w) || w.Pump != pump || w.ReadHeld) return;
+            if (read)
+            {
+                w.ReadHeld = true;
+                _held.Add((fd, w, System.Diagnostics.Stopwatch.GetTimestamp() + IntervalTicks));
+                // Held: the fd stays disarmed (one-shot) unless a writer waits on it; no epoll_ctl per read.
+                if (w.Write is null) return;
+            }
+            Arm(fd, w);
+        }
+    }
+
     void Arm(int fd, Waiters w)
     {
         uint events = LibC.EPOLLONESHOT;
-        if (w.Read is { Task.IsCompleted: false } && !w.ReadHeld) events |= LibC.EPOLLIN;
+        if ((w.Read is { Task.IsCompleted: false } || w.Pump is not null) && !w.ReadHeld) events |= LibC.EPOLLIN;
         if (w.Write is { Task.IsCompleted: false }) events |= LibC.EPOLLOUT;
         Control(LibC.EPOLL_CTL_MOD, fd, events);
     }
@@ -126,6 +170,7 @@ sealed unsafe class TtyReactor
     void Fired(uint flags, int fd)
     {
         TaskCompletionSource? read = null, write = null;
+        Func<bool>? pump = null;
         long now = System.Diagnostics.Stopwatch.GetTimestamp();
         lock (_gate)
         {
@@ -133,22 +178,27 @@ sealed unsafe class TtyReactor
             bool failed = (flags & (LibC.EPOLLERR | LibC.EPOLLHUP)) != 0;
             if (failed || (flags & LibC.EPOLLIN) != 0)
             {
-                if (failed || now - w.LastRead >= IntervalTicks) { (read, w.Read) = (w.Read, null); w.LastRead = now; }
+                // A pump is armed for reads only after a quiet interval: it reads at once.
+                if (w.Pump is not null) pump = w.ReadHeld && !failed ? null : w.Pump;
+                else if (failed || now - w.LastRead >= IntervalTicks) { (read, w.Read) = (w.Read, null); w.LastRead = now; }
                 else if (!w.ReadHeld) { w.ReadHeld = true; _held.Add((fd, w, w.LastRead + IntervalTicks)); }
             }
             if (failed || (flags & LibC.EPOLLOUT) != 0) (write, w.Write) = (w.Write, null);
-            // One-shot: whoever is still waiting (e.g. a writer woken only for reads) re-arms.
-            if ((w.Read is not null && !w.ReadHeld) || w.Write is not null) Arm(fd, w);
+            // One-shot: whoever is still waiting (e.g. a writer woken only for reads) re-arms; a pump re-arms after it ran.
+            if ((w.Read is not null && !w.ReadHeld) || w.Write is not null || (w.Pump is not null && pump is null && !w.ReadHeld)) Arm(fd, w);
         }
         // Waiters retry the syscall, which reports EOF or the error itself.
         read?.TrySetResult();
         write?.TrySetResult();
+        if (pump is not null) RunPump(fd, pump);
     }
 
     int TimeoutMs()
     {
         if (_held.Count == 0) return -1;
-        long due = _held.Min(h => h.due) - System.Diagnostics.Stopwatch.GetTimestamp();
+        long first = long.MaxValue;
+        foreach (var h in _held) first = Math.Min(first, h.due);
+        long due = first - System.Diagnostics.Stopwatch.GetTimestamp();
         return due <= 0 ? 0 : (int)Math.Ceiling(due * 1000.0 / System.Diagnostics.Stopwatch.Frequency);
     }
 
@@ -157,6 +207,7 @@ sealed unsafe class TtyReactor
         if (_held.Count == 0) return;
         long now = System.Diagnostics.Stopwatch.GetTimestamp();
         List<TaskCompletionSource>? ready = null;
+        List<(int, Func<bool>)>? pumps = null;
         lock (_gate)
         {
             for (int i = _held.Count - 1; i >= 0; i--)
@@ -166,12 +217,19 @@ sealed unsafe class TtyReactor
                 _held.RemoveAt(i);
                 w.ReadHeld = false;
                 // An fd closed meanwhile (and maybe reused) is skipped: its waiter already failed.
-                if (!_fds.TryGetValue(fd, out var current) || current != w || w.Read is null) continue;
+                if (!_fds.TryGetValue(fd, out var current) || current != w) continue;
+                if (w.Pump is not null)
+                {
+                    (pumps ??= []).Add((fd, w.Pump));
+                    continue;
+                }
+                if (w.Read is null) continue;
                 (ready ??= []).Add(w.Read);
                 w.Read = null;
                 w.LastRead = now;
             }
         }
         if (ready is not null) foreach (var r in ready) r.TrySetResult();
+        if (pumps is not null) foreach (var (fd, pump) in pumps) RunPump(fd, pump);
     }
 }

@@ -76,6 +76,7 @@ public class UBootTests
         public ChannelReader<ConsoleLine> Subscribe(bool replay = false) => _broker.Subscribe(replay);
         public IReadOnlyList<string> Tail(int count) => _broker.Tail(count);
         public ConsoleCursor Cursor(bool fromStart = true) => _broker.Cursor(fromStart);
+        IDisposable IConsole.Observe(IConsoleObserver observer) => ((IConsole)_broker).Observe(observer);
 
         sealed class PipeDuplex(Stream input) : Stream
         {

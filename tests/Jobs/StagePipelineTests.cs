@@ -152,4 +152,5 @@ sealed class FakeConsole(params string[] lines) : IConsole
     public Task WriteAsync(string text, CancellationToken ct) => Task.CompletedTask;
     public IReadOnlyList<string> Tail(int count) => lines.TakeLast(count).ToList();
     public Farm.Serial.ConsoleCursor Cursor(bool fromStart = true) => throw new NotSupportedException();
+    IDisposable IConsole.Observe(Farm.Serial.IConsoleObserver observer) => throw new NotSupportedException();
 }

@@ -150,6 +150,8 @@ internal sealed class PhysicalBoard : IAsyncDisposable, IBootloader
         public IReadOnlyList<string> Tail(int count) => board._console?.Tail(count) ?? [];
 
         public ConsoleCursor Cursor(bool fromStart = true) => board.CurrentConsole.Cursor(fromStart);
+
+        IDisposable IConsole.Observe(IConsoleObserver observer) => ((IConsole)board.CurrentConsole).Observe(observer);
     }
 
     sealed class TftpDeployer(PhysicalBoard board) : IDeployer

@@ -27,6 +27,8 @@ sealed class QemuConsole(QemuBoard board) : IConsole
     public IReadOnlyList<string> Tail(int count) => board.ConsoleTail(count);
 
     public ConsoleCursor Cursor(bool fromStart = true) => board.CurrentConsole.Cursor(fromStart);
+
+    IDisposable IConsole.Observe(IConsoleObserver observer) => ((IConsole)board.CurrentConsole).Observe(observer);
 }
 
 /// <summary>Deploy: the command line for direct kernel boot (or U-Boot's TFTP root) and the disks it names.</summary>
