@@ -1,3 +1,4 @@
+using Farm.Boards;
 using Farm.Boards.Spec;
 using System.Text.RegularExpressions;
 using Farm.Boards.Qemu;

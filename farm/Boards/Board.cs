@@ -2,6 +2,9 @@ using Farm.Ssh;
 
 namespace Farm.Boards;
 
+/// <summary>Whether the board boots Xen with Linux as dom0, or the same Linux on bare metal (the baseline).</summary>
+internal enum BoardMode { Xen, Native }
+
 /// <summary>
 /// A board is composed, not inherited: QEMU and a physical bench fill the same slots.
 /// <paramref name="Lifetime"/> ends whatever the board started (processes, transcripts).
@@ -37,7 +40,7 @@ internal interface IBoardConfig
 {
     string Name { get; }
 
-    Farm.Boards.Spec.BoardMode Mode { get; }
+    BoardMode Mode { get; }
 
     /// <summary>The board for one run; its <see cref="Board.Lifetime"/> ends whatever it started.</summary>
     Board Create(BoardContext context);

@@ -2,6 +2,7 @@ using System.ComponentModel;
 using Farm.Boards.Spec;
 using Farm.Jobs;
 using Farm.Jobs.Spec;
+using Farm.Spec;
 using Farm.Lab;
 using Farm.Lab.Leases;
 using Farm.Lab.Queue;

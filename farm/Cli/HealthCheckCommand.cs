@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using Farm.Boards;
 using Farm.Boards.Spec;
 using Farm.Jobs;
 using Farm.Reports;
@@ -35,7 +36,7 @@ internal sealed class HealthCheckCommand : AsyncCommand<HealthCheckCommand.Setti
         var farm = FarmContext.Of(context);
         var lab = LabFile.Load(s.Lab);
         var boards = s.Boards.Length == 0 ? lab.Boards.ToList()
-            : s.Boards.Select(n => lab.Find(n) ?? throw new ConfigurationException($"no board named \"{n}\" in {s.Lab}{Farm.Jobs.Spec.NearMiss.Hint(n, lab.Boards.Select(b => b.Name))}")).ToList();
+            : s.Boards.Select(n => lab.Find(n) ?? throw new ConfigurationException($"no board named \"{n}\" in {s.Lab}{Farm.Spec.NearMiss.Hint(n, lab.Boards.Select(b => b.Name))}")).ToList();
         var store = await RunSinks.OpenStoreAsync(s.Out, s.RunStore, ct);
         var sinks = RunSinks.Create(store);
         var table = new Table().AddColumns("board", "health job", "verdict", "health now", "run");

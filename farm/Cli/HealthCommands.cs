@@ -1,6 +1,6 @@
 using System.ComponentModel;
 using Farm.Boards.Spec;
-using Farm.Jobs.Spec;
+using Farm.Spec;
 using Farm.Lab.Health;
 using Spectre.Console;
 using Spectre.Console.Cli;

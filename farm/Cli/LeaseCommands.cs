@@ -1,6 +1,6 @@
 using System.ComponentModel;
 using Farm.Boards.Spec;
-using Farm.Jobs.Spec;
+using Farm.Spec;
 using Farm.Lab;
 using Farm.Lab.Leases;
 using Spectre.Console;

@@ -146,7 +146,7 @@ internal sealed class TokenCommand : AsyncCommand<TokenCommand.Settings>
         DateTimeOffset? at = null;
         if (text.EndsWith('d') && int.TryParse(text[..^1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var days) && days is > 0 and <= 3650)
             at = now.AddDays(days);
-        else if (Farm.Jobs.Spec.Duration.TryParse(text, out var span))
+        else if (Farm.Spec.Duration.TryParse(text, out var span))
             at = now + span;
         else if (text.Length <= 40 && DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var t))
             at = t;

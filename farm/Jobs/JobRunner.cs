@@ -4,6 +4,7 @@ using Farm.Boards;
 using Farm.Boards.Spec;
 using Farm.Jobs.Stages;
 using Farm.Ssh;
+using Farm.Serial;
 
 namespace Farm.Jobs;
 

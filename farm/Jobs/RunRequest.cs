@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Farm.Boards;
 using Farm.Boards.Qemu;
+using Farm.Serial;
 
 namespace Farm.Jobs;
 

@@ -1,5 +1,7 @@
+using Farm.Boards;
 using Farm.Boards.Spec;
 using Farm.Jobs.Spec;
+using Farm.Serial;
 
 namespace Farm.Jobs;
 

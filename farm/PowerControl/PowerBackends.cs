@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using Farm.Boards.Spec;
-using Farm.Jobs.Spec;
+using Farm.Spec;
 
 namespace Farm.PowerControl;
 

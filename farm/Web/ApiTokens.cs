@@ -62,7 +62,7 @@ internal sealed partial class ApiTokens
         var yaml = new YamlStream();
         try
         {
-            Farm.Jobs.Spec.SpecReader.Load(yaml, File.ReadAllText(path));
+            Farm.Spec.SpecReader.Load(yaml, File.ReadAllText(path));
         }
         catch (YamlDotNet.Core.YamlException e)
         {

@@ -1,6 +1,6 @@
 using System.Net;
 using Farm.Boards.Spec;
-using Farm.Jobs.Spec;
+using Farm.Spec;
 using Farm.Lab;
 using Farm.Lab.Health;
 using Farm.Lab.Leases;

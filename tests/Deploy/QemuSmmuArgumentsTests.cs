@@ -1,4 +1,5 @@
 using Farm.Boards.Qemu;
+using Farm.Boards;
 using Farm.Boards.Spec;
 using Farm.Ssh;
 

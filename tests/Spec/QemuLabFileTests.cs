@@ -1,4 +1,5 @@
 using Farm.Boards.Spec;
+using Farm.Jobs;
 using Farm.Jobs.Spec;
 
 namespace Farm.Tests.Spec;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using Farm.Boards.Spec;
 using Farm.Jobs.Spec;
+using Farm.Spec;
 
 namespace Farm.Tests.Spec;
 

@@ -1,5 +1,5 @@
 using Farm.Boards.Spec;
-using Farm.Jobs.Spec;
+using Farm.Spec;
 using Farm.PowerControl;
 using Farm.Serial;
 

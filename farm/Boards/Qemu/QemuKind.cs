@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 using Farm.Boards.Spec;
-using Farm.Jobs.Spec;
+using Farm.Spec;
 
 namespace Farm.Boards.Qemu;
 

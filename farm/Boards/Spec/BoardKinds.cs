@@ -1,4 +1,4 @@
-using Farm.Jobs.Spec;
+using Farm.Spec;
 
 namespace Farm.Boards.Spec;
 

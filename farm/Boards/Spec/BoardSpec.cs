@@ -1,9 +1,6 @@
-using Farm.Jobs.Spec;
+using Farm.Spec;
 
 namespace Farm.Boards.Spec;
-
-/// <summary>Whether the board boots Xen with Linux as dom0, or the same Linux on bare metal (the baseline).</summary>
-internal enum BoardMode { Xen, Native }
 
 /// <summary>
 /// The emulated IOMMU QEMU gives the virt machine (<c>-machine ...,iommu=smmuv3</c>).
@@ -45,25 +42,11 @@ internal sealed record BoardSpec
     public IReadOnlyList<string> ExpectedPci { get; init; } = [];
 
     /// <summary>Crash patterns watched on this board's console: the defaults with the lab file's crash-patterns: applied.</summary>
-    public IReadOnlyList<Farm.Jobs.CrashPattern> CrashPatterns { get; init; } = Farm.Jobs.CrashPatterns.Defaults;
+    public IReadOnlyList<Farm.Serial.CrashPattern> CrashPatterns { get; init; } = Farm.Serial.CrashPatterns.Defaults;
 
     public IReadOnlyList<string> Tags { get; init; } = [];
     public string SourcePath { get; init; } = "";
     public int Line { get; init; }
-
-    /// <summary>
-    /// Why this board cannot run <paramref name="job"/>, or null when it can (LAVA's
-    /// <c>accepts()</c>: the answer to "why not" is always a sentence).
-    /// </summary>
-    public string? Rejects(JobSpec job)
-    {
-        var missing = job.Tags.Where(t => !Tags.Contains(t, StringComparer.Ordinal)).ToList();
-        if (missing.Count > 0) return $"lacks tag{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing)}";
-        if (Hardware.Problem is { } problem) return problem;
-        if (job.Expect.XenBanner is not null && Mode != BoardMode.Xen)
-            return $"boots {Mode.ToString().ToLowerInvariant()} Linux, so the Xen banner the job expects (expect.xen-banner) never appears";
-        return null;
-    }
 
     /// <summary>Power as the lab API and dashboard show it: where it is on a bench, else the kind Farm drives itself.</summary>
     public string SharedPower => Hardware.Physical ? Hardware.PowerSummary : Kind;

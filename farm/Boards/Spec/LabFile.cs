@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using Farm.Jobs.Spec;
+using Farm.Spec;
 
 namespace Farm.Boards.Spec;
 
@@ -45,11 +45,11 @@ internal static partial class LabFile
             {
                 var found = Directory.GetFiles(path, "*.yaml").Concat(Directory.GetFiles(path, "*.yml")).Order(StringComparer.Ordinal).ToList();
                 if (found.Count == 0) throw new ConfigurationException($"no *.yaml lab files in {path}", [Path.GetFullPath(path)]);
-                files.AddRange(found.Select(f => (f, JobFile.ReadSource(f, "lab file"))));
+                files.AddRange(found.Select(f => (f, SpecReader.ReadSource(f, "lab file"))));
             }
             else
             {
-                files.Add((path, JobFile.ReadSource(path, "lab file")));
+                files.Add((path, SpecReader.ReadSource(path, "lab file")));
             }
         }
         return Parse(files);
@@ -115,8 +115,8 @@ internal static partial class LabFile
         foreach (var (name, key, value) in map.Entries)
         {
             var path = map.PathOf(name);
-            if (!JobFile.Name().IsMatch(name))
-                root.Reader.Report(key, path, $"\"{name}\" is not a valid name ({JobFile.NameRule})");
+            if (!SpecName.Rule().IsMatch(name))
+                root.Reader.Report(key, path, $"\"{name}\" is not a valid name ({SpecName.RuleText})");
             if (root.Reader.Mapping(value, path, SettingKeys(kinds)) is not { } fields) continue;
             var at = root.Reader.At(key);
             yield return new BoardTypeSpec
@@ -143,8 +143,8 @@ internal static partial class LabFile
             var path = $"boards[{i}]";
             if (root.Reader.Mapping(list.Children[i], path, BoardKeys(kinds)) is not { } board) continue;
             var name = board.Text("name", required: true);
-            if (name is not null && !JobFile.Name().IsMatch(name))
-                board.Report("name", $"\"{name}\" is not a valid name ({JobFile.NameRule})");
+            if (name is not null && !SpecName.Rule().IsMatch(name))
+                board.Report("name", $"\"{name}\" is not a valid name ({SpecName.RuleText})");
             var type = board.Text("type", required: true, "a key of board-types");
             var tags = board.TextList("tags", "tag", duplicateReason: "listed twice") ?? [];
             var overrides = ReadSettings(board, kinds, boardOnly: true);
@@ -213,7 +213,7 @@ internal static partial class LabFile
             XenCmdline = s.XenCmdline,
             LinuxCmdline = s.LinuxCmdline!,
             ExpectedPci = s.ExpectedPci ?? [],
-            CrashPatterns = Farm.Jobs.CrashPatterns.Merge(Farm.Jobs.CrashPatterns.Defaults, s.CrashPatterns, $"board type {type.Name} / board {entry.Name}"),
+            CrashPatterns = Farm.Serial.CrashPatterns.Merge(Farm.Serial.CrashPatterns.Defaults, s.CrashPatterns, $"board type {type.Name} / board {entry.Name}"),
             Tags = entry.Tags,
             SourcePath = entry.At.Source,
             Line = entry.At.Line,

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Farm.Guests;
 using YamlDotNet.RepresentationModel;
+using Farm.Spec;
 
 namespace Farm.Jobs.Spec;
 

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Farm.Guests;
+using Farm.Spec;
 
 namespace Farm.Jobs.Spec;
 

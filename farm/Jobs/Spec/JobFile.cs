@@ -1,4 +1,6 @@
 using System.Text.RegularExpressions;
+using Farm.Spec;
+using Farm.Serial;
 
 namespace Farm.Jobs.Spec;
 
@@ -14,14 +16,8 @@ internal static partial class JobFile
     static readonly string[] TimeoutKeys = [.. StageKinds.All.Select(k => k.Name), "job"];
     static readonly string[] ExpectKeys = ["xen-banner", "dom0-prompt"];
 
-    // Job and board names become run directory names and report keys.
-    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._-]*$", RegexOptions.CultureInvariant)]
-    internal static partial Regex Name();
-
-    internal const string NameRule = "use letters, digits, '.', '_' and '-'; it names run directories";
-
     /// <summary>Reads and validates a job file; a missing file is a <see cref="ConfigurationException"/> naming the path.</summary>
-    public static JobSpec Load(string path) => Parse(ReadSource(path, "job file"), path);
+    public static JobSpec Load(string path) => Parse(SpecReader.ReadSource(path, "job file"), path);
 
     /// <summary>Validates job YAML; <paramref name="sourceName"/> prefixes every error (usually the path).</summary>
     public static JobSpec Parse(string yaml, string sourceName)
@@ -32,28 +28,12 @@ internal static partial class JobFile
         return job;
     }
 
-    internal static string ReadSource(string path, string what)
-    {
-        try
-        {
-            return SpecReader.ReadFile(path);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new ConfigurationException($"{what} not found: {path}", [Path.GetFullPath(path)], e);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ConfigurationException($"cannot read {what} {path}: {e.Message}", null, e);
-        }
-    }
-
     static readonly Dictionary<string, BootMode> BootModes = new() { ["cold"] = BootMode.Cold, ["snapshot"] = BootMode.Snapshot };
 
     static JobSpec? Read(SpecMapping root)
     {
         var name = root.Text("name", required: true);
-        if (name is not null && !Name().IsMatch(name)) root.Report("name", $"\"{name}\" is not a valid name ({NameRule})");
+        if (name is not null && !SpecName.Rule().IsMatch(name)) root.Report("name", $"\"{name}\" is not a valid name ({SpecName.RuleText})");
 
         var board = root.Text("board");
         var tagList = root.TextList("tags", "tag", duplicateReason: "listed twice");

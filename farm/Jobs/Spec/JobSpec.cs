@@ -1,4 +1,6 @@
 using System.Text.RegularExpressions;
+using Farm.Spec;
+using Farm.Serial;
 
 namespace Farm.Jobs.Spec;
 

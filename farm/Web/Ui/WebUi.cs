@@ -2,7 +2,7 @@ using System.Text;
 using Farm.Boards.Spec;
 using Farm.Checks;
 using Farm.Jobs;
-using Farm.Jobs.Spec;
+using Farm.Spec;
 using Farm.Lab.Leases;
 using Farm.Reports;
 using Farm.Reports.Trends;

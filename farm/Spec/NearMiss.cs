@@ -1,4 +1,4 @@
-namespace Farm.Jobs.Spec;
+namespace Farm.Spec;
 
 /// <summary>
 /// "did you mean ...?" for misspelt keys and names. Two edits catch the usual slips

@@ -1,4 +1,4 @@
-namespace Farm.Jobs.Spec;
+namespace Farm.Spec;
 
 /// <summary>Where a value sits in a spec file; lines and columns are 1-based, as editors show them.</summary>
 internal readonly record struct SpecPosition(string Source, int Line, int Column)

@@ -2,7 +2,7 @@ using System.Text.RegularExpressions;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
-namespace Farm.Jobs.Spec;
+namespace Farm.Spec;
 
 /// <summary>
 /// Reads a YAML spec file through YamlDotNet's node model rather than a deserializer, because
@@ -116,6 +116,23 @@ internal sealed partial class SpecReader(string source)
         {
             var at = parser.Current?.End ?? Mark.Empty;
             throw new YamlException(at, at, "the YAML parser could not read the text after this point", e);
+        }
+    }
+
+    /// <summary>Reads a spec file named in messages as <paramref name="what"/> (<c>job file</c>, <c>lab file</c>); a missing or unreadable file is a <see cref="ConfigurationException"/> naming the path.</summary>
+    internal static string ReadSource(string path, string what)
+    {
+        try
+        {
+            return ReadFile(path);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new ConfigurationException($"{what} not found: {path}", [System.IO.Path.GetFullPath(path)], e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigurationException($"cannot read {what} {path}: {e.Message}", null, e);
         }
     }
 

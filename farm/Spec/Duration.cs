@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 
-namespace Farm.Jobs.Spec;
+namespace Farm.Spec;
 
 /// <summary>
 /// Timeouts as people write them in job files: <c>90s</c>, <c>5m</c>, <c>1h30m</c>, <c>500ms</c>,

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using YamlDotNet.RepresentationModel;
 
-namespace Farm.Jobs.Spec;
+namespace Farm.Spec;
 
 /// <summary>
 /// One YAML mapping being read into a record. Each accessor returns null when the value is
@@ -204,9 +204,9 @@ internal sealed class SpecMapping
         var result = new Dictionary<string, Regex?>(StringComparer.Ordinal);
         foreach (var (name, keyNode, _) in map.Entries)
         {
-            if (!Farm.Jobs.CrashPatterns.IsValidId(name))
+            if (!Farm.Serial.CrashPatterns.IsValidId(name))
             {
-                reader.Report(keyNode, map.PathOf(name), $"\"{name}\" is not a crash pattern id ({Farm.Jobs.CrashPatterns.IdHint})");
+                reader.Report(keyNode, map.PathOf(name), $"\"{name}\" is not a crash pattern id ({Farm.Serial.CrashPatterns.IdHint})");
                 continue;
             }
             if (map.Text(name) is not { } text) continue;
