@@ -23,7 +23,7 @@ internal static class CheckSuite
         new NegativeDom0RegistrationRefusedLoudly(), new NegativeUnassignableRefused(),
         // What each guest sees (Catalog/Guest.cs): run once per guest on its own evidence.
         new EcamDomUBridgeNodeMatchesLayout(), new EcamDomUDevicesAtVirtualSbdf(), new BarDomUHostSizes(),
-        new DmaDomUNvmeRoundTrip(), new DmaDomUNicTcp(), new DmaDomUNoSmmuFaults(),
+        new IrqDomUIntxDelivered(), new DmaDomUNvmeRoundTrip(), new DmaDomUNicTcp(), new DmaDomUNoSmmuFaults(),
         new LifecycleDomUKernelHealthy(), new LifecycleDomUHotplug(), new LifecycleDomUDeviceBackInDom0(),
     ];
 

@@ -27,7 +27,10 @@ public class GuestCheckTests
     {
         var r = Run(GuestEvidence.Good());
         Assert.That(r.Keys, Is.EquivalentTo(GuestChecks.Select(c => c.Id)), "one result per guest check for g1");
-        foreach (var c in r.Values)
+        // The synthesized guest's devices are on MSI-X (a Xen with a guest ITS) and it has no /proc/interrupts: the INTx
+        // check has nothing to judge (GuestIntxGoldenTests judges a captured INTx guest).
+        Assert.That(r["irq.domu-intx-delivered"].Verdict, Is.EqualTo(CheckVerdict.NotApplicable), r["irq.domu-intx-delivered"].Summary);
+        foreach (var c in r.Values.Where(c => c.Id != "irq.domu-intx-delivered"))
             Assert.That(c.Verdict, Is.EqualTo(CheckVerdict.Pass), $"{c.Id}: {c.Summary} / {string.Join(" | ", c.Evidence.Take(3))}");
         Assert.That(r["ecam.domu-devices-at-virtual-sbdf"].Evidence, Has.Some.StartsWith("0000:00:01.0 -> 00:00.0 Non-Volatile memory controller"));
         Assert.That(r["bar.domu-bars-match-host-sizes"].Evidence, Has.Some.Contains("Memory at 8000000000").And.Some.Contains("Memory at 23000000"));

@@ -256,11 +256,85 @@ internal sealed partial class DmaDomUNicTcp : GuestCheck
 }
 
 /// <summary>
+/// Each device the guest drives on INTx (lspci's <c>Interrupt: pin X routed to IRQ N</c>, no MSI/MSI-X enabled)
+/// has that IRQ in the guest's <c>/proc/interrupts</c> with a count above zero: Xen delivered the device's host
+/// line to the guest. When the job dumps the bridge's <c>interrupt-map</c>, the row's GIC interrupt must also be
+/// the one the map gives for the device's virtual slot and pin (a host line routed to another vIRQ shows there).
+/// </summary>
+internal sealed partial class IrqDomUIntxDelivered : GuestCheck
+{
+    public override string Id => "irq.domu-intx-delivered";
+    public override string Group => "interrupts";
+    public override string Title => "domU devices' INTx delivered on the SPI the bridge's interrupt-map names";
+    public override string Source => "pciutils lspci.c (\"Interrupt: pin %c routed to IRQ %d\"); linux kernel/irq/proc.c show_interrupts; " +
+                                     "Documentation/devicetree/bindings/pci/pci.txt (interrupt-map, interrupt-map-mask); " +
+                                     "ci/xen/patches/xen-4.17-arm-vpci-guestintx.patch (\"%pd: vPCI: %pp INT%c (host IRQ %u) at virtual %pp INT%c, vIRQ %u\")";
+    public override IReadOnlyList<GuestNeed> GuestNeeds => [GuestNeed.Booted, GuestNeed.Devices, GuestNeed.Vpci, GuestNeed.PciInterrupts, GuestNeed.Lspci];
+
+    public override Finding Evaluate(Target t, Guest g)
+    {
+        if (g.Interrupts.Count == 0) return Finding.NotApplicable($"guest {g.Name}: the job did not collect cat /proc/interrupts in the guest");
+        var driven = GuestVpciLayout.Match(t, g).Select(m => m.Guest).OfType<LspciDevice>().Where(d => d.Driver is not null).ToList();
+        var intx = driven.Where(d => d.InterruptMode == "INTx").ToList();
+        if (intx.Count == 0)
+            return Finding.NotApplicable($"guest {g.Name}: no device it drives uses INTx", driven.Select(d => $"{d.Header} ({d.InterruptMode})"));
+        var map = g.VpciBridge is { } bridge ? MapOf(bridge) : null;
+        var evidence = new List<string>();
+        foreach (var d in intx)
+        {
+            var who = $"guest {g.Name} {d.Bdf} ({d.Driver})";
+            if (d.Irq is not { } irq || Pin().Match(d.InterruptLine ?? "") is not { Success: true } pin)
+                return Finding.Fail($"{who} uses INTx but lspci shows no routed IRQ", d.Header);
+            var row = g.Interrupts.FirstOrDefault(r => r.Id == irq.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (row is null) return Finding.Fail($"{who}: IRQ {irq} is not in the guest's /proc/interrupts", d.InterruptLine!);
+            if (row.Total == 0)
+                return Finding.Fail($"{who}: IRQ {irq} never fired (count 0): its INTx did not reach the guest", d.InterruptLine!, row.Line);
+            evidence.Add($"{d.Bdf}: {d.InterruptLine!.Trim()}");
+            evidence.Add(row.Line);
+            if (map is null) continue;
+            var slot = int.Parse(d.Bdf[^4..^2], System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture);
+            var want = map.FirstOrDefault(e => e.Matches(slot, pin.Groups[1].Value[0] - 'A' + 1));
+            if (want.Line is null)
+                return Finding.Fail($"{who}: the bridge's interrupt-map has no entry for slot {slot} INT{pin.Groups[1].Value}", evidence[^2], $"interrupt-map = {g.VpciBridge!.Get("interrupt-map")}");
+            if (row.HwIrq != want.GicIrq.ToString(System.Globalization.CultureInfo.InvariantCulture))
+                return Finding.Fail($"{who}: delivered on GIC {row.HwIrq}, but the bridge's interrupt-map gives {want.GicIrq} for slot {slot} INT{pin.Groups[1].Value}",
+                    evidence[^2], row.Line, want.Line);
+            evidence.Add($"interrupt-map: {want.Line}");
+        }
+        return Finding.Pass($"{intx.Count} INTx device(s) of guest {g.Name} took interrupts{(map is null ? "" : " on the SPIs the bridge's interrupt-map names")}", evidence);
+    }
+
+    /// <summary>
+    /// One entry of the bridge's <c>interrupt-map</c> as libxl writes it for a GIC parent without address cells:
+    /// child unit address (3 cells), pin, parent phandle, GIC specifier (type 0 = SPI, number, flags): 8 cells.
+    /// </summary>
+    readonly record struct MapEntry(ulong Hi, ulong MaskHi, ulong Pin, ulong MaskPin, int GicIrq, string Line)
+    {
+        public bool Matches(int slot, int pin) => (((ulong)slot << 11) & MaskHi) == (Hi & MaskHi) && ((ulong)pin & MaskPin) == (Pin & MaskPin);
+    }
+
+    static List<MapEntry>? MapOf(Parsers.DtNode bridge)
+    {
+        var cells = bridge.Cells("interrupt-map");
+        var mask = bridge.Cells("interrupt-map-mask");
+        if (cells.Count == 0 || cells.Count % 8 != 0 || mask.Count != 4) return null;
+        return Enumerable.Range(0, cells.Count / 8).Select(i => cells.Skip(i * 8).Take(8).ToList())
+            .Where(e => e[5] == 0 && e[6] < 988)
+            .Select(e => new MapEntry(e[0], mask[0], e[3], mask[3], (int)e[6] + 32,
+                $"<0x{e[0]:x} 0x{e[1]:x} 0x{e[2]:x} {e[3]} 0x{e[4]:x} {e[5]} {e[6]} 0x{e[7]:x}> (slot {(e[0] >> 11) & 0x1f}, GIC {e[6] + 32})"))
+            .ToList();
+    }
+
+    [GeneratedRegex(@"Interrupt: pin ([A-D]) routed to IRQ \d+")]
+    private static partial Regex Pin();
+}
+
+/// <summary>
 /// No SMMU fault while the guest did I/O through its devices. Xen's and dom0's logs cannot be cut at the
 /// moment the guest's I/O began, so any fault in them by the end of the guest's life fails (stricter, never laxer):
 /// the serial console (Xen's own lines as they happen), xl dmesg, dom0's dmesg and the guest's lifecycle outputs.
 /// </summary>
-internal sealed class DmaDomUNoSmmuFaults : GuestCheck
+internal sealed partial class DmaDomUNoSmmuFaults : GuestCheck
 {
     public override string Id => "dma.domu-no-smmu-faults-during-io";
     public override string Group => "dma-iommu";
@@ -282,9 +356,37 @@ internal sealed class DmaDomUNoSmmuFaults : GuestCheck
             .Concat(g.Dmesg.SmmuFaults)
             .Distinct().ToList();
         var io = g.NvmeDma?[0] ?? g.NicTcp?[0];
-        return faults.Count == 0 ? Finding.Pass($"no SMMU event/context-fault lines after guest {g.Name}'s I/O", t[Need.Iommu].Evidence, io)
-            : Finding.Fail($"the SMMU reported faults by the end of guest {g.Name}'s I/O", [.. faults, io]);
+        if (faults.Count == 0) return Finding.Pass($"no SMMU event/context-fault lines after guest {g.Name}'s I/O", t[Need.Iommu].Evidence, io);
+        var first = FirstEvent(t.Bundle.ConsoleLog);
+        return Finding.Fail($"the SMMU reported faults by the end of guest {g.Name}'s I/O{(first is { } e ? ": " + e.Summary : "")}",
+            [.. faults, .. first?.Lines ?? [], io]);
     }
+
+    /// <summary>
+    /// The first SMMUv3 event Xen printed with its record (arm_smmu_evtq_thread: "event 0x%02x received:", then the
+    /// record's four 64-bit words, one per line): word 0 holds the event id (bits 7:0) and the StreamID (bits 63:32),
+    /// word 2 the input address of a translation-related fault (SMMUv3 spec, event records F_TRANSLATION 0x10 to
+    /// F_PERMISSION 0x13).
+    /// </summary>
+    static (string Summary, IReadOnlyList<string> Lines)? FirstEvent(string console)
+    {
+        var lines = XenLogParser.Parse(console).Lines.ToList();
+        var at = lines.FindIndex(l => SmmuEvent().IsMatch(l));
+        if (at < 0) return null;
+        var words = lines.Skip(at + 1).Take(4).Select(l => EventWord().Match(l)).TakeWhile(m => m.Success).ToList();
+        if (words.Count < 3) return null;
+        var w = words.Select(m => ulong.Parse(m.Groups[1].Value, System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        var id = w[0] & 0xff;
+        var name = id switch { 0x10 => "F_TRANSLATION", 0x11 => "F_ADDR_SIZE", 0x12 => "F_ACCESS", 0x13 => "F_PERMISSION", _ => null };
+        var summary = $"event 0x{id:x2}{(name is null ? "" : $" ({name})")} from StreamID 0x{w[0] >> 32:x}" + (name is null ? "" : $", input address 0x{w[2]:x}");
+        return (summary, [lines[at], .. words.Select(m => m.Value)]);
+    }
+
+    [GeneratedRegex(@"SMMUv3: \S+: event 0x[0-9a-f]{2} received:")]
+    private static partial Regex SmmuEvent();
+
+    [GeneratedRegex(@"SMMUv3: \S+:\s+0x([0-9a-f]{16})$")]
+    private static partial Regex EventWord();
 }
 
 /// <summary>Detaching one device and attaching it again leaves the guest's other devices in place and working.</summary>
