@@ -21,13 +21,13 @@ OUT=${FARM_OUT:-artifacts}
 "$FARM" build xen --source debian:bookworm --patch ci/xen/patches/xen-4.17-arm-pci-passthrough.patch \
     --artifacts-from bookworm --name xen-vpci-tools --tools \
     || { rm -f .cache/artifacts/xen-vpci-tools; echo "[nightly] farm build xen --tools failed: xen-vpci-tools-guest will say why" >&2; }
-# Farm's domU vPCI patches (issue 17 steps 1-2) with their own toolstack: a guest with the NVMe and e1000e
-# at virtual SBDFs on its own bridge, BARs mapped where it placed them (SMMU board).
+# Farm's domU vPCI patches (issue 17 steps 1-4) with their own toolstack: a guest with the NVMe and e1000e
+# at virtual SBDFs on its own bridge, BARs mapped where it placed them, INTx routed, DMA through the SMMU.
 P=ci/xen/patches
 "$FARM" build xen --source debian:bookworm --patch $P/xen-4.17-arm-pci-passthrough.patch --patch $P/xen-4.17-arm-smmuv3-pci-iommu-map.patch \
     --patch $P/xen-4.17-arm-vpci-guest.patch --patch $P/xen-4.17-arm-vpci-guest-toolstack.patch --patch $P/xen-4.17-arm-vpci-guestbars.patch \
-    --artifacts-from bookworm --name xen-vpci-guest-bars --tools \
-    || { rm -f .cache/artifacts/xen-vpci-guest-bars; echo "[nightly] farm build xen (domU vPCI patches) failed: xen-guest-pci-smmu-vpci will say why" >&2; }
+    --patch $P/xen-4.17-arm-vpci-guestintx.patch --artifacts-from bookworm --name xen-vpci-guest-intx --tools \
+    || { rm -f .cache/artifacts/xen-vpci-guest-intx; echo "[nightly] farm build xen (domU vPCI patches) failed: xen-guest-pci-smmu-vpci will say why" >&2; }
 # The matrix: Debian Xen 4.17 + dom0, the self-built Xen with vPCI (without and with an SMMU it can use),
 # a plain domU and a domU with the NVMe and e1000e on each, a plain domU under the tree's own toolstack,
 # and the same Linux natively as the baseline.
