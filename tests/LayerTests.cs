@@ -21,7 +21,8 @@ public class LayerTests
         ("Jobs", "Reports"), ("Jobs", "Lab"), ("Jobs", "Web"), ("Jobs", "Cli"),
         ("Web", "Cli"),
         ("PowerControl", "Web"), ("PowerControl", "Lab"), ("PowerControl", "Reports"), ("PowerControl", "Cli"),
-        ("PowerControl", "Jobs"),
+        // Power backends read their keys through Spec (host:port included) and know no board.
+        ("PowerControl", "Jobs"), ("PowerControl", "Boards"),
         ("Serial", "Checks"), ("Serial", "Reports"), ("Serial", "Lab"), ("Serial", "Web"), ("Serial", "Cli"),
         ("Serial", "Spec"), ("Serial", "Jobs"), ("Serial", "Boards"),
         // Boards read lab files with the generic reader (Spec); placing a job on a board is the job's business (Jobs).

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Farm.Boards.Spec;
 using Farm.Spec;
 
 namespace Farm.PowerControl;
@@ -97,7 +96,7 @@ internal sealed class PowerFields(SpecMapping mapping, string backend, IReadOnly
     public string? HostPort(string key, int defaultPort)
     {
         if (mapping.Text(key) is not { } text) return null;
-        if (Boards.Spec.HostPort.TryParse(text, defaultPort, out _, out _)) return text;
+        if (Farm.Spec.HostPort.TryParse(text, defaultPort, out _, out _)) return text;
         mapping.Report(key, $"\"{text}\" is not host:port");
         return null;
     }
@@ -123,7 +122,7 @@ internal sealed class PowerFields(SpecMapping mapping, string backend, IReadOnly
     }
 
     internal static (string Host, int Port) Endpoint(string hostPort, int defaultPort) =>
-        Boards.Spec.HostPort.TryParse(hostPort, defaultPort, out var h, out var p) ? (h, p) : throw new ConfigurationException($"power.host \"{hostPort}\" is not host:port");
+        Farm.Spec.HostPort.TryParse(hostPort, defaultPort, out var h, out var p) ? (h, p) : throw new ConfigurationException($"power.host \"{hostPort}\" is not host:port");
 }
 
 /// <summary><c>backend: command</c>: shell commands that switch and read the outlet (a USB relay's CLI, a script).</summary>
