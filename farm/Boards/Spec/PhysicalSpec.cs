@@ -1,22 +1,4 @@
-using Farm.Serial;
-
 namespace Farm.Boards.Spec;
-
-/// <summary>A board's UART: a local tty (<c>device</c>) or a console server port (<c>ser2net: host:port</c>).</summary>
-internal sealed record SerialSpec
-{
-    public string? Device { get; init; }
-
-    /// <summary>Line settings of a local tty (a console server sets its own).</summary>
-    public SerialSettings Line { get; init; } = SerialSettings.Default;
-
-    public int Baud => Line.Baud;
-    public string? Ser2NetHost { get; init; }
-    public int Ser2NetPort { get; init; }
-    public Ser2NetMode Mode { get; init; } = Ser2NetMode.Raw;
-
-    public string Summary => Device is not null ? $"{Device} {Line}" : $"ser2net {Ser2NetHost}:{Ser2NetPort} ({Mode.ToString().ToLowerInvariant()})";
-}
 
 /// <summary>
 /// A board's network as U-Boot and Farm see it: U-Boot's address and the TFTP server's, the
