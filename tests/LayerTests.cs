@@ -21,12 +21,16 @@ public class LayerTests
         ("Jobs", "Reports"), ("Jobs", "Lab"), ("Jobs", "Web"), ("Jobs", "Cli"),
         ("Web", "Cli"),
         ("PowerControl", "Web"), ("PowerControl", "Lab"), ("PowerControl", "Reports"), ("PowerControl", "Cli"),
-        ("PowerControl", "Jobs"),
+        // Power backends read their keys through Spec (host:port included) and know no board.
+        ("PowerControl", "Jobs"), ("PowerControl", "Boards"),
         ("Serial", "Checks"), ("Serial", "Reports"), ("Serial", "Lab"), ("Serial", "Web"), ("Serial", "Cli"),
-        ("Serial", "Spec"), ("Serial", "Jobs"), ("Serial", "Boards"),
+        ("Serial", "Spec"), ("Serial", "Jobs"), ("Serial", "Boards"), ("Serial", "Consoles"),
+        // Console transports open Serial's streams and read their keys through Spec; boards use them, never the other way round.
+        ("Consoles", "Boards"), ("Consoles", "Jobs"), ("Consoles", "Lab"), ("Consoles", "Checks"), ("Consoles", "Reports"),
+        ("Consoles", "Web"), ("Consoles", "Cli"), ("Consoles", "PowerControl"), ("PowerControl", "Consoles"),
         // Boards read lab files with the generic reader (Spec); placing a job on a board is the job's business (Jobs).
         ("Boards", "Jobs"), ("Boards", "Lab"), ("Boards", "Reports"), ("Boards", "Web"), ("Boards", "Cli"),
-        ("Spec", "Jobs"), ("Spec", "Boards"), ("Spec", "Lab"), ("Spec", "Reports"), ("Spec", "Web"), ("Spec", "Cli"),
+        ("Spec", "Jobs"), ("Spec", "Boards"), ("Spec", "Consoles"), ("Spec", "Lab"), ("Spec", "Reports"), ("Spec", "Web"), ("Spec", "Cli"),
     ];
 
     /// <summary>Pairs of namespaces (finer than layers) that must not refer to each other that way.</summary>

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Farm.Boards.Spec;
 using Farm.Spec;
 
 namespace Farm.PowerControl;
@@ -62,68 +61,48 @@ internal static class PowerBackends
     public static PowerBackendEntry? Find(string name) => Entries.GetValueOrDefault(name);
 
     public static IReadOnlyList<string> Names => [.. Entries.Keys.Order(StringComparer.Ordinal)];
+
+    /// <summary><c>power:</c> read by the backend it names; a key that backend does not take is reported at its line.</summary>
+    public static PowerSpec? Read(SpecMapping power)
+    {
+        if (power.OneOf("backend", Names, required: true) is not { } name || Find(name) is not { } entry) return null;
+        var fields = new PowerFields(power, name, entry.Keys);
+        fields.RejectForeignKeys();
+        return entry.Read(fields);
+    }
 }
 
 /// <summary>A backend's view of its <c>power:</c> mapping: typed reads that report at the value's own position.</summary>
 internal sealed class PowerFields(SpecMapping mapping, string backend, IReadOnlyList<string> keys)
+    : SpecFields(mapping, $"the {backend} backend", "backend", keys)
 {
-    public SpecMapping Mapping => mapping;
-
-    public string? Text(string key) => mapping.Text(key);
-
-    public int? Integer(string key, int min = 0) => mapping.Integer(key, min);
-
-    public void Report(string key, string message) => mapping.Report(key, message);
-
-    /// <summary>Reports each of <paramref name="needed"/> that is absent; true when all are there.</summary>
-    public bool Require(params string[] needed)
-    {
-        var missing = needed.Where(k => !mapping.Has(k)).ToList();
-        foreach (var key in missing)
-            mapping.Missing(key, $"the {backend} backend needs {string.Join(", ", needed)}");
-        return missing.Count == 0;
-    }
-
     /// <summary>A secret as a reference: <c>env:NAME</c> or <c>file:/path</c>, never the secret itself.</summary>
     public string? Secret(string key)
     {
-        if (mapping.Text(key) is not { } text) return null;
+        if (Mapping.Text(key) is not { } text) return null;
         if (text.StartsWith("env:", StringComparison.Ordinal) || text.StartsWith("file:", StringComparison.Ordinal)) return text;
-        mapping.Report(key, "write a reference, env:NAME or file:/path, never the secret itself (lab files get committed)");
+        Mapping.Report(key, "write a reference, env:NAME or file:/path, never the secret itself (lab files get committed)");
         return null;
     }
 
     /// <summary><c>host[:port]</c>, kept as written (for listings) once it parses.</summary>
-    public string? HostPort(string key, int defaultPort)
-    {
-        if (mapping.Text(key) is not { } text) return null;
-        if (Boards.Spec.HostPort.TryParse(text, defaultPort, out _, out _)) return text;
-        mapping.Report(key, $"\"{text}\" is not host:port");
-        return null;
-    }
+    public string? HostPort(string key, int defaultPort) => HostAndPort(key, defaultPort) is null ? null : Text(key);
 
     /// <summary>An http(s) URL without credentials (a lab file is shown on /api/boards and the dashboard).</summary>
     public Uri? Url(string key)
     {
-        if (mapping.Text(key) is not { } text) return null;
+        if (Mapping.Text(key) is not { } text) return null;
         if (!Uri.TryCreate(text, UriKind.Absolute, out var u) || u.Scheme is not ("http" or "https"))
-            mapping.Report(key, "expected an http:// or https:// URL");
+            Mapping.Report(key, "expected an http:// or https:// URL");
         else if (u.UserInfo.Length > 0)
-            mapping.Report(key, "credentials in the URL would be shown to every viewer; use user: and password: env:NAME or file:/path");
+            Mapping.Report(key, "credentials in the URL would be shown to every viewer; use user: and password: env:NAME or file:/path");
         else
             return u;
         return null;
     }
 
-    /// <summary>Keys under <c>power:</c> this backend does not take, each reported at its line.</summary>
-    internal void RejectForeignKeys()
-    {
-        foreach (var (name, _, _) in mapping.Entries.Where(e => e.Name != "backend" && !keys.Contains(e.Name)).ToList())
-            mapping.Report(name, $"unknown key for the {backend} backend{NearMiss.Hint(name, keys)}; it takes: {string.Join(", ", keys)}");
-    }
-
     internal static (string Host, int Port) Endpoint(string hostPort, int defaultPort) =>
-        Boards.Spec.HostPort.TryParse(hostPort, defaultPort, out var h, out var p) ? (h, p) : throw new ConfigurationException($"power.host \"{hostPort}\" is not host:port");
+        Farm.Spec.HostPort.TryParse(hostPort, defaultPort, out var h, out var p) ? (h, p) : throw new ConfigurationException($"power.host \"{hostPort}\" is not host:port");
 }
 
 /// <summary><c>backend: command</c>: shell commands that switch and read the outlet (a USB relay's CLI, a script).</summary>

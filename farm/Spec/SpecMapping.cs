@@ -113,6 +113,15 @@ internal sealed class SpecMapping
         return null;
     }
 
+    /// <summary><c>host:port</c>; the port may be left out only where there is a <paramref name="defaultPort"/>.</summary>
+    public (string Host, int Port)? Endpoint(string key, int? defaultPort)
+    {
+        if (Text(key) is not { } text) return null;
+        if (HostPort.TryParse(text, defaultPort, out var host, out var port)) return (host, port);
+        Report(key, $"\"{text}\" is not host:port");
+        return null;
+    }
+
     /// <summary>
     /// A console pattern, compiled now so a typo fails before a board is powered. The match
     /// timeout bounds a pathological pattern against a noisy console.
@@ -132,12 +141,16 @@ internal sealed class SpecMapping
     }
 
     /// <summary>A closed set of words (<c>mode: xen | native</c>); unknown words get a suggestion.</summary>
-    public T? Choice<T>(string key, IReadOnlyDictionary<string, T> choices, bool required = false) where T : struct
+    public T? Choice<T>(string key, IReadOnlyDictionary<string, T> choices, bool required = false) where T : struct =>
+        OneOf(key, [.. choices.Keys], required) is { } word ? choices[word] : null;
+
+    /// <summary>One of <paramref name="known"/> (a closed set's words, a registry's names); an unknown one gets a suggestion and the list.</summary>
+    public string? OneOf(string key, IReadOnlyCollection<string> known, bool required = false)
     {
         if (Text(key, required) is not { } text) return null;
-        if (choices.TryGetValue(text, out var value)) return value;
+        if (known.Contains(text)) return text;
         reader.Report(Value(key)!, PathOf(key),
-            $"unknown value \"{text}\"{NearMiss.Hint(text, choices.Keys)}; expected one of: {string.Join(", ", choices.Keys)}");
+            $"unknown value \"{text}\"{NearMiss.Hint(text, known)}; expected one of: {string.Join(", ", known)}");
         return null;
     }
 

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Farm.Boards.Spec;
+using Farm.Consoles;
 using Farm.Deploy;
 using Farm.PowerControl;
 using Farm.Serial;
@@ -14,7 +15,7 @@ internal sealed record PhysicalBoardConfig(
     string? XenCmdline,
     string LinuxCmdline,
     PowerSpec Power,
-    SerialSpec Serial,
+    ConsoleSpec Serial,
     NetworkSpec Network,
     UBootSpec UBoot) : IBoardConfig
 {
@@ -30,7 +31,7 @@ internal sealed record PhysicalBoardConfig(
 
 /// <summary>
 /// A board on a bench, composed from the lab file: power through a PDU/BMC/relay backend
-/// (verified, retried, serialized per device), its UART (local tty or ser2net) feeding a console
+/// (verified, retried, serialized per device), its UART (through the console transport the lab file names: a local tty, ser2net) feeding a console
 /// broker that is opened before the outlet is switched on (no early byte lost), images copied into
 /// a per-run directory under the TFTP root, U-Boot driven over the console, SSH to the booted system.
 /// </summary>
@@ -75,10 +76,7 @@ internal sealed class PhysicalBoard : IAsyncDisposable, IBootloader
     async Task EnsureConsoleAsync(CancellationToken ct)
     {
         if (_console is not null) return;
-        var s = _config.Serial;
-        Stream stream = s.Device is not null
-            ? TtyStream.Open(s.Device, s.Line)
-            : await Ser2Net.ConnectAsync(s.Ser2NetHost!, s.Ser2NetPort, s.Mode, ct).ConfigureAwait(false);
+        var stream = await _config.Serial.OpenAsync(ct).ConfigureAwait(false);
         _console = new ConsoleBroker(_config.Name, stream, _time);
         Directory.CreateDirectory(_boardDirectory);
         _transcript = ConsoleTranscript.Start(_console, Path.Combine(_boardDirectory, "console.log"), Path.Combine(_boardDirectory, "console.raw"));

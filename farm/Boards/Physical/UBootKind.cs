@@ -1,12 +1,12 @@
 using Farm.Boards.Spec;
-using Farm.Spec;
+using Farm.Consoles;
 using Farm.PowerControl;
-using Farm.Serial;
+using Farm.Spec;
 
 namespace Farm.Boards.Physical;
 
 /// <summary>A physical board booted by U-Boot (<c>kind: uboot</c>): its power, UART, network and U-Boot, validated.</summary>
-internal sealed record UBootBoardSpec(PowerSpec Power, SerialSpec Serial, NetworkSpec Network, UBootSpec UBoot) : BoardKindSpec
+internal sealed record UBootBoardSpec(PowerSpec Power, ConsoleSpec Serial, NetworkSpec Network, UBootSpec UBoot) : BoardKindSpec
 {
     public override string Kind => "uboot";
 
@@ -21,7 +21,7 @@ internal sealed record UBootBoardSpec(PowerSpec Power, SerialSpec Serial, Networ
     PhysicalBoardConfig Bench(BoardSpec board) =>
         new(board.Name, board.Mode, board.XenCmdline, board.LinuxCmdline, Power, Serial, Network, UBoot);
 
-    /// <summary>Asks the power controller for the outlet state and connects to the console server.</summary>
+    /// <summary>Asks the power controller for the outlet state and the console transport whether it is reachable.</summary>
     internal override async Task<(string Power, string Console)?> ProbeAsync(BoardSpec board, CancellationToken ct) =>
         (await ProbePowerAsync(board, ct).ConfigureAwait(false), await ProbeConsoleAsync(ct).ConfigureAwait(false));
 
@@ -42,12 +42,9 @@ internal sealed record UBootBoardSpec(PowerSpec Power, SerialSpec Serial, Networ
 
     async Task<string> ProbeConsoleAsync(CancellationToken ct)
     {
-        if (Serial.Device is not null)
-            return File.Exists(Serial.Device) ? "device present" : $"UNHEALTHY: {Serial.Device} missing";
         try
         {
-            await using var stream = await Ser2Net.ConnectAsync(Serial.Ser2NetHost!, Serial.Ser2NetPort, Serial.Mode, ct).ConfigureAwait(false);
-            return "console server answers";
+            return await Serial.ProbeAsync(ct).ConfigureAwait(false);
         }
         catch (InfrastructureException e)
         {
@@ -64,15 +61,11 @@ internal sealed record UBootBoardSpec(PowerSpec Power, SerialSpec Serial, Networ
 internal static class UBootKind
 {
     static readonly string[] UBootKeys = ["prompt", "interface", "xen-addr", "kernel-addr", "initrd-addr", "fdt-addr"];
-    static readonly string[] SerialKeys = ["device", "baud", "data-bits", "parity", "stop-bits", "flow", "ser2net", "mode"];
     static readonly string[] NetworkKeys = ["ip", "server-ip", "tftp-root", "ssh"];
-    static readonly Dictionary<string, Parity> Parities = new() { ["none"] = Parity.None, ["even"] = Parity.Even, ["odd"] = Parity.Odd };
-    static readonly Dictionary<string, FlowControl> Flows = new() { ["none"] = FlowControl.None, ["rtscts"] = FlowControl.RtsCts, ["xonxoff"] = FlowControl.XonXoff };
-    static readonly Dictionary<string, Ser2NetMode> SerialModes = new() { ["raw"] = Ser2NetMode.Raw, ["telnet"] = Ser2NetMode.Telnet };
 
     internal static readonly BoardKindSection<UBootSpec> UBoot = new("uboot", m => m.Mapping("uboot", UBootKeys) is { } u ? ReadUBoot(u) : null);
-    internal static readonly BoardKindSection<PowerSpec> Power = new("power", m => m.Mapping("power", null) is { } p ? ReadPower(p) : null, boardOnly: true);
-    internal static readonly BoardKindSection<SerialSpec> Serial = new("serial", m => m.Mapping("serial", SerialKeys) is { } s ? ReadSerial(s) : null, boardOnly: true);
+    internal static readonly BoardKindSection<PowerSpec> Power = new("power", m => m.Mapping("power", null) is { } p ? PowerBackends.Read(p) : null, boardOnly: true);
+    internal static readonly BoardKindSection<ConsoleSpec> Serial = new("serial", m => m.Mapping("serial", null) is { } s ? ConsoleTransports.Read(s) : null, boardOnly: true);
     internal static readonly BoardKindSection<NetworkSpec> Network = new("network", m => m.Mapping("network", NetworkKeys) is { } n ? ReadNetwork(n) : null, boardOnly: true);
 
     internal static readonly BoardKindEntry Entry = new("uboot", "U-Boot", [Power, Serial, Network, UBoot], Build);
@@ -113,58 +106,12 @@ internal static class UBootKind
         return null;
     }
 
-    /// <summary><c>host:port</c>; the port is required when <paramref name="defaultPort"/> is null.</summary>
-    static (string Host, int Port)? Endpoint(SpecMapping m, string key, int? defaultPort, bool required)
-    {
-        if (m.Text(key, required, "host:port") is not { } text) return null;
-        if (HostPort.TryParse(text, defaultPort, out var host, out var port)) return (host, port);
-        m.Report(key, $"\"{text}\" is not host:port");
-        return null;
-    }
-
-    /// <summary><c>power:</c> read by the backend it names, from the registry; a key that backend does not take is reported at its line.</summary>
-    static PowerSpec? ReadPower(SpecMapping p)
-    {
-        if (p.Text("backend", required: true) is not { } name) return null;
-        if (PowerBackends.Find(name) is not { } entry)
-        {
-            p.Report("backend", $"unknown value \"{name}\"{NearMiss.Hint(name, PowerBackends.Names)}; expected one of: {string.Join(", ", PowerBackends.Names)}");
-            return null;
-        }
-        var fields = new PowerFields(p, name, entry.Keys);
-        fields.RejectForeignKeys();
-        return entry.Read(fields);
-    }
-
-    static SerialSpec? ReadSerial(SpecMapping s)
-    {
-        var device = s.Text("device");
-        var ser2net = s.Has("ser2net") ? Endpoint(s, "ser2net", null, required: true) : null;
-        if ((device is null) == !s.Has("ser2net"))
-        {
-            s.Report(device is null ? "ser2net" : "device", "give exactly one of device (a local tty) or ser2net (host:port of a console server)");
-            return null;
-        }
-        var d = SerialSettings.Default;
-        var line = new SerialSettings(s.Integer("baud", min: 50) ?? d.Baud, s.Integer("data-bits", min: 5) ?? d.DataBits,
-            s.Choice("parity", Parities) ?? d.Parity, s.Integer("stop-bits", min: 1) ?? d.StopBits, s.Choice("flow", Flows) ?? d.Flow);
-        if (line.Problem() is { } problem) s.Report(s.Has("baud") ? "baud" : "device", problem);
-        return new SerialSpec
-        {
-            Device = device,
-            Line = line,
-            Ser2NetHost = ser2net?.Host,
-            Ser2NetPort = ser2net?.Port ?? 0,
-            Mode = s.Choice("mode", SerialModes) ?? Ser2NetMode.Raw,
-        };
-    }
-
     static NetworkSpec? ReadNetwork(SpecMapping n)
     {
         var ip = n.Text("ip", required: true, "the address U-Boot takes");
         var server = n.Text("server-ip", required: true, "the TFTP server's address as the board sees it");
         var root = n.Text("tftp-root", required: true, "the directory the TFTP server serves; Farm writes each run's images under it");
-        var ssh = n.Has("ssh") ? Endpoint(n, "ssh", 22, required: false) : null;
+        var ssh = n.Endpoint("ssh", 22);
         if (ip is null || server is null || root is null) return null;
         return new NetworkSpec { Ip = ip, ServerIp = server, TftpRoot = root, SshHost = ssh?.Host ?? ip, SshPort = ssh?.Port ?? 22 };
     }

@@ -1,22 +1,4 @@
-using Farm.Serial;
-
 namespace Farm.Boards.Spec;
-
-/// <summary>A board's UART: a local tty (<c>device</c>) or a console server port (<c>ser2net: host:port</c>).</summary>
-internal sealed record SerialSpec
-{
-    public string? Device { get; init; }
-
-    /// <summary>Line settings of a local tty (a console server sets its own).</summary>
-    public SerialSettings Line { get; init; } = SerialSettings.Default;
-
-    public int Baud => Line.Baud;
-    public string? Ser2NetHost { get; init; }
-    public int Ser2NetPort { get; init; }
-    public Ser2NetMode Mode { get; init; } = Ser2NetMode.Raw;
-
-    public string Summary => Device is not null ? $"{Device} {Line}" : $"ser2net {Ser2NetHost}:{Ser2NetPort} ({Mode.ToString().ToLowerInvariant()})";
-}
 
 /// <summary>
 /// A board's network as U-Boot and Farm see it: U-Boot's address and the TFTP server's, the
@@ -41,19 +23,4 @@ internal sealed record UBootSpec
     public ulong KernelAddr { get; init; } = 0x49000000;
     public ulong InitrdAddr { get; init; } = 0x50000000;
     public ulong FdtAddr { get; init; } = 0x44000000;
-}
-
-/// <summary><c>host:port</c> as written in lab files; the port may be left out where there is a default.</summary>
-internal static class HostPort
-{
-    public static bool TryParse(string? text, int? defaultPort, out string host, out int port)
-    {
-        (host, port) = ("", 0);
-        if (string.IsNullOrEmpty(text)) return false;
-        var i = text.LastIndexOf(':');
-        if (i < 0 && defaultPort is { } d) (host, port) = (text, d);
-        else if (i > 0 && int.TryParse(text.AsSpan(i + 1), out var p) && p is > 0 and < 65536)
-            (host, port) = (text[..i], p);
-        return port != 0;
-    }
 }
