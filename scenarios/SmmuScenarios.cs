@@ -117,6 +117,9 @@ public class SmmuScenarios
                      "lifecycle.domu-hotplug-keeps-other-device", "lifecycle.domu-device-works-in-dom0-after-deassign" })
             Assert.That(r.Checks.Single(c => c.Id == id && c.Guest == "g1").Verdict, Is.EqualTo(CheckVerdict.Pass), id);
         Assert.That(r.Verdict, Is.EqualTo(Verdict.Pass), r.Message);
+        // The dom0 steps the lifecycle checks judged are kept beside the guest's own evidence.
+        var steps = File.ReadAllText(Path.Combine(r.RunDirectory!, "qemu-xen-vpci-smmu", "guests", "g1", "dom0-steps.log"));
+        Assert.That(steps, Does.Contain("==> dom0:g1:hotplug-detach:xl pci-detach g1 0000:00:02.0 <==\nFARM-EXIT 0"));
     }
 
     /// <summary>

@@ -112,9 +112,21 @@ internal abstract class GuestStage(StageKind kind, GuestSpec guest, TimeSpan tim
         await ctx.WatchedAsync(Name, async t => r = await shell.RunAsync(command, Timeout, t).ConfigureAwait(false), ct).ConfigureAwait(false);
         if (!evidence) return r;
         var text = (r.StdOut + r.StdErr).TrimEnd('\n');
-        ctx.CommandOutputs[$"dom0:{Guest.Name}:{stage}:{command}"] = (text.Length == 0 ? "" : text + "\n") + $"FARM-EXIT {r.ExitCode}";
+        var key = $"dom0:{Guest.Name}:{stage}:{command}";
+        var output = (text.Length == 0 ? "" : text + "\n") + $"FARM-EXIT {r.ExitCode}";
+        ctx.CommandOutputs[key] = output;
+        // The same step on disk, in the order it ran ('==> key <==' then its output, as tests/Golden/guests has
+        // them): the guest checks' dom0 evidence outlives the run's memory.
+        if (SessionOf(ctx, Guest) is { } s)
+        {
+            System.IO.Directory.CreateDirectory(s.Directory);
+            await File.AppendAllTextAsync(Path.Combine(s.Directory, Dom0StepsFile), $"==> {key} <==\n{output}\n", ct).ConfigureAwait(false);
+        }
         return r;
     }
+
+    /// <summary>Every dom0 step of a guest's stages with its output, under the guest's directory.</summary>
+    public const string Dom0StepsFile = "dom0-steps.log";
 
     /// <summary>A non-zero exit of a lifecycle command is the system under test refusing: fail, quoting what it said.</summary>
     protected static void RequireSuccess(CommandResult r, string what)
