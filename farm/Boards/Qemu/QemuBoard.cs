@@ -100,6 +100,7 @@ internal sealed partial class QemuBoard : IAsyncDisposable, IBootSnapshots
             TftpDirectory = tftp;
         }
         if (plan.NvmeDisk is { } disk) await CreateNvmeDiskAsync(disk, ct).ConfigureAwait(false);
+        if (plan.NicPeerScript is { } peer) await File.WriteAllTextAsync(peer, NicPeer.Script(_boardDirectory), ct).ConfigureAwait(false);
         _uboot = plan.UBootCommands;
         _launchArgs = plan.Arguments;
         if (_snapshots is not null) FindSnapshot(a);

@@ -11,7 +11,8 @@ internal sealed record QemuLaunchInputs(ArtifactSet Artifacts, IReadOnlyList<str
 /// QEMU's command line for one deploy (before Farm adds its console and QMP sockets), and the
 /// files it names that deploy must create: the NVMe disk, the TFTP root U-Boot loads from.
 /// </summary>
-internal sealed record QemuLaunchPlan(IReadOnlyList<string> Arguments, string? NvmeDisk, string? TftpDirectory, IReadOnlyList<string>? UBootCommands);
+internal sealed record QemuLaunchPlan(IReadOnlyList<string> Arguments, string? NvmeDisk, string? TftpDirectory, IReadOnlyList<string>? UBootCommands,
+    string? NicPeerScript = null);
 
 /// <summary>
 /// The QEMU argv of a board, from data alone: no file is read or written, so every board file's
@@ -62,7 +63,7 @@ internal static class QemuCommandLine
             default:
                 throw new ArgumentOutOfRangeException(nameof(c), c.Firmware, "unknown firmware");
         }
-        string? disk = null;
+        string? disk = null, nicPeer = null;
         foreach (var device in c.Devices)
         {
             switch (device)
@@ -72,8 +73,10 @@ internal static class QemuCommandLine
                     args.AddRange(["-drive", $"file={disk},if=none,id=nv0,format=raw", "-device", "nvme,drive=nv0,serial=farm0"]);
                     break;
                 case QemuDevice.E1000e:
-                    // romfile= : no iPXE ROM (absent without ipxe-qemu); restrict=on: no way out of QEMU.
-                    args.AddRange(["-netdev", "user,id=n0,restrict=on", "-device", "e1000e,netdev=n0,romfile="]);
+                    // romfile= : no iPXE ROM (absent without ipxe-qemu); restrict=on: no way out of QEMU but to the
+                    // NIC probe's peer (NicPeer), whose script the board writes beside its console log.
+                    nicPeer = Path.Combine(inputs.BoardDirectory, NicPeer.ScriptFile);
+                    args.AddRange(["-netdev", $"user,id=n0,restrict=on,{NicPeer.GuestForward(inputs.BoardDirectory)}", "-device", "e1000e,netdev=n0,romfile="]);
                     break;
                 default:
                     throw new ArgumentOutOfRangeException(nameof(c), device, "unknown QEMU device");
@@ -84,6 +87,6 @@ internal static class QemuCommandLine
         // A mounted 9p share blocks migration: boards meant for snapshots go without it.
         if (c.ShareArtifacts)
             args.AddRange(["-fsdev", $"local,id=art,path={a.Directory},security_model=none,readonly=on", "-device", "virtio-9p-device,fsdev=art,mount_tag=artifacts"]);
-        return new QemuLaunchPlan(args, disk, tftp, uboot);
+        return new QemuLaunchPlan(args, disk, tftp, uboot, nicPeer);
     }
 }

@@ -274,6 +274,11 @@ internal sealed partial class GuestCommandsStage(GuestSpec g, TimeSpan timeout) 
         }, ct).ConfigureAwait(false);
         await File.WriteAllTextAsync(Path.Combine(evidence, "commands.json"),
             JsonSerializer.Serialize(index, new JsonSerializerOptions { WriteIndented = true }), new UTF8Encoding(false), ct).ConfigureAwait(false);
+        // The NIC probe's far end, when the board's network has one (QEMU: Boards.Qemu.NicPeer), logs beside the
+        // board's console: that is the probe's host end. Read bounded, as evidence of this guest's transfer.
+        var peer = Path.Combine(ctx.RunDirectory, Farm.Boards.Qemu.NicPeer.LogFile);
+        if (File.Exists(peer) && new FileInfo(peer).Length <= 1 << 20)
+            ctx.CommandOutputs[$"dom0:{Guest.Name}:nic-peer:{Farm.Checks.Guest.NicTcpMarker} host"] = await File.ReadAllTextAsync(peer, ct).ConfigureAwait(false);
     }
 
     static async Task<(string Output, int Exit)> Framed(GuestSession s, string command, CancellationToken ct, bool startLoop = false)
