@@ -113,7 +113,7 @@ public class SmmuScenarios
         Assert.That(console, Does.Not.Contain("of_irq_parse_pci: failed"));
         foreach (var id in new[] { "ecam.domu-bridge-at-guest-base", "ecam.domu-bridge-node-matches-guest-layout", "ecam.domu-devices-at-virtual-sbdf",
                      "bar.domu-relocated-into-guest-window", "bar.domu-bars-match-host-sizes", "lifecycle.guest-kernel-healthy",
-                     "dma.domu-nvme-write-read-sha256", "dma.domu-no-smmu-faults-during-io",
+                     "irq.domu-intx-delivered", "dma.domu-nvme-write-read-sha256", "dma.domu-nic-tcp-sha256", "dma.domu-no-smmu-faults-during-io",
                      "lifecycle.domu-hotplug-keeps-other-device", "lifecycle.domu-device-works-in-dom0-after-deassign" })
             Assert.That(r.Checks.Single(c => c.Id == id && c.Guest == "g1").Verdict, Is.EqualTo(CheckVerdict.Pass), id);
         Assert.That(r.Verdict, Is.EqualTo(Verdict.Pass), r.Message);
