@@ -261,7 +261,7 @@ internal sealed partial class DmaDomUNicTcp : GuestCheck
 /// line to the guest. When the job dumps the bridge's <c>interrupt-map</c>, the row's GIC interrupt must also be
 /// the one the map gives for the device's virtual slot and pin (a host line routed to another vIRQ shows there).
 /// </summary>
-internal sealed partial class IrqDomUIntxDelivered : GuestCheck
+internal sealed class IrqDomUIntxDelivered : GuestCheck
 {
     public override string Id => "irq.domu-intx-delivered";
     public override string Group => "interrupts";
@@ -283,8 +283,9 @@ internal sealed partial class IrqDomUIntxDelivered : GuestCheck
         foreach (var d in intx)
         {
             var who = $"guest {g.Name} {d.Bdf} ({d.Driver})";
-            if (d.Irq is not { } irq || Pin().Match(d.InterruptLine ?? "") is not { Success: true } pin)
+            if (d.Irq is not { } irq || d.InterruptPin is not { } pin)
                 return Finding.Fail($"{who} uses INTx but lspci shows no routed IRQ", d.Header);
+            var pinName = $"INT{(char)('A' + pin - 1)}";
             var row = g.Interrupts.FirstOrDefault(r => r.Id == irq.ToString(System.Globalization.CultureInfo.InvariantCulture));
             if (row is null) return Finding.Fail($"{who}: IRQ {irq} is not in the guest's /proc/interrupts", d.InterruptLine!);
             if (row.Total == 0)
@@ -293,11 +294,11 @@ internal sealed partial class IrqDomUIntxDelivered : GuestCheck
             evidence.Add(row.Line);
             if (map is null) continue;
             var slot = int.Parse(d.Bdf[^4..^2], System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture);
-            var want = map.FirstOrDefault(e => e.Matches(slot, pin.Groups[1].Value[0] - 'A' + 1));
+            var want = map.FirstOrDefault(e => e.Matches(slot, pin));
             if (want.Line is null)
-                return Finding.Fail($"{who}: the bridge's interrupt-map has no entry for slot {slot} INT{pin.Groups[1].Value}", evidence[^2], $"interrupt-map = {g.VpciBridge!.Get("interrupt-map")}");
+                return Finding.Fail($"{who}: the bridge's interrupt-map has no entry for slot {slot} {pinName}", evidence[^2], $"interrupt-map = {g.VpciBridge!.Get("interrupt-map")}");
             if (row.HwIrq != want.GicIrq.ToString(System.Globalization.CultureInfo.InvariantCulture))
-                return Finding.Fail($"{who}: delivered on GIC {row.HwIrq}, but the bridge's interrupt-map gives {want.GicIrq} for slot {slot} INT{pin.Groups[1].Value}",
+                return Finding.Fail($"{who}: delivered on GIC {row.HwIrq}, but the bridge's interrupt-map gives {want.GicIrq} for slot {slot} {pinName}",
                     evidence[^2], row.Line, want.Line);
             evidence.Add($"interrupt-map: {want.Line}");
         }
@@ -324,9 +325,6 @@ internal sealed partial class IrqDomUIntxDelivered : GuestCheck
                 $"<0x{e[0]:x} 0x{e[1]:x} 0x{e[2]:x} {e[3]} 0x{e[4]:x} {e[5]} {e[6]} 0x{e[7]:x}> (slot {(e[0] >> 11) & 0x1f}, GIC {e[6] + 32})"))
             .ToList();
     }
-
-    [GeneratedRegex(@"Interrupt: pin ([A-D]) routed to IRQ \d+")]
-    private static partial Regex Pin();
 }
 
 /// <summary>

@@ -24,6 +24,9 @@ internal sealed record LspciDevice(
     /// <summary>Newer lspci: <c>Interrupts: pin B disabled, MSI(X) routed to IRQ 193-200</c> (first and last IRQ).</summary>
     public (int First, int Last)? MsiIrqs { get; init; }
 
+    /// <summary>The INTx pin of the <c>Interrupt: pin %c</c> line, 1 (INTA) to 4 (INTD); null when lspci printed <c>?</c> or no line.</summary>
+    public int? InterruptPin { get; init; }
+
     /// <summary><c>IOMMU group: N</c> (lspci.c, Linux only).</summary>
     public int? IommuGroup { get; init; }
 
@@ -81,7 +84,7 @@ internal static partial class LspciParser
                 current = current with { Driver = t["Kernel driver in use: ".Length..].Trim() };
             else if (Irq().Match(t) is { Success: true } q && LogText.TryInt(q.Groups["irq"].Value, out var irq))
             {
-                current = current with { Irq = irq, InterruptLine = line };
+                current = current with { Irq = irq, InterruptLine = line, InterruptPin = q.Groups["pin"].Value[0] is >= 'A' and <= 'D' and var p ? p - 'A' + 1 : null };
                 if (q.Groups["msi"].Success)
                     current = current with { MsiIrqs = (irq, q.Groups["last"].Success && LogText.TryInt(q.Groups["last"].Value, out var l) && l >= irq ? l : irq) };
             }
@@ -112,7 +115,7 @@ internal static partial class LspciParser
     [GeneratedRegex(@"^(?:Capabilities: \[[0-9a-f]+\] )?MSI: Enable(?<en>[+-])(?: Count=\d+/(?<n>\d+))?")]
     private static partial Regex Msi();
 
-    [GeneratedRegex(@"^Interrupts?: pin [A-D?] (?:routed to IRQ |disabled, (?<msi>MSI\(X\)) routed to IRQ )(?<irq>\d+)(?:-(?<last>\d+))?")]
+    [GeneratedRegex(@"^Interrupts?: pin (?<pin>[A-D?]) (?:routed to IRQ |disabled, (?<msi>MSI\(X\)) routed to IRQ )(?<irq>\d+)(?:-(?<last>\d+))?")]
     private static partial Regex Irq();
 
     [GeneratedRegex(@"^(?<kind>I/O|Memory|Prefetchable memory) behind bridge: (?<s>[0-9a-f]{1,16})-(?<e>[0-9a-f]{1,16})")]
