@@ -332,7 +332,7 @@ internal sealed class IrqDomUIntxDelivered : GuestCheck
 /// moment the guest's I/O began, so any fault in them by the end of the guest's life fails (stricter, never laxer):
 /// the serial console (Xen's own lines as they happen), xl dmesg, dom0's dmesg and the guest's lifecycle outputs.
 /// </summary>
-internal sealed partial class DmaDomUNoSmmuFaults : GuestCheck
+internal sealed class DmaDomUNoSmmuFaults : GuestCheck
 {
     public override string Id => "dma.domu-no-smmu-faults-during-io";
     public override string Group => "dma-iommu";
@@ -346,8 +346,9 @@ internal sealed partial class DmaDomUNoSmmuFaults : GuestCheck
     public override Finding Evaluate(Target t, Guest g)
     {
         var steps = string.Join('\n', g.Steps.SelectMany(s => s.Lines));
+        var console = XenLogParser.Parse(t.Bundle.ConsoleLog);
         var faults = t.Xen.SmmuFaults
-            .Concat(XenLogParser.Parse(t.Bundle.ConsoleLog).SmmuFaults)
+            .Concat(console.SmmuFaults)
             .Concat(t.Dmesg.SmmuFaults)
             .Concat(XenLogParser.Parse(steps).SmmuFaults)
             .Concat(LinuxDmesgParser.Parse(steps).SmmuFaults)
@@ -355,36 +356,11 @@ internal sealed partial class DmaDomUNoSmmuFaults : GuestCheck
             .Distinct().ToList();
         var io = g.NvmeDma?[0] ?? g.NicTcp?[0];
         if (faults.Count == 0) return Finding.Pass($"no SMMU event/context-fault lines after guest {g.Name}'s I/O", t[Need.Iommu].Evidence, io);
-        var first = FirstEvent(t.Bundle.ConsoleLog);
-        return Finding.Fail($"the SMMU reported faults by the end of guest {g.Name}'s I/O{(first is { } e ? ": " + e.Summary : "")}",
-            [.. faults, .. first?.Lines ?? [], io]);
+        // The first event Xen printed on the console, decoded from its record (its lines are evidence with the faults).
+        var first = console.SmmuEvents.FirstOrDefault();
+        return Finding.Fail($"the SMMU reported faults by the end of guest {g.Name}'s I/O{(first?.Summary is { } e ? ": " + e : "")}",
+            [.. faults, .. first?.Summary is null ? (IEnumerable<string>)[] : [first.Line, .. first.WordLines], io]);
     }
-
-    /// <summary>
-    /// The first SMMUv3 event Xen printed with its record (arm_smmu_evtq_thread: "event 0x%02x received:", then the
-    /// record's four 64-bit words, one per line): word 0 holds the event id (bits 7:0) and the StreamID (bits 63:32),
-    /// word 2 the input address of a translation-related fault (SMMUv3 spec, event records F_TRANSLATION 0x10 to
-    /// F_PERMISSION 0x13).
-    /// </summary>
-    static (string Summary, IReadOnlyList<string> Lines)? FirstEvent(string console)
-    {
-        var lines = XenLogParser.Parse(console).Lines.ToList();
-        var at = lines.FindIndex(l => SmmuEvent().IsMatch(l));
-        if (at < 0) return null;
-        var words = lines.Skip(at + 1).Take(4).Select(l => EventWord().Match(l)).TakeWhile(m => m.Success).ToList();
-        if (words.Count < 3) return null;
-        var w = words.Select(m => ulong.Parse(m.Groups[1].Value, System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture)).ToList();
-        var id = w[0] & 0xff;
-        var name = id switch { 0x10 => "F_TRANSLATION", 0x11 => "F_ADDR_SIZE", 0x12 => "F_ACCESS", 0x13 => "F_PERMISSION", _ => null };
-        var summary = $"event 0x{id:x2}{(name is null ? "" : $" ({name})")} from StreamID 0x{w[0] >> 32:x}" + (name is null ? "" : $", input address 0x{w[2]:x}");
-        return (summary, [lines[at], .. words.Select(m => m.Value)]);
-    }
-
-    [GeneratedRegex(@"SMMUv3: \S+: event 0x[0-9a-f]{2} received:")]
-    private static partial Regex SmmuEvent();
-
-    [GeneratedRegex(@"SMMUv3: \S+:\s+0x([0-9a-f]{16})$")]
-    private static partial Regex EventWord();
 }
 
 /// <summary>Detaching one device and attaching it again leaves the guest's other devices in place and working.</summary>

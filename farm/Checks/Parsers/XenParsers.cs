@@ -35,6 +35,9 @@ internal sealed record XenLog(
     /// <summary>SMMUv1/v2 global faults (GFSR decoded) and SMMUv3 global errors (GERROR).</summary>
     public IReadOnlyList<SmmuGlobalFault> SmmuGlobalFaults { get; init; } = [];
 
+    /// <summary>SMMUv3 events with the record words Xen printed after each.</summary>
+    public IReadOnlyList<SmmuV3Event> SmmuEvents { get; init; } = [];
+
     /// <summary>Everything that means Xen or a domain died: panics, assertions, domain crashes.</summary>
     public IReadOnlyList<string> Crashes => [.. Panics, .. Assertions, .. DomainCrashes];
 }
@@ -65,6 +68,27 @@ internal sealed record SmmuGlobalFault(string Device, uint Status, IReadOnlyList
     ];
 
     public static IReadOnlyList<string> DecodeGfsr(uint gfsr) => GfsrBits.Where(b => (gfsr & (1u << b.Bit)) != 0).Select(b => b.Name).ToList();
+}
+
+/// <summary>
+/// An SMMUv3 event as Xen prints it (xen/drivers/passthrough/arm/smmu-v3.c arm_smmu_evtq_thread: "event 0x%02x
+/// received:", then the record's 64-bit words, one "\t0x%016llx" line each): word 0 holds the event id (bits 7:0)
+/// and the StreamID (bits 63:32), word 2 the input address of a translation-related fault (SMMUv3 spec, event
+/// records F_TRANSLATION 0x10 to F_PERMISSION 0x13).
+/// </summary>
+internal sealed record SmmuV3Event(string Line, IReadOnlyList<ulong> Words, IReadOnlyList<string> WordLines)
+{
+    /// <summary><c>event 0x10 (F_TRANSLATION) from StreamID 0x8, input address 0x80000000</c>; null with fewer than 3 words.</summary>
+    public string? Summary
+    {
+        get
+        {
+            if (Words.Count < 3) return null;
+            var id = Words[0] & 0xff;
+            var name = id switch { 0x10 => "F_TRANSLATION", 0x11 => "F_ADDR_SIZE", 0x12 => "F_ACCESS", 0x13 => "F_PERMISSION", _ => null };
+            return $"event 0x{id:x2}{(name is null ? "" : $" ({name})")} from StreamID 0x{Words[0] >> 32:x}" + (name is null ? "" : $", input address 0x{Words[2]:x}");
+        }
+    }
 }
 
 /// <summary>
@@ -101,6 +125,8 @@ internal static partial class XenLogParser
         var traces = new List<string>();
         var crashes = new List<string>();
         var global = new List<SmmuGlobalFault>();
+        var events = new List<(string Line, List<ulong> Words, List<string> WordLines)>();
+        bool inEvent = false;
         string? globalFaultDevice = null;
         foreach (var raw in LogText.Lines(text))
         {
@@ -111,6 +137,18 @@ internal static partial class XenLogParser
             // raw, "[%5"PRIu64".%06"PRIu64"] " boot, "[%04u-%02u-%02u %02u:%02u:%02u(.%03u)] " date).
             var msg = XenStamp().Match(line, 6) is { Success: true } st && st.Index == 6 ? line[(6 + st.Length)..] : line[6..];
             lines.Add(line);
+            // An event's record words follow its header line directly (at most 4).
+            if (inEvent && events[^1].Words.Count < 4 && EventWord().Match(msg) is { Success: true } word)
+            {
+                events[^1].Words.Add(ulong.Parse(word.Groups[1].Value, System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture));
+                events[^1].WordLines.Add(line);
+            }
+            else inEvent = false;
+            if (EventHeader().IsMatch(msg))
+            {
+                events.Add((line, [], []));
+                inEvent = true;
+            }
             if (BarRefusal().Match(msg) is { Success: true } br && LogText.TryHex(br.Groups["s"].Value, out var bs) && LogText.TryHex(br.Groups["e"].Value, out var be)
                 && be >= bs && be < (1UL << 52))
                 refusals.Add(new XenBarRefusal(br.Groups["sbdf"].Value, bs, be, line));
@@ -138,6 +176,7 @@ internal static partial class XenLogParser
         return new XenLog(lines, version, versionLine, cmdline, iommu, iommuLine, pci, its, smmu, faults, invalid, panics)
         {
             BarRefusals = refusals, DataAborts = aborts, Assertions = assertions, CallTraces = traces, DomainCrashes = crashes, SmmuGlobalFaults = global,
+            SmmuEvents = [.. events.Select(e => new SmmuV3Event(e.Line, e.Words, e.WordLines))],
         };
     }
 
@@ -171,6 +210,12 @@ internal static partial class XenLogParser
 
     [GeneratedRegex(@"event 0x[0-9a-f]+ received", RegexOptions.IgnoreCase)]
     private static partial Regex SmmuV3Event();
+
+    [GeneratedRegex(@"SMMUv3: \S+: event 0x[0-9a-f]{2} received:")]
+    private static partial Regex EventHeader();
+
+    [GeneratedRegex(@"SMMUv3: \S+:\s+0x([0-9a-f]{16})$")]
+    private static partial Regex EventWord();
 
     [GeneratedRegex(@"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$")]
     private static partial Regex Sbdf();
