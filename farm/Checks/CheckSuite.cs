@@ -28,12 +28,11 @@ internal static class CheckSuite
     ];
 
     /// <summary>The catalog followed by the registered checks, in registration order.</summary>
-    static volatile IReadOnlyList<Check> all = Catalog;
-    static readonly Lock Gate = new();
+    static readonly Registry<Check> Registered = new(Catalog);
 
-    public static IReadOnlyList<Check> All => all;
+    public static IReadOnlyList<Check> All => Registered.All;
 
-    public static IReadOnlyList<string> Groups => all.Select(c => c.Group).Distinct().ToList();
+    public static IReadOnlyList<string> Groups => All.Select(c => c.Group).Distinct().ToList();
 
     /// <summary>
     /// Adds a check to the suite until the returned registration is disposed. A check without an id,
@@ -46,27 +45,17 @@ internal static class CheckSuite
         foreach (var (what, value) in new[] { ("id", check.Id), ("group", check.Group), ("title", check.Title), ("source", check.Source) })
             if (string.IsNullOrWhiteSpace(value))
                 throw new ArgumentException($"check {check.GetType().Name} has no {what}; every check names itself and cites the source string it matches", nameof(check));
-        lock (Gate)
+        return Registered.Add(check, all =>
         {
             if (check.Id == "vpci" || all.Any(c => c.Id == check.Id || c.Group == check.Id))
                 throw new ArgumentException($"check id \"{check.Id}\" is taken already (a check, a group or vpci)", nameof(check));
-            all = [.. all, check];
-        }
-        return new Registration(check);
-    }
-
-    sealed class Registration(Check check) : IDisposable
-    {
-        public void Dispose()
-        {
-            lock (Gate) all = [.. all.Where(c => !ReferenceEquals(c, check))];
-        }
+        });
     }
 
     /// <summary>The checks named by a job's <c>checks:</c> list, in catalog order; an unknown name lists the known ones.</summary>
     public static IReadOnlyList<Check> Resolve(IEnumerable<string> names)
     {
-        var all = CheckSuite.all;
+        var all = All;
         var selected = new HashSet<Check>();
         foreach (var name in names)
         {

@@ -55,14 +55,13 @@ internal static class ConsoleTransports
 {
     const string Selector = "transport";
 
-    static readonly Lock Gate = new();
-    static volatile IReadOnlyList<ConsoleTransportEntry> all = [TtyConsole.Entry, Ser2NetConsole.Entry];
+    static readonly Registry<ConsoleTransportEntry> Registered = new([TtyConsole.Entry, Ser2NetConsole.Entry]);
 
-    public static IReadOnlyList<ConsoleTransportEntry> All => all;
+    public static IReadOnlyList<ConsoleTransportEntry> All => Registered.All;
 
-    public static ConsoleTransportEntry? Find(string name) => all.FirstOrDefault(e => e.Name == name);
+    public static ConsoleTransportEntry? Find(string name) => All.FirstOrDefault(e => e.Name == name);
 
-    public static IReadOnlyList<string> Names => [.. all.Select(e => e.Name)];
+    public static IReadOnlyList<string> Names => [.. All.Select(e => e.Name)];
 
     /// <summary>
     /// Adds a transport until the returned registration is disposed. A name that is taken, or a
@@ -75,23 +74,13 @@ internal static class ConsoleTransports
             throw new ArgumentException($"console transport \"{entry.Name}\": \"{Selector}\" names the transport and cannot be one of its keys", nameof(entry));
         if (entry.Shorthand is { } s && !entry.Keys.Contains(s.Key))
             throw new ArgumentException($"console transport \"{entry.Name}\": its shorthand \"{s.Key}\" is not one of its keys", nameof(entry));
-        lock (Gate)
+        return Registered.Add(entry, all =>
         {
             if (all.Any(e => e.Name == entry.Name))
                 throw new ArgumentException($"console transport \"{entry.Name}\" is registered already", nameof(entry));
             if (entry.Shorthand is { } k && all.FirstOrDefault(e => e.Shorthand?.Key == k.Key) is { } owner)
                 throw new ArgumentException($"console transport \"{entry.Name}\": shorthand \"{k.Key}\" names {owner.Name} already", nameof(entry));
-            all = [.. all, entry];
-        }
-        return new Registration(entry);
-    }
-
-    sealed class Registration(ConsoleTransportEntry entry) : IDisposable
-    {
-        public void Dispose()
-        {
-            lock (Gate) all = [.. all.Where(e => !ReferenceEquals(e, entry))];
-        }
+        });
     }
 
     /// <summary>
@@ -108,7 +97,7 @@ internal static class ConsoleTransports
 
     static ConsoleTransportEntry? Choose(SpecMapping serial)
     {
-        var entries = all;
+        var entries = All;
         if (serial.Has(Selector))
             return serial.OneOf(Selector, Names) is { } name ? Find(name) : null;
         var written = entries.Where(e => e.Shorthand is { } s && serial.Has(s.Key)).ToList();
