@@ -20,8 +20,7 @@ internal static class NicPeer
     public const long ReplyBytes = 4L << 20;
 
     /// <summary>The guestfwd rule for the e1000e's netdev (QEMU doubles a comma inside an option value).</summary>
-    public static string GuestForward(string boardDirectory) =>
-        $"guestfwd=tcp:{Address}:{Port}-cmd:/bin/sh {Path.Combine(boardDirectory, ScriptFile).Replace(",", ",,")}";
+    public static string GuestForward(string script) => $"guestfwd=tcp:{Address}:{Port}-cmd:/bin/sh {script.Replace(",", ",,")}";
 
     /// <summary>The script, for dash or any POSIX sh (whose <c>read</c> takes a pipe byte by byte, so the body stays unread).</summary>
     public static string Script(string boardDirectory) => $$"""

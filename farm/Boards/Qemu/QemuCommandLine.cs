@@ -76,7 +76,7 @@ internal static class QemuCommandLine
                     // romfile= : no iPXE ROM (absent without ipxe-qemu); restrict=on: no way out of QEMU but to the
                     // NIC probe's peer (NicPeer), whose script the board writes beside its console log.
                     nicPeer = Path.Combine(inputs.BoardDirectory, NicPeer.ScriptFile);
-                    args.AddRange(["-netdev", $"user,id=n0,restrict=on,{NicPeer.GuestForward(inputs.BoardDirectory)}", "-device", "e1000e,netdev=n0,romfile="]);
+                    args.AddRange(["-netdev", $"user,id=n0,restrict=on,{NicPeer.GuestForward(nicPeer)}", "-device", "e1000e,netdev=n0,romfile="]);
                     break;
                 default:
                     throw new ArgumentOutOfRangeException(nameof(c), device, "unknown QEMU device");
