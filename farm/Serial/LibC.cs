@@ -8,7 +8,7 @@ namespace Farm.Serial;
 /// </summary>
 static unsafe partial class LibC
 {
-    public const int O_RDWR = 2, O_NOCTTY = 0x100, O_NONBLOCK = 0x800, O_CLOEXEC = 0x80000;
+    public const int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_NOCTTY = 0x100, O_NONBLOCK = 0x800, O_CLOEXEC = 0x80000;
     public const int EINTR = 4, EIO = 5, EAGAIN = 11;
     public const int EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2, EPOLL_CTL_MOD = 3;
     public const uint EPOLLIN = 0x1, EPOLLOUT = 0x4, EPOLLERR = 0x8, EPOLLHUP = 0x10, EPOLLONESHOT = 1u << 30;
@@ -25,6 +25,9 @@ static unsafe partial class LibC
 
     [DllImport("libc", SetLastError = true, EntryPoint = "open")]
     public static extern int Open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
+
+    [DllImport("libc", SetLastError = true, EntryPoint = "mkfifo")]
+    public static extern int MkFifo([MarshalAs(UnmanagedType.LPUTF8Str)] string path, uint mode);
 
     [DllImport("libc", SetLastError = true, EntryPoint = "close")]
     public static extern int Close(int fd);

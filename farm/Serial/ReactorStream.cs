@@ -12,11 +12,18 @@ internal abstract class ReactorStream : Stream
     readonly TtyReactor _reactor = TtyReactor.Shared;
     readonly string _what;
     int _fd;
+    // Writes go to this fd when it is not the read fd (a FIFO pair); -1: writes go to the read fd.
+    int _writeFd = -1;
 
-    private protected ReactorStream(int fd, string what)
+    private protected ReactorStream(int fd, string what, int writeFd = -1)
     {
         (_fd, _what) = (fd, what);
         _reactor.Register(fd);
+        if (writeFd >= 0 && writeFd != fd)
+        {
+            _writeFd = writeFd;
+            _reactor.Register(writeFd);
+        }
     }
 
     /// <summary>An errno that means the other side is gone (end of stream, not an error).</summary>
@@ -53,6 +60,7 @@ internal abstract class ReactorStream : Stream
         {
             ct.ThrowIfCancellationRequested();
             int fd = Fd();
+            if (_writeFd >= 0) fd = _writeFd;
             var (n, errno) = Call(fd, MemoryMarshal.AsMemory(buffer), write: true);
             if (n >= 0) { buffer = buffer[(int)n..]; continue; }
             switch (errno)
@@ -159,6 +167,8 @@ internal abstract class ReactorStream : Stream
         int fd = Interlocked.Exchange(ref _fd, -1);
         if (fd >= 0)
         {
+            int writeFd = Interlocked.Exchange(ref _writeFd, -1);
+            if (writeFd >= 0) _reactor.Unregister(writeFd);
             _reactor.Unregister(fd);
             Close(fd);
         }
@@ -186,4 +196,28 @@ internal sealed class ConsoleSocketStream : ReactorStream
         LibC.Send(fd, buffer, count, LibC.MSG_DONTWAIT | LibC.MSG_NOSIGNAL);
 
     protected override void Close(int fd) => _socket.Dispose();
+}
+
+/// <summary>
+/// QEMU's serial chardev as a FIFO pair (<c>-chardev pipe</c>): Farm reads <c>PATH.out</c> and writes
+/// <c>PATH.in</c>. QEMU still writes a byte at a time, but a pipe merges small writes into its pages,
+/// so a paced read takes them with one copy; a Unix socket queues (and its reader frees) one skb per
+/// byte, which cost Farm's epoll thread more in the kernel than the reads cost it in user space.
+/// </summary>
+internal sealed class ConsolePipeStream : ReactorStream
+{
+    readonly int _in;
+
+    public ConsolePipeStream(int readFd, int writeFd, string name)
+        : base(readFd, $"console pipe {name}", writeFd) => _in = writeFd;
+
+    protected override unsafe nint ReadSome(int fd, byte* buffer, int count) => LibC.Read(fd, buffer, count);
+
+    protected override unsafe nint WriteSome(int fd, byte* buffer, int count) => LibC.Write(fd, buffer, count);
+
+    protected override void Close(int fd)
+    {
+        LibC.Close(fd);
+        LibC.Close(_in);
+    }
 }

@@ -4,10 +4,11 @@ using Farm.Serial;
 namespace Farm.Boards.Qemu;
 
 /// <summary>
-/// One QEMU instance: process, serial console and QMP. Farm listens and QEMU connects
-/// (chardev server=off): the sockets exist before QEMU starts, so nothing is polled, and QEMU's
-/// client connect happens during its start-up, before the guest runs, so no early byte is lost.
-/// Sockets live in the abstract namespace: no files to clean up, no 108-byte path limit.
+/// One QEMU instance: process, serial console and QMP. The serial console is a FIFO pair
+/// (<see cref="SerialFifo"/>) that Farm opens before QEMU starts; for QMP Farm listens and QEMU
+/// connects (chardev server=off). Both exist before QEMU starts, so nothing is polled, and QEMU
+/// opens them during its start-up, before the guest runs, so no early byte is lost. The QMP socket
+/// lives in the abstract namespace: no file to clean up, no 108-byte path limit.
 /// </summary>
 internal sealed class QemuMachine : IAsyncDisposable
 {
@@ -47,13 +48,15 @@ internal sealed class QemuMachine : IAsyncDisposable
         if (IsRunning) return;
         var binary = SupervisedProcess.Resolve(_binary, "install QEMU: sudo ci/setup.sh, or set qemu.binary in the board file");
         var id = $"farm-{Environment.ProcessId}-{Guid.NewGuid():N}";
-        using var serialListener = Listen($"{id}-serial");
+        // A FIFO pair, not a socket: QEMU writes the console a byte at a time, and a pipe merges those
+        // writes into its pages where a Unix socket queues one skb per byte for Farm to free.
+        using var serialFifo = SerialFifo.Create();
         using var qmpListener = Listen($"{id}-qmp");
         CommandLine =
         [
             .. _args,
             "-display", "none", "-monitor", "none",
-            "-chardev", $"socket,id=ser0,path={id}-serial,abstract=on,server=off", "-serial", "chardev:ser0",
+            "-chardev", $"pipe,id=ser0,path={serialFifo.Path}", "-serial", "chardev:ser0",
             "-chardev", $"socket,id=qmp0,path={id}-qmp,abstract=on,server=off", "-mon", "chardev=qmp0,mode=control",
         ];
         Directory.CreateDirectory(_runDirectory);
@@ -63,13 +66,10 @@ internal sealed class QemuMachine : IAsyncDisposable
         _process = SupervisedProcess.Start(binary, CommandLine, Path.Combine(_runDirectory, "qemu.log"), niceness: QemuNiceness);
 
         using var alive = CancellationTokenSource.CreateLinkedTokenSource(ct, _process.ExitedToken());
-        Socket serial, qmp;
+        Socket qmp;
         try
         {
-            var s = serialListener.AcceptAsync(alive.Token).AsTask();
-            var q = qmpListener.AcceptAsync(alive.Token).AsTask();
-            await Task.WhenAll(s, q).ConfigureAwait(false);
-            (serial, qmp) = (s.Result, q.Result);
+            qmp = await qmpListener.AcceptAsync(alive.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
@@ -78,8 +78,9 @@ internal sealed class QemuMachine : IAsyncDisposable
                 $"{_name}: QEMU exited with code {_process.ExitCode} before the machine started (see qemu.log)",
                 _process.OutputTail());
         }
-        // The reactor, not .NET's socket engine, reads the console: QEMU sends it a byte at a time.
-        Console = new ConsoleBroker(_name, new ConsoleSocketStream(serial, _name), _time);
+        // QEMU creates its chardevs in command-line order: with QMP connected, the serial FIFOs are open.
+        // The reactor reads the console (QEMU writes it a byte at a time).
+        Console = new ConsoleBroker(_name, serialFifo.Connect(_name), _time);
         Console.Start();
         try
         {
@@ -143,7 +144,7 @@ internal sealed class QemuMachine : IAsyncDisposable
             catch (Exception e) when (e is InfrastructureException or OperationCanceledException) { }
         }
         await _process.KillAsync(grace).ConfigureAwait(false);
-        // QEMU closed the serial socket: the broker drains what was in flight and ends.
+        // QEMU closed its end of the serial FIFO: the broker drains what was in flight and ends.
         if (Console is not null) await Console.Completion.ConfigureAwait(false);
     }
 
