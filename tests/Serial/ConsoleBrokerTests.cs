@@ -126,24 +126,41 @@ public class ConsoleSocketStreamTests
         using var qemu = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
         await qemu.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint("\0" + name));
         var broker = new ConsoleBroker("qemu", new ConsoleSocketStream(await listener.AcceptAsync(), "qemu"));
-        var dir = Directory.CreateTempSubdirectory("farm-socket").FullName;
+        await QemuConsoleRoundTrip.RunAsync(broker,
+            send: async b => await qemu.SendAsync(b),
+            receive: async b => await qemu.ReceiveAsync(b),
+            hangUp: () => { qemu.Shutdown(System.Net.Sockets.SocketShutdown.Both); return Task.CompletedTask; });
+    }
+}
+
+/// <summary>
+/// What every QEMU console transport must do: 300 lines and a prompt sent a byte per call (as QEMU's
+/// PL011 does) arrive whole and in order, in the lines and the raw transcript; what Farm types reaches
+/// QEMU; and QEMU hanging up ends the console with "end of stream".
+/// </summary>
+static class QemuConsoleRoundTrip
+{
+    public static async Task RunAsync(ConsoleBroker broker, Func<ReadOnlyMemory<byte>, ValueTask> send,
+        Func<Memory<byte>, ValueTask<int>> receive, Func<Task> hangUp)
+    {
+        var dir = Directory.CreateTempSubdirectory("farm-console").FullName;
         var transcript = ConsoleTranscript.Start(broker, Path.Combine(dir, "console.log"), Path.Combine(dir, "console.raw"));
         broker.Start();
 
         var text = string.Concat(Enumerable.Range(0, 300).Select(i => $"(XEN) line {i}\r\n")) + "root@farm:~# ";
         var bytes = Encoding.ASCII.GetBytes(text);
         var prompt = broker.Cursor().ExpectAsync(new Regex("root@farm:~# "), CancellationToken.None, partialLine: true);
-        for (int i = 0; i < bytes.Length; i++) await qemu.SendAsync(bytes.AsMemory(i, 1));
+        for (int i = 0; i < bytes.Length; i++) await send(bytes.AsMemory(i, 1));
         Assert.That((await prompt).LineIndex, Is.EqualTo(300));
 
         await broker.WriteAsync("xl info\n", CancellationToken.None);
         var got = new byte[8];
         int n = 0;
-        while (n < got.Length) n += await qemu.ReceiveAsync(got.AsMemory(n));
+        while (n < got.Length) n += await receive(got.AsMemory(n));
         Assert.That(Encoding.ASCII.GetString(got), Is.EqualTo("xl info\n"));
 
-        qemu.Shutdown(System.Net.Sockets.SocketShutdown.Both);
-        await broker.Completion;
+        await hangUp();
+        await broker.Completion.WaitAsync(TimeSpan.FromSeconds(30));
         await transcript.DisposeAsync();
         Assert.That(broker.CloseReason, Is.EqualTo("end of stream"));
         Assert.That(await File.ReadAllBytesAsync(Path.Combine(dir, "console.raw")), Is.EqualTo(bytes));

@@ -62,7 +62,7 @@ internal sealed class QemuMachine : IAsyncDisposable
         Directory.CreateDirectory(_runDirectory);
         await File.WriteAllLinesAsync(Path.Combine(_runDirectory, "qemu.cmdline"), [binary, .. CommandLine], ct).ConfigureAwait(false);
         // Niced: when boards outnumber cores, the guest waits, never Farm's console reader (a reader
-        // that falls behind fills the serial socket and stalls the guest, which then times out).
+        // that falls behind fills the serial FIFO and stalls the guest, which then times out).
         _process = SupervisedProcess.Start(binary, CommandLine, Path.Combine(_runDirectory, "qemu.log"), niceness: QemuNiceness);
 
         using var alive = CancellationTokenSource.CreateLinkedTokenSource(ct, _process.ExitedToken());
@@ -78,18 +78,19 @@ internal sealed class QemuMachine : IAsyncDisposable
                 $"{_name}: QEMU exited with code {_process.ExitCode} before the machine started (see qemu.log)",
                 _process.OutputTail());
         }
-        // QEMU creates its chardevs in command-line order: with QMP connected, the serial FIFOs are open.
-        // The reactor reads the console (QEMU writes it a byte at a time).
-        Console = new ConsoleBroker(_name, serialFifo.Connect(_name), _time);
-        Console.Start();
         try
         {
+            // QEMU creates its chardevs in command-line order: with QMP connected, the serial FIFOs are
+            // open (unless QEMU has already exited over a bad option). The reactor reads the console.
+            Console = new ConsoleBroker(_name, serialFifo.Connect(_name), _time);
+            Console.Start();
             Qmp = await QmpClient.ConnectAsync(new NetworkStream(qmp, ownsSocket: true), alive.Token).ConfigureAwait(false);
             var v = await Qmp.ExecuteAsync("query-version", null, alive.Token).ConfigureAwait(false);
             Version = $"{v?["qemu"]?["major"]}.{v?["qemu"]?["minor"]}.{v?["qemu"]?["micro"]} ({v?["package"]?.GetValue<string>().Trim()})";
         }
         catch (Exception e) when (!ct.IsCancellationRequested)
         {
+            if (Qmp is null) qmp.Dispose();
             // QEMU opens its chardevs before it validates the machine: a bad property ends it here, not at accept.
             if (!await ExitedSoonAsync().ConfigureAwait(false)) throw;
             throw new ConfigurationException(
