@@ -3,8 +3,8 @@ using System.Runtime.InteropServices;
 namespace Farm.Serial;
 
 /// <summary>
-/// The few libc calls a tty or a console socket needs that .NET does not expose: non-blocking
-/// open, termios, epoll and per-call non-blocking recv/send. Constants are Linux's generic values, identical on x86_64 and arm64.
+/// The few libc calls a tty, a console socket or a console FIFO needs that .NET does not expose: non-blocking
+/// open, mkfifo, termios, epoll and per-call non-blocking recv/send. Constants are Linux's generic values, identical on x86_64 and arm64.
 /// </summary>
 static unsafe partial class LibC
 {

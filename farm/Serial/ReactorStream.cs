@@ -33,6 +33,7 @@ internal abstract class ReactorStream : Stream
 
     protected abstract unsafe nint WriteSome(int fd, byte* buffer, int count);
 
+    /// <summary>Closes one of the stream's fds: the read fd, and the write fd when it has its own.</summary>
     protected abstract void Close(int fd);
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
@@ -168,7 +169,11 @@ internal abstract class ReactorStream : Stream
         if (fd >= 0)
         {
             int writeFd = Interlocked.Exchange(ref _writeFd, -1);
-            if (writeFd >= 0) _reactor.Unregister(writeFd);
+            if (writeFd >= 0)
+            {
+                _reactor.Unregister(writeFd);
+                Close(writeFd);
+            }
             _reactor.Unregister(fd);
             Close(fd);
         }
@@ -206,18 +211,14 @@ internal sealed class ConsoleSocketStream : ReactorStream
 /// </summary>
 internal sealed class ConsolePipeStream : ReactorStream
 {
-    readonly int _in;
-
     public ConsolePipeStream(int readFd, int writeFd, string name)
-        : base(readFd, $"console pipe {name}", writeFd) => _in = writeFd;
+        : base(readFd, $"console pipe {name}", writeFd)
+    {
+    }
 
     protected override unsafe nint ReadSome(int fd, byte* buffer, int count) => LibC.Read(fd, buffer, count);
 
     protected override unsafe nint WriteSome(int fd, byte* buffer, int count) => LibC.Write(fd, buffer, count);
 
-    protected override void Close(int fd)
-    {
-        LibC.Close(fd);
-        LibC.Close(_in);
-    }
+    protected override void Close(int fd) => LibC.Close(fd);
 }

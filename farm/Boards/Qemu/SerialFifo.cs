@@ -17,8 +17,8 @@ namespace Farm.Boards.Qemu;
 internal sealed class SerialFifo : IDisposable
 {
     readonly string _directory;
+    // The read end until Connect hands it to the console (or Dispose closes it); -1 after.
     int _out = -1;
-    bool _connected;
 
     SerialFifo(string directory) => _directory = directory;
 
@@ -48,10 +48,9 @@ internal sealed class SerialFifo : IDisposable
     /// </summary>
     public ConsolePipeStream Connect(string name)
     {
-        if (_connected) throw new InvalidOperationException("the serial FIFO is already connected");
+        if (_out < 0) throw new InvalidOperationException("the serial FIFO is already connected or disposed");
         // O_WRONLY|O_NONBLOCK fails (ENXIO) unless a reader has it open: QEMU, if it opened the chardev.
         int input = OpenFifo(Path + ".in", LibC.O_WRONLY);
-        _connected = true;
         var stream = new ConsolePipeStream(_out, input, name);
         _out = -1;
         return stream;
