@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using Microsoft.Data.Sqlite;
 
 namespace Farm.Bisect;
@@ -22,10 +23,7 @@ internal sealed class BisectStore
 
     BisectStore(string cs) => _cs = cs;
 
-    static readonly JsonSerializerOptions Json = new()
-    {
-        WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase, Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
-    };
+    static JsonTypeInfo<BisectOutcome> Json => BisectJsonContext.Default.BisectOutcome;
 
     public static async Task<BisectStore> OpenAsync(string path, CancellationToken ct)
     {
@@ -100,10 +98,22 @@ internal sealed class BisectStore
                 S("finished_at") is { } f ? DateTimeOffset.Parse(f, CultureInfo.InvariantCulture) : null,
                 S("source")!, S("job")!, S("criterion")!, S("good")!, S("bad")!, S("status")!, S("first_bad"),
                 r.GetDouble(r.GetOrdinal("confidence")), S("conclusion")!,
-                S("outcome_json") is { } j ? JsonSerializer.Deserialize<BisectOutcome>(j, Json) : null));
+                S("outcome_json") is { } j ? JsonSerializer.Deserialize(j, Json) : null));
         }
         return list;
     }
 
     public static string ToJson(BisectOutcome outcome) => JsonSerializer.Serialize(outcome, Json);
 }
+
+/// <summary>
+/// A bisect's outcome as the store and the dashboard keep it: camelCase, enums by their kebab-case
+/// names ("good", "skip"). Source-generated, as Native AOT has no reflection serialiser.
+/// </summary>
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    Converters = [typeof(KebabEnum<Observation>), typeof(KebabEnum<CandidateState>)])]
+[JsonSerializable(typeof(BisectOutcome))]
+internal sealed partial class BisectJsonContext : JsonSerializerContext;
+
+/// <summary>An enum as its kebab-case name, for one enum type (the non-generic factory needs run-time code).</summary>
+internal sealed class KebabEnum<T>() : JsonStringEnumConverter<T>(JsonNamingPolicy.KebabCaseLower) where T : struct, Enum;

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using Docker.DotNet;
 
@@ -85,7 +86,7 @@ internal static partial class XenBuild
         var buildJson = Path.Combine(dir, "build.json");
         if (File.Exists(buildJson) && File.Exists(Path.Combine(dir, "xen")))
         {
-            var cached = JsonSerializer.Deserialize<XenBuildProvenance>(await File.ReadAllTextAsync(buildJson, ct).ConfigureAwait(false), Json)!;
+            var cached = JsonSerializer.Deserialize(await File.ReadAllTextAsync(buildJson, ct).ConfigureAwait(false), BuildJsonContext.Default.XenBuildProvenance)!;
             return await WithToolsAsync(docker, r, new XenBuildResult(dir, true, cached, null), line, time, ct).ConfigureAwait(false);
         }
 
@@ -117,7 +118,7 @@ internal static partial class XenBuild
                 Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(config))),
                 PciOption().Matches(config).Select(m => "CONFIG_" + m.Groups[1].Value).ToList(),
                 patches, r.Image, imageId, time.GetUtcNow(), time.GetElapsedTime(t0).TotalSeconds);
-            await File.WriteAllTextAsync(Path.Combine(staging, "build.json"), JsonSerializer.Serialize(provenance, Json), ct).ConfigureAwait(false);
+            await File.WriteAllTextAsync(Path.Combine(staging, "build.json"), JsonSerializer.Serialize(provenance, BuildJsonContext.Default.XenBuildProvenance), ct).ConfigureAwait(false);
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
             Directory.Move(staging, dir);
         }
@@ -126,7 +127,7 @@ internal static partial class XenBuild
             Directory.Delete(inputs, recursive: true);
             if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
         }
-        var built = JsonSerializer.Deserialize<XenBuildProvenance>(await File.ReadAllTextAsync(buildJson, ct).ConfigureAwait(false), Json)!;
+        var built = JsonSerializer.Deserialize(await File.ReadAllTextAsync(buildJson, ct).ConfigureAwait(false), BuildJsonContext.Default.XenBuildProvenance)!;
         return await WithToolsAsync(docker, r, new XenBuildResult(dir, false, built, null), line, time, ct).ConfigureAwait(false);
     }
 
@@ -138,7 +139,6 @@ internal static partial class XenBuild
         return hypervisor with { ArtifactSet = set, Tools = tools };
     }
 
-    internal static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
 
     /// <summary>The cache key: every input that can change the binary.</summary>
     public static async Task<string> KeyAsync(XenBuildRequest r, string imageId, CancellationToken ct) =>
@@ -291,3 +291,9 @@ internal static partial class XenBuild
         return lines;
     }
 }
+
+/// <summary>build.json and tools.json, the provenance beside each cached build.</summary>
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(XenBuildProvenance))]
+[JsonSerializable(typeof(XenToolsProvenance))]
+internal sealed partial class BuildJsonContext : JsonSerializerContext;

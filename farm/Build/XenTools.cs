@@ -158,7 +158,7 @@ internal static partial class XenTools
         var dir = Path.Combine(r.CacheRoot, "tools-" + key[..16]);
         var json = Path.Combine(dir, "tools.json");
         if (File.Exists(json) && MissingFrom(Path.Combine(dir, "tools"), leaf).Count == 0)
-            return new XenToolsResult(dir, true, JsonSerializer.Deserialize<XenToolsProvenance>(await File.ReadAllTextAsync(json, ct).ConfigureAwait(false), XenBuild.Json)!);
+            return new XenToolsResult(dir, true, JsonSerializer.Deserialize(await File.ReadAllTextAsync(json, ct).ConfigureAwait(false), BuildJsonContext.Default.XenToolsProvenance)!);
 
         var staging = dir + ".partial-" + Guid.NewGuid().ToString("N")[..8];
         var inputs = Directory.CreateTempSubdirectory("farm-tools-in-").FullName;
@@ -189,7 +189,7 @@ internal static partial class XenTools
             var libs = Directory.GetFiles(Path.Combine(tools, LibDir)).Select(Path.GetFileName).Where(n => new FileInfo(Path.Combine(tools, LibDir, n!)).LinkTarget is null).Order(StringComparer.Ordinal).ToList();
             var provenance = new XenToolsProvenance(key, r.SourceDescription, version, r.Commit ?? XenBuild.Commit(r.Source), patches,
                 ConfigureFlags(leaf), files, libs!, image, imageId, time.GetUtcNow(), time.GetElapsedTime(t0).TotalSeconds);
-            await File.WriteAllTextAsync(Path.Combine(staging, "tools.json"), JsonSerializer.Serialize(provenance, XenBuild.Json), ct).ConfigureAwait(false);
+            await File.WriteAllTextAsync(Path.Combine(staging, "tools.json"), JsonSerializer.Serialize(provenance, BuildJsonContext.Default.XenToolsProvenance), ct).ConfigureAwait(false);
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
             Directory.Move(staging, dir);
             return new XenToolsResult(dir, false, provenance);

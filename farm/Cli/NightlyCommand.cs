@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Farm.Boards.Spec;
 using Farm.Jobs;
 using Farm.Jobs.Spec;
@@ -38,10 +39,6 @@ internal sealed class NightlyCommand : AsyncCommand<NightlyCommand.Settings>
         public string[] BisectArgs { get; init; } = [];
     }
 
-    static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
-    {
-        WriteIndented = true, Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
-    };
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings s, CancellationToken ct)
     {
@@ -75,7 +72,7 @@ internal sealed class NightlyCommand : AsyncCommand<NightlyCommand.Settings>
         console.Write(table);
         Directory.CreateDirectory(s.Out);
         var path = Path.Combine(s.Out, $"nightly-{DateTime.UtcNow:yyyyMMdd-HHmmss}.json");
-        await File.WriteAllTextAsync(path, JsonSerializer.Serialize(new { started = DateTimeOffset.UtcNow, targets }, Json), ct);
+        await File.WriteAllTextAsync(path, JsonSerializer.Serialize(new NightlySummary(DateTimeOffset.UtcNow, targets), NightlyJsonContext.Default.NightlySummary), ct);
         console.MarkupLine($"nightly -> {Markup.Escape(path)}");
         if (s.BisectSource is not null) await BisectFlipsAsync(s, jobs.Select(j => j.File).ToList(), targets, store, ct);
         return targets.Select(t => t.Verdict).Aggregate(Verdict.Pass, (a, b) => a.Worst(b)).ExitCode();
@@ -106,3 +103,11 @@ internal sealed class NightlyCommand : AsyncCommand<NightlyCommand.Settings>
         }
     }
 }
+
+/// <summary>nightly-*.json: when the nightly started and each target's verdict and runs.</summary>
+internal sealed record NightlySummary(DateTimeOffset Started, IReadOnlyList<NightlyTarget> Targets);
+
+// Verdicts by their wire names ("pass", "incomplete"), as in run.json.
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = true, UseStringEnumConverter = true)]
+[JsonSerializable(typeof(NightlySummary))]
+internal sealed partial class NightlyJsonContext : JsonSerializerContext;

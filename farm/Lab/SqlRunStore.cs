@@ -119,7 +119,7 @@ sealed class SqlRunStore : IRunStore
             ("@id", r.RunId), ("@job", r.Job), ("@board", r.Board), ("@verdict", r.Verdict.ToWire()), ("@fc", r.FailureClass),
             ("@msg", r.Message), ("@start", r.Start.UtcDateTime.ToString("O", CultureInfo.InvariantCulture)), ("@dur", r.Duration.TotalSeconds),
             ("@dir", r.RunDirectory), ("@xen", r.Provenance.XenVersion), ("@linux", r.Provenance.LinuxVersion),
-            ("@qemu", r.Provenance.QemuVersion), ("@json", JsonSerializer.Serialize(r, RunRecordJson.Options)),
+            ("@qemu", r.Provenance.QemuVersion), ("@json", JsonSerializer.Serialize(r, RunJsonContext.Default.RunRecord)),
             ("@state", Farm.Jobs.JobRunner.IsPending(r) ? "running" : "finished")).ConfigureAwait(false);
 
         foreach (var table in new[] { "stages", "checks", "metrics" })
@@ -190,7 +190,7 @@ sealed class SqlRunStore : IRunStore
             .ToDictionary(x => x.Verdict, x => x.Count);
 
     async Task<List<RunRecord>> QueryAsync(string sql, CancellationToken ct, params (string Name, object? Value)[] args) =>
-        (await ReadAsync(sql, row => JsonSerializer.Deserialize<RunRecord>(row.GetString(0), RunRecordJson.Options), ct, args).ConfigureAwait(false))
+        (await ReadAsync(sql, row => JsonSerializer.Deserialize(row.GetString(0), RunJsonContext.Default.RunRecord), ct, args).ConfigureAwait(false))
             .OfType<RunRecord>().ToList();
 
     /// <summary>One query, one connection, each row mapped by <paramref name="map"/>.</summary>

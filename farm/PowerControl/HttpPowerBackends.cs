@@ -52,7 +52,7 @@ internal abstract class HttpPowerBackend : IPowerBackend, IDisposable
         if (!Uri.TryCreate(BaseUri, path, out var target) || !SameOrigin(target))
             throw new InfrastructureException($"power: {Describe}: refusing {method} {MessageText.Clip(path.Length > 200 ? path[..200] : path)}: not on {BaseUri.GetLeftPart(UriPartial.Authority)}, and the device's credentials go nowhere else", LastExchange);
         using var request = new HttpRequestMessage(method, target);
-        if (body is not null) request.Content = JsonContent.Create(body);
+        if (body is not null) request.Content = new StringContent(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json");
         var line = $"{method} {path}{(body is null ? "" : " " + body.ToJsonString())}";
         try
         {

@@ -45,7 +45,7 @@ internal sealed class AllureResults : IRunSink
         foreach (var s in run.Stages)
         {
             long st = s.Start.ToUnixTimeMilliseconds();
-            steps.Add(new JsonObject
+            steps.Add((JsonNode)new JsonObject
             {
                 ["name"] = $"{s.Name} (timeout {s.Timeout.TotalSeconds:0.#}s)",
                 ["status"] = Status(s.Status),
@@ -74,7 +74,7 @@ internal sealed class AllureResults : IRunSink
             var text = string.Join('\n', [c.Summary, $"verdict: {c.Verdict.ToWire()} (expected {c.Expected.ToWire()})", $"source: {c.Source}", "", .. c.Evidence]);
             var name = $"{uuid}-attachment.txt";
             await File.WriteAllTextAsync(Path.Combine(resultsDir, name), text, ct).ConfigureAwait(false);
-            evidence.Add(new JsonObject { ["name"] = "evidence", ["source"] = name, ["type"] = "text/plain" });
+            evidence.Add((JsonNode)new JsonObject { ["name"] = "evidence", ["source"] = name, ["type"] = "text/plain" });
             await WriteResultAsync(resultsDir, uuid, new JsonObject
             {
                 // A guest's checks are their own tests (history per guest), grouped under "guest <name>".
@@ -116,7 +116,7 @@ internal sealed class AllureResults : IRunSink
         result["labels"] = new JsonArray(
             Label("parentSuite", "farm"), Label("suite", run.Job), Label("subSuite", guest is null ? run.Board : $"{run.Board} · guest {guest}"),
             Label("feature", group), Label("host", Environment.MachineName), Label("framework", "farm"), Label("language", "c#"));
-        if (guest is not null) result["labels"]!.AsArray().Add(Label("story", $"guest {guest}"));
+        if (guest is not null) result["labels"]!.AsArray().Add((JsonNode)Label("story", $"guest {guest}"));
         result["parameters"] = guest is null ? new JsonArray(new JsonObject { ["name"] = "board", ["value"] = run.Board })
             : new JsonArray(new JsonObject { ["name"] = "board", ["value"] = run.Board }, new JsonObject { ["name"] = "guest", ["value"] = guest });
         result["links"] = new JsonArray();
@@ -131,7 +131,7 @@ internal sealed class AllureResults : IRunSink
         await using (var from = File.OpenRead(file))
         await using (var to = File.Create(Path.Combine(dir, source)))
             await from.CopyToAsync(to, ct).ConfigureAwait(false);
-        list.Add(new JsonObject { ["name"] = name, ["source"] = source, ["type"] = ext == ".json" ? "application/json" : "text/plain" });
+        list.Add((JsonNode)new JsonObject { ["name"] = name, ["source"] = source, ["type"] = ext == ".json" ? "application/json" : "text/plain" });
     }
 
     static string Description(RunRecord run)

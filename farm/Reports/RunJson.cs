@@ -22,7 +22,7 @@ internal sealed class RunJsonSink : IRunSink
     public static async Task WriteAsync(RunRecord record, CancellationToken ct)
     {
         if (record.RunDirectory is not { } dir) return;
-        await AtomicFile.WriteAsync(Path.Combine(dir, FileName), s => JsonSerializer.SerializeAsync(s, record, Options, ct), ct).ConfigureAwait(false);
+        await AtomicFile.WriteAsync(Path.Combine(dir, FileName), s => JsonSerializer.SerializeAsync(s, record, RunJsonContext.Default.RunRecord, ct), ct).ConfigureAwait(false);
     }
 
     /// <summary>Reads a run.json back; a missing or garbled file is a <see cref="ConfigurationException"/> naming it.</summary>
@@ -31,7 +31,7 @@ internal sealed class RunJsonSink : IRunSink
         try
         {
             await using var s = File.OpenRead(path);
-            return await JsonSerializer.DeserializeAsync<RunRecord>(s, Options, ct).ConfigureAwait(false)
+            return await JsonSerializer.DeserializeAsync(s, RunJsonContext.Default.RunRecord, ct).ConfigureAwait(false)
                 ?? throw new ConfigurationException($"{path}: empty run record");
         }
         catch (Exception e) when (e is JsonException or IOException or NotSupportedException)

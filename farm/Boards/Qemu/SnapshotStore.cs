@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace Farm.Boards.Qemu;
 
@@ -66,7 +67,7 @@ internal sealed class SnapshotStore(string root, int keepPerBoard = 3)
         await File.WriteAllLinesAsync(Path.Combine(tmp, "boot.log"), contents.BootLog, ct).ConfigureAwait(false);
         long bytes = new FileInfo(Path.Combine(tmp, "state")).Length;
         var meta = new SnapshotMeta(key, board, contents.RunId, savedAt, bytes, inputs);
-        await File.WriteAllTextAsync(Path.Combine(tmp, Meta), JsonSerializer.Serialize(meta, Json), ct).ConfigureAwait(false);
+        await File.WriteAllTextAsync(Path.Combine(tmp, Meta), JsonSerializer.Serialize(meta, SnapshotJsonContext.Default.SnapshotMeta), ct).ConfigureAwait(false);
         var dir = DirectoryOf(board, key);
         try
         {
@@ -102,11 +103,15 @@ internal sealed class SnapshotStore(string root, int keepPerBoard = 3)
 
     static SnapshotMeta? ReadMeta(string path)
     {
-        try { return JsonSerializer.Deserialize<SnapshotMeta>(File.ReadAllText(path), Json); }
+        try { return JsonSerializer.Deserialize(File.ReadAllText(path), SnapshotJsonContext.Default.SnapshotMeta); }
         catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException) { return null; }
     }
 
-    static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
-
-    sealed record SnapshotMeta(string Key, string Board, string Run, DateTimeOffset SavedAt, long Bytes, IReadOnlyList<string> Inputs);
 }
+
+/// <summary>A snapshot's <c>meta.json</c>: what it was saved from, when, and its size.</summary>
+internal sealed record SnapshotMeta(string Key, string Board, string Run, DateTimeOffset SavedAt, long Bytes, IReadOnlyList<string> Inputs);
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = true)]
+[JsonSerializable(typeof(SnapshotMeta))]
+internal sealed partial class SnapshotJsonContext : JsonSerializerContext;

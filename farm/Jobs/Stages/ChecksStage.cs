@@ -35,7 +35,7 @@ internal sealed class ChecksStage(string target, IReadOnlyList<Check> checks, IR
             ctx.Metrics[$"checks.{v.ToString().ToLowerInvariant()}"] = results.Count(r => r.Verdict == v);
         Directory.CreateDirectory(ctx.EvidenceDirectory);
         await File.WriteAllTextAsync(Path.Combine(ctx.EvidenceDirectory, "checks.json"),
-            JsonSerializer.Serialize(results, RunRecordJson.Options), ct).ConfigureAwait(false);
+            JsonSerializer.Serialize(results, RunJsonContext.Default.IReadOnlyListCheckResult), ct).ConfigureAwait(false);
 
         var failed = results.Where(r => r.Verdict == CheckVerdict.Fail && r.Unexpected).ToList();
         if (failed.Count > 0)

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 
 namespace Farm.Jobs.Stages;
@@ -16,7 +17,7 @@ internal sealed partial class CommandsStage(IReadOnlyList<string> commands, Time
     {
         var shell = ctx.Shell ?? throw new InfrastructureException("stage 'commands': no shell on the target");
         Directory.CreateDirectory(ctx.EvidenceDirectory);
-        var index = new List<object>();
+        var index = new List<CommandIndexEntry>();
         foreach (var command in commands)
         {
             CommandResult r = null!;
@@ -27,11 +28,11 @@ internal sealed partial class CommandsStage(IReadOnlyList<string> commands, Time
                 await File.WriteAllTextAsync(Path.Combine(ctx.EvidenceDirectory, slug + ".stderr"), r.StdErr, ct).ConfigureAwait(false);
             // Checks judge what the target said on both streams (xl reports errors on stderr).
             ctx.CommandOutputs[command] = r.StdErr.Length == 0 ? r.StdOut : r.StdOut + r.StdErr;
-            index.Add(new { command, file = slug + ".txt", exitCode = r.ExitCode, durationSeconds = r.Duration.TotalSeconds });
+            index.Add(new CommandIndexEntry(command, slug + ".txt", r.ExitCode, r.Duration.TotalSeconds));
             ctx.Metrics[$"command.{slug}.seconds"] = r.Duration.TotalSeconds;
         }
         await File.WriteAllTextAsync(Path.Combine(ctx.EvidenceDirectory, "commands.json"),
-            JsonSerializer.Serialize(index, new JsonSerializerOptions { WriteIndented = true }), new UTF8Encoding(false), ct).ConfigureAwait(false);
+            CommandIndexEntry.ToJson(index), new UTF8Encoding(false), ct).ConfigureAwait(false);
     }
 
     /// <summary>"cat /proc/interrupts" → "cat-proc-interrupts"; "lspci -vvv" → "lspci-vvv".</summary>
@@ -48,3 +49,13 @@ internal sealed partial class CommandsStage(IReadOnlyList<string> commands, Time
     [GeneratedRegex("[^A-Za-z0-9_.]+")]
     private static partial Regex NonWord();
 }
+
+/// <summary>One line of <c>evidence/commands.json</c>: a command, the file with its output, its exit code and duration.</summary>
+internal sealed record CommandIndexEntry(string Command, string File, int ExitCode, double DurationSeconds)
+{
+    public static string ToJson(IReadOnlyList<CommandIndexEntry> index) => JsonSerializer.Serialize(index, CommandIndexJsonContext.Default.IReadOnlyListCommandIndexEntry);
+}
+
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(IReadOnlyList<CommandIndexEntry>))]
+internal sealed partial class CommandIndexJsonContext : JsonSerializerContext;

@@ -254,7 +254,7 @@ internal sealed partial class GuestCommandsStage(GuestSpec g, TimeSpan timeout) 
     {
         var evidence = Path.Combine(s.Directory, "evidence");
         System.IO.Directory.CreateDirectory(evidence);
-        var index = new List<object>();
+        var index = new List<CommandIndexEntry>();
         await s.Crashes!.GuardAsync(Name, async t =>
         {
             if (!s.ShellLoop)
@@ -269,11 +269,11 @@ internal sealed partial class GuestCommandsStage(GuestSpec g, TimeSpan timeout) 
                 var slug = CommandsStage.Slug(command);
                 await File.WriteAllTextAsync(Path.Combine(evidence, slug + ".txt"), output, t).ConfigureAwait(false);
                 ctx.CommandOutputs[$"domU:{Guest.Name}:{command}"] = output;
-                index.Add(new { command, file = slug + ".txt", exitCode = exit, durationSeconds = ctx.Time.GetElapsedTime(t0).TotalSeconds });
+                index.Add(new CommandIndexEntry(command, slug + ".txt", exit, ctx.Time.GetElapsedTime(t0).TotalSeconds));
             }
         }, ct).ConfigureAwait(false);
         await File.WriteAllTextAsync(Path.Combine(evidence, "commands.json"),
-            JsonSerializer.Serialize(index, new JsonSerializerOptions { WriteIndented = true }), new UTF8Encoding(false), ct).ConfigureAwait(false);
+            CommandIndexEntry.ToJson(index), new UTF8Encoding(false), ct).ConfigureAwait(false);
         // The NIC probe's far end, when the board's network has one (QEMU: Boards.Qemu.NicPeer), logs beside the
         // board's console: that is the probe's host end. Read bounded, as evidence of this guest's transfer.
         var peer = Path.Combine(ctx.RunDirectory, Farm.Boards.Qemu.NicPeer.LogFile);
