@@ -111,7 +111,7 @@ public class PowerBackendTests
             var parts = cmnd.Split(' ');
             int n = int.Parse(parts[0]["Power".Length..]);
             if (parts.Length > 1 && n != stuck) relays[n] = parts[1] == "On";
-            return Results.Json(new Dictionary<string, string> { [$"POWER{n}"] = relays.GetValueOrDefault(n) ? "ON" : "OFF" });
+            return Json(new JsonObject { [$"POWER{n}"] = relays.GetValueOrDefault(n) ? "ON" : "OFF" });
         }));
     }
 
@@ -165,6 +165,9 @@ public class PowerBackendTests
     }
 
     /// <summary>A Redfish BMC: one system, basic auth, PoweringOn for a few reads before On.</summary>
+    // The fakes answer JSON as text: Farm's builds have no reflection serialiser (as under Native AOT).
+    static IResult Json(JsonObject body) => Results.Text(body.ToJsonString(), "application/json");
+
     static Task<Server> BmcAsync(string password = "s3cret", int transitionReads = 2) => ServeAsync(app =>
     {
         string state = "Off";
@@ -175,12 +178,12 @@ public class PowerBackendTests
             if (ctx.Request.Headers.Authorization.ToString() != expected) { ctx.Response.StatusCode = 401; return; }
             await next(ctx);
         });
-        app.MapGet("/redfish/v1/Systems", () => Results.Json(new JsonObject { ["Members"] = new JsonArray(new JsonObject { ["@odata.id"] = "/redfish/v1/Systems/1" }) }));
+        app.MapGet("/redfish/v1/Systems", () => Json(new JsonObject { ["Members"] = new JsonArray(new JsonObject { ["@odata.id"] = "/redfish/v1/Systems/1" }) }));
         app.MapGet("/redfish/v1/Systems/1", () =>
         {
             var shown = pending > 0 ? (state == "On" ? "PoweringOn" : "PoweringOff") : state;
             if (pending > 0) pending--;
-            return Results.Json(new JsonObject { ["Id"] = "1", ["PowerState"] = shown });
+            return Json(new JsonObject { ["Id"] = "1", ["PowerState"] = shown });
         });
         app.MapPost("/redfish/v1/Systems/1/Actions/ComputerSystem.Reset", async (HttpRequest req) =>
         {
@@ -230,12 +233,13 @@ public class PowerBackendTests
         {
             lock (seen) seen.Add(ctx.Request.Headers.Authorization.ToString());
             ctx.Response.StatusCode = 200;
-            return ctx.Response.WriteAsJsonAsync(new { PowerState = "On" });
+            ctx.Response.ContentType = "application/json";
+            return ctx.Response.WriteAsync(new JsonObject { ["PowerState"] = "On" }.ToJsonString());
         }));
         var target = string.Format(System.Globalization.CultureInfo.InvariantCulture, elsewhere, other.Uri.Port);
         await using var bmc = await ServeAsync(app =>
         {
-            app.MapGet("/redfish/v1/Systems", () => Results.Json(new JsonObject { ["Members"] = new JsonArray(new JsonObject { ["@odata.id"] = target }) }));
+            app.MapGet("/redfish/v1/Systems", () => Json(new JsonObject { ["Members"] = new JsonArray(new JsonObject { ["@odata.id"] = target }) }));
             app.MapGet("/redfish/v1/Systems/1", (HttpContext ctx) => Results.Redirect($"http://127.0.0.1:{other.Uri.Port}/redfish/v1/Systems/1"));
         }, https: true);
         using var backend = new RedfishPowerBackend(bmc.Uri, "admin", "s3cret", TimeSpan.FromSeconds(5), new TlsPolicy(bmc.Fingerprint));
