@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 log() { printf '[setup] %s\n' "$*" >&2; }
 
 # Host tools. --no-install-recommends keeps QEMU small; e1000e then needs romfile= (see boards/).
-PKGS=(qemu-system-arm qemu-utils u-boot-qemu socat ser2net snmpd snmp pdudaemon openipmi ipmitool postgresql expect bc jq pv cpio kmod binutils xz-utils zstd openssh-client util-linux procps chromium fonts-dejavu-core)
+# clang (with binutils' ld) links the Native AOT farm executable.
+PKGS=(qemu-system-arm qemu-utils u-boot-qemu socat ser2net snmpd snmp pdudaemon openipmi ipmitool postgresql expect bc jq pv cpio kmod binutils xz-utils zstd openssh-client util-linux procps chromium fonts-dejavu-core clang)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -30,15 +31,15 @@ fi
 
 log "dotnet build (Release)"
 dotnet build Farm.sln -c Release -nologo -v quiet -clp:ErrorsOnly
-# The farm executable proper: self-contained with one composite ReadyToRun image of Farm and the
-# runtime, so start-up and first use of JSON/YAML/SQLite are not spent in the JIT (ci/bench:
-# ~95 ms -> ~65 ms to the first stage). Skipped when nothing changed since the last publish.
+# The farm executable proper, compiled ahead of time to native code (Native AOT, Farm.csproj): no JIT
+# and no type loading at start-up, so Farm's own CPU per boot is ~0.085 s where composite ReadyToRun
+# took ~0.4 s (ci/bench overhead, README "Speed"). Skipped when nothing changed since the last publish.
 stamp=$(cat Directory.Build.props farm/Farm.csproj $(find farm -name '*.cs' | sort) | sha256sum | cut -c1-16)
 if [ "$(cat .cache/farm/.stamp 2>/dev/null)" != "$stamp" ] || [ ! -x .cache/farm/farm ]; then
-    log "dotnet publish farm -> .cache/farm/farm (self-contained, composite ReadyToRun)"
+    log "dotnet publish farm -> .cache/farm/farm (Native AOT)"
     rm -rf .cache/farm
-    dotnet publish farm/Farm.csproj -c Release -r linux-x64 --self-contained true -p:PublishReadyToRun=true \
-        -p:PublishReadyToRunComposite=true -o .cache/farm -nologo -v quiet -clp:ErrorsOnly
+    dotnet publish farm/Farm.csproj -c Release -r linux-x64 -o .cache/farm -nologo -v quiet -clp:ErrorsOnly
+    rm -f .cache/farm/farm.dbg  # 100 MB of symbols; farm prints its own stack traces without them
     echo "$stamp" > .cache/farm/.stamp
 fi
 log "ready: .cache/farm/farm"

@@ -11,6 +11,8 @@ mkdir -p "$out"
 filter=()
 [ "${FARM_HIL:-0}" = 1 ] || filter=(--filter "TestCategory!=Hil")
 rc=0
+# The scenarios that start the farm executable start the published one, the nightly's and ci/bench's (Native AOT).
+export FARM_CLI="$PWD/.cache/farm/farm"
 for proj in tests/Farm.Tests.csproj scenarios/Farm.Scenarios.csproj; do
     name=$(basename "$proj" .csproj)
     dotnet test "$proj" -c Release --no-build -nologo "${filter[@]}" \

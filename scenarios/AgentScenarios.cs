@@ -16,7 +16,7 @@ namespace Farm.Scenarios;
 [NonParallelizable]
 public class AgentScenarios
 {
-    static string Farm => Path.Combine(AppContext.BaseDirectory, "farm");
+    static string Farm => FarmCli.Path;
 
     static string Repo(string relative) => Path.Combine(ScenarioArtifacts.RepoRoot, relative);
 

@@ -278,7 +278,7 @@ public class BuildScenarios
         var v1 = await Git("rev-parse", "HEAD");
         File.WriteAllText(Path.Combine(tree, "xen", "main.c"), "int version(void) { return broken; }\n");   // uncommitted and broken
 
-        var psi = new System.Diagnostics.ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "farm"),
+        var psi = new System.Diagnostics.ProcessStartInfo(FarmCli.Path,
             ["build", "xen", "--source", tree, "--ref", "v1", "--config", Fragment("CONFIG_HAS_PCI=y"), "--cache", Path.Combine(_dir, "cache")])
         { RedirectStandardOutput = true, RedirectStandardError = true };
         using var farm = System.Diagnostics.Process.Start(psi)!;

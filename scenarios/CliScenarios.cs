@@ -12,7 +12,7 @@ namespace Farm.Scenarios;
 [Category("Qemu")]
 public class CliScenarios
 {
-    static string Farm => Path.Combine(AppContext.BaseDirectory, "farm");
+    static string Farm => FarmCli.Path;
 
     static string Repo(string relative) => Path.Combine(ScenarioArtifacts.RepoRoot, relative);
 

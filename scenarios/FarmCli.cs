@@ -2,10 +2,16 @@ using System.Diagnostics;
 
 namespace Farm.Scenarios;
 
-/// <summary>Runs the farm executable of this build (beside the scenarios) in the checkout, to completion or a limit.</summary>
+/// <summary>Runs the farm executable in the checkout, to completion or a limit.</summary>
 static class FarmCli
 {
-    public static string Path => System.IO.Path.Combine(AppContext.BaseDirectory, "farm");
+    /// <summary>
+    /// The farm executable under test: FARM_CLI when set (ci/test.sh sets the published, Native AOT
+    /// one that the nightly and ci/bench run), else this build's, beside the scenarios.
+    /// </summary>
+    public static string Path { get; } = Environment.GetEnvironmentVariable("FARM_CLI") is { Length: > 0 } cli
+        ? System.IO.Path.GetFullPath(cli, ScenarioArtifacts.RepoRoot)
+        : System.IO.Path.Combine(AppContext.BaseDirectory, "farm");
 
     public static async Task<(int Code, string StdOut, string StdErr)> RunAsync(string[] args, TimeSpan limit)
     {

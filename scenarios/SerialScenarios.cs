@@ -100,7 +100,7 @@ public class SerialScenarios
         var dir = ScenarioArtifacts.NewRunDirectory();
         await using var cable = await NullModem.CreateAsync(dir, "kill", cts.Token);
         var out_ = Path.Combine(dir, "capture");
-        var psi = new System.Diagnostics.ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "farm"), ["capture", cable.B, "--out", out_])
+        var psi = new System.Diagnostics.ProcessStartInfo(FarmCli.Path, ["capture", cable.B, "--out", out_])
             { RedirectStandardOutput = true, RedirectStandardError = true };
         using var farm = System.Diagnostics.Process.Start(psi)!;
         string raw = Path.Combine(out_, "kill-b.raw"), log = Path.Combine(out_, "kill-b.log");

@@ -20,7 +20,7 @@ namespace Farm.Scenarios;
 public class WebUiScenarios
 {
     const string Chromium = "/usr/bin/chromium";
-    static string Farm => Path.Combine(AppContext.BaseDirectory, "farm");
+    static string Farm => FarmCli.Path;
 
     string _dir = "";
     string _shots = "";
