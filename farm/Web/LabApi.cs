@@ -57,6 +57,8 @@ internal static class LabApi
     public static async Task<WebApplication> BuildAsync(LabApiOptions o, IPEndPoint listen, CancellationToken ct)
     {
         var builder = WebApplication.CreateSlimBuilder();
+        // Bodies and answers through the source-generated context (Native AOT has no reflection serializer).
+        builder.Services.ConfigureHttpJsonOptions(j => j.SerializerOptions.TypeInfoResolverChain.Insert(0, LabApiJsonContext.Default));
         builder.Logging.ClearProviders();
         if (o.Log is { } provider) builder.Logging.AddProvider(provider);
         else builder.Logging.AddSimpleConsole(c => c.SingleLine = true).AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace);
@@ -120,7 +122,7 @@ internal static class LabApi
                 failure = e;
                 ctx.Response.Clear();
                 ctx.Response.StatusCode = e is BadHttpRequestException b ? b.StatusCode : StatusCodes.Status400BadRequest;
-                await ctx.Response.WriteAsJsonAsync(new { error = Clip(e.Message) });
+                await ctx.Response.WriteAsJsonAsync(new ApiError(Clip(e.Message)), LabApiJsonContext.Wire.ApiError);
             }
             catch (Exception e) when (!ctx.RequestAborted.IsCancellationRequested)
             {
@@ -132,7 +134,7 @@ internal static class LabApi
                 failure = e;
                 ctx.Response.Clear();
                 ctx.Response.StatusCode = StatusCodes.Status500InternalServerError;
-                await ctx.Response.WriteAsJsonAsync(new { error = "the server failed on this request; it logged why" });
+                await ctx.Response.WriteAsJsonAsync(new ApiError("the server failed on this request; it logged why"), LabApiJsonContext.Wire.ApiError);
             }
             if (ctx.Response.StatusCode >= 400) RequestLog.Answered(log, ctx.Request.Method, ctx.Request.Path.ToString(), ctx.Response.StatusCode, failure);
         });
@@ -147,7 +149,7 @@ internal static class LabApi
                 if (wait > TimeSpan.Zero) { await TooManyAsync(ctx, wait); return; }
                 ctx.Response.StatusCode = StatusCodes.Status401Unauthorized;
                 ctx.Response.Headers.WWWAuthenticate = "Bearer";
-                await ctx.Response.WriteAsJsonAsync(new { error = "a valid bearer token is required (farm token makes one)" });
+                await ctx.Response.WriteAsJsonAsync(new ApiError("a valid bearer token is required (farm token makes one)"), LabApiJsonContext.Wire.ApiError);
                 return;
             }
             ctx.Items[nameof(ApiUser)] = user;
@@ -161,57 +163,57 @@ internal static class LabApi
         LabMetrics.Map(app, view);
 
         var api = app.MapGroup("/api");
-        api.MapGet("/boards", async (CancellationToken t) => Results.Ok((await view.BoardsAsync(t)).Select(r => new
-        {
-            name = r.Spec.Name, type = r.Spec.TypeName, kind = r.Spec.Kind, mode = r.Spec.Mode.ToString().ToLowerInvariant(), tags = r.Spec.Tags,
-            health = r.Health.Health.ToString().ToLowerInvariant(), healthReason = r.Health.Reason, evidence = r.Health.Evidence,
-            power = SecretMask.Mask(r.Spec.SharedPower), console = SecretMask.Mask(r.Spec.SharedConsole),
-            lease = r.Lease is null ? null : new { holder = r.Lease.Holder, until = r.Lease.Expires, note = r.Lease.Note },
-            lastRun = r.LastRun is null ? null : new { r.LastRun.RunId, verdict = r.LastRun.Verdict.ToWire(), r.LastRun.Job, r.LastRun.Start },
-        }))).AddEndpointFilter(Require(ApiRole.Viewer));
+        api.MapGet("/boards", async (CancellationToken t) => Results.Ok((await view.BoardsAsync(t)).Select(r => new BoardJson(
+            r.Spec.Name, r.Spec.TypeName, r.Spec.Kind, r.Spec.Mode.ToString().ToLowerInvariant(), r.Spec.Tags,
+            r.Health.Health.ToString().ToLowerInvariant(), r.Health.Reason, r.Health.Evidence,
+            SecretMask.Mask(r.Spec.SharedPower), SecretMask.Mask(r.Spec.SharedConsole),
+            r.Lease is null ? null : new BoardLeaseJson(r.Lease.Holder, r.Lease.Expires, r.Lease.Note),
+            r.LastRun is null ? null : new BoardRunJson(r.LastRun.RunId, r.LastRun.Verdict.ToWire(), r.LastRun.Job, r.LastRun.Start))).ToArray()))
+            .AddEndpointFilter(Require(ApiRole.Viewer));
 
-        api.MapGet("/leases", async (CancellationToken t) => Results.Ok(await leases.ActiveAsync(t))).AddEndpointFilter(Require(ApiRole.Viewer));
+        // Lists go out as arrays: ASP.NET writes a value by its runtime type, which LabApiJsonContext must know.
+        api.MapGet("/leases", async (CancellationToken t) => Results.Ok((await leases.ActiveAsync(t)).ToArray())).AddEndpointFilter(Require(ApiRole.Viewer));
 
         api.MapPost("/leases", async (ReserveBody body, HttpContext ctx, CancellationToken t) =>
         {
             var lab = view.Lab();
-            if (body.Board is null || lab.Find(body.Board) is null) return Results.NotFound(new { error = $"no board named \"{Clip(body.Board)}\"{NearMiss.Hint(Clip(body.Board), lab.Boards.Select(b => b.Name))}" });
-            if (!Duration.TryParse(body.For ?? "1h", out var span)) return Results.BadRequest(new { error = $"for: \"{Clip(body.For)}\" is not a duration of at most {Duration.MaxText} ({Duration.Hint})" });
-            if (body.Note is { Length: > MaxNote }) return Results.BadRequest(new { error = $"note: at most {MaxNote} characters" });
+            if (body.Board is null || lab.Find(body.Board) is null) return Results.NotFound(new ApiError($"no board named \"{Clip(body.Board)}\"{NearMiss.Hint(Clip(body.Board), lab.Boards.Select(b => b.Name))}"));
+            if (!Duration.TryParse(body.For ?? "1h", out var span)) return Results.BadRequest(new ApiError($"for: \"{Clip(body.For)}\" is not a duration of at most {Duration.MaxText} ({Duration.Hint})"));
+            if (body.Note is { Length: > MaxNote }) return Results.BadRequest(new ApiError($"note: at most {MaxNote} characters"));
             var grant = await leases.AcquireAsync(body.Board, User(ctx).Name, span, LeaseKind.Interactive, body.Note, t);
-            return grant.Granted ? Results.Created($"/api/leases/{body.Board}", grant.Current) : Results.Conflict(new { error = grant.Describe, lease = grant.Current });
+            return grant.Granted ? Results.Created($"/api/leases/{body.Board}", grant.Current) : Results.Conflict(new LeaseConflict(grant.Describe, grant.Current));
         }).AddEndpointFilter(Require(ApiRole.Developer));
 
         api.MapPost("/leases/{board}/renew", async (string board, RenewBody body, HttpContext ctx, CancellationToken t) =>
         {
-            if (!Duration.TryParse(body.For ?? "1h", out var span)) return Results.BadRequest(new { error = $"for: \"{Clip(body.For)}\" is not a duration of at most {Duration.MaxText}" });
+            if (!Duration.TryParse(body.For ?? "1h", out var span)) return Results.BadRequest(new ApiError($"for: \"{Clip(body.For)}\" is not a duration of at most {Duration.MaxText}"));
             try { return Results.Ok(await leases.RenewAsync(board, User(ctx).Name, span, t)); }
-            catch (InfrastructureException e) { return Results.Conflict(new { error = e.Message }); }
+            catch (InfrastructureException e) { return Results.Conflict(new ApiError(e.Message)); }
         }).AddEndpointFilter(Require(ApiRole.Developer));
 
         api.MapDelete("/leases/{board}", async (string board, HttpContext ctx, CancellationToken t) =>
-            await leases.ReleaseAsync(board, User(ctx).Name, t) ? Results.NoContent() : Results.Conflict(new { error = $"{User(ctx).Name} holds no lease on {board}" }))
+            await leases.ReleaseAsync(board, User(ctx).Name, t) ? Results.NoContent() : Results.Conflict(new ApiError($"{User(ctx).Name} holds no lease on {board}")))
             .AddEndpointFilter(Require(ApiRole.Developer));
 
         foreach (var action in new[] { "quarantine", "return" })
             api.MapPost($"/boards/{{board}}/{action}", async (string board, ReasonBody? body, HttpContext ctx, CancellationToken t) =>
             {
-                if (view.Lab().Find(board) is null) return Results.NotFound(new { error = $"no board named \"{Clip(board)}\"" });
-                if (body?.Reason is { Length: > MaxNote }) return Results.BadRequest(new { error = $"reason: at most {MaxNote} characters" });
+                if (view.Lab().Find(board) is null) return Results.NotFound(new ApiError($"no board named \"{Clip(board)}\""));
+                if (body?.Reason is { Length: > MaxNote }) return Results.BadRequest(new ApiError($"reason: at most {MaxNote} characters"));
                 await events.RecordAsync(board, action, User(ctx).Name, body?.Reason, t);
                 return Results.NoContent();
             }).AddEndpointFilter(Require(ApiRole.Admin));
 
-        api.MapGet("/jobs", async (CancellationToken t) => Results.Ok(await view.Queue.ListAsync(200, t))).AddEndpointFilter(Require(ApiRole.Viewer));
+        api.MapGet("/jobs", async (CancellationToken t) => Results.Ok((await view.Queue.ListAsync(200, t)).ToArray())).AddEndpointFilter(Require(ApiRole.Viewer));
 
         api.MapPost("/jobs", async (QueueBody body, HttpContext ctx, CancellationToken t) =>
         {
             // The path is the agents' (a checkout on each bench host); the controller checks the board, the agent the file.
-            if (string.IsNullOrWhiteSpace(body.Job)) return Results.BadRequest(new { error = "job: the job file's path (as the agents see it)" });
+            if (string.IsNullOrWhiteSpace(body.Job)) return Results.BadRequest(new ApiError("job: the job file's path (as the agents see it)"));
             if (body.Job.Length > MaxJobPath || body.Job.Any(char.IsControl))
-                return Results.BadRequest(new { error = $"job: a path of at most {MaxJobPath} characters, without control characters" });
+                return Results.BadRequest(new ApiError($"job: a path of at most {MaxJobPath} characters, without control characters"));
             if (body.Board is { } b && b != Farm.Lab.Queue.JobQueue.AnyBoard && view.Lab().Find(b) is null)
-                return Results.NotFound(new { error = $"no board named \"{Clip(b)}\"" });
+                return Results.NotFound(new ApiError($"no board named \"{Clip(b)}\""));
             var q = await view.Queue.EnqueueAsync(body.Job, body.Board ?? Farm.Lab.Queue.JobQueue.AnyBoard, User(ctx).Name, body.Priority ?? 0, t);
             return Results.Created($"/api/jobs/{q.Id}", q);
         }).AddEndpointFilter(Require(ApiRole.Developer));
@@ -222,9 +224,9 @@ internal static class LabApi
             return await view.Queue.CancelAsync(id, user.Name, user.Role >= ApiRole.Admin, t) switch
             {
                 Farm.Lab.Queue.JobQueue.CancelOutcome.Canceled => Results.NoContent(),
-                Farm.Lab.Queue.JobQueue.CancelOutcome.NotFound => Results.NotFound(new { error = $"no job {Clip(id)}" }),
-                Farm.Lab.Queue.JobQueue.CancelOutcome.NotYours => Results.Json(new { error = $"job {Clip(id)} was queued by someone else; only they or an admin may cancel it" }, statusCode: StatusCodes.Status403Forbidden),
-                _ => Results.Conflict(new { error = $"job {Clip(id)} is already over" }),
+                Farm.Lab.Queue.JobQueue.CancelOutcome.NotFound => Results.NotFound(new ApiError($"no job {Clip(id)}")),
+                Farm.Lab.Queue.JobQueue.CancelOutcome.NotYours => Results.Json(new ApiError($"job {Clip(id)} was queued by someone else; only they or an admin may cancel it"), LabApiJsonContext.Wire.ApiError, statusCode: StatusCodes.Status403Forbidden),
+                _ => Results.Conflict(new ApiError($"job {Clip(id)} is already over")),
             };
         }).AddEndpointFilter(Require(ApiRole.Developer));
 
@@ -233,30 +235,30 @@ internal static class LabApi
         // and a run is written only by the user that recorded it first (its agent, holding the board's lease) or an admin.
         api.MapPut("/runs/{id}", async (string id, HttpContext ctx, CancellationToken t) =>
         {
-            if (!RunIds.IsValid(id)) return Results.BadRequest(new { error = $"\"{Clip(id)}\" is not a run id (yyyyMMdd-HHmmss-job-hex6)" });
+            if (!RunIds.IsValid(id)) return Results.BadRequest(new ApiError($"\"{Clip(id)}\" is not a run id (yyyyMMdd-HHmmss-job-hex6)"));
             RunRecord? record;
             try
             {
                 ctx.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize = MaxRunRecordBytes;
-                record = await System.Text.Json.JsonSerializer.DeserializeAsync<RunRecord>(ctx.Request.Body, RunRecordJson.Options, t);
+                record = await System.Text.Json.JsonSerializer.DeserializeAsync(ctx.Request.Body, RunJsonContext.Default.RunRecord, t);
             }
-            catch (System.Text.Json.JsonException e) { return Results.BadRequest(new { error = $"not a run record: {Clip(e.Message)}" }); }
-            catch (BadHttpRequestException e) { return Results.Json(new { error = e.Message }, statusCode: e.StatusCode); }
-            if (record is null || record.RunId != id) return Results.BadRequest(new { error = $"the record's runId must be {id}" });
+            catch (System.Text.Json.JsonException e) { return Results.BadRequest(new ApiError($"not a run record: {Clip(e.Message)}")); }
+            catch (BadHttpRequestException e) { return Results.Json(new ApiError(e.Message), LabApiJsonContext.Wire.ApiError, statusCode: e.StatusCode); }
+            if (record is null || record.RunId != id) return Results.BadRequest(new ApiError($"the record's runId must be {id}"));
             if (record.Board is null || view.Lab().Find(record.Board) is null)
-                return Results.BadRequest(new { error = $"board \"{Clip(record.Board)}\" is not a board of this lab" });
+                return Results.BadRequest(new ApiError($"board \"{Clip(record.Board)}\" is not a board of this lab"));
             var user = User(ctx);
             // A new run is recorded by whoever holds its board: the agent that claimed the job holds it with a
             // job lease (under its name, which is its token's user), a developer running by hand with theirs.
             // Anyone else could invent runs on boards they do not have.
             if (user.Role < ApiRole.Admin && await view.RunWriterAsync(id, t) is null
                 && (await leases.ActiveAsync(t)).FirstOrDefault(l => l.Board == record.Board) is var lease && lease?.Holder != user.Name)
-                return Results.Json(new { error = $"run {id} on {record.Board}: only the holder of {record.Board}'s lease (the agent that claimed its job) or an admin may record it; {(lease is null ? "it is free" : $"{lease.Holder} holds it")}" },
-                    statusCode: StatusCodes.Status403Forbidden);
+                return Results.Json(new ApiError($"run {id} on {record.Board}: only the holder of {record.Board}'s lease (the agent that claimed its job) or an admin may record it; {(lease is null ? "it is free" : $"{lease.Holder} holds it")}"),
+                    LabApiJsonContext.Wire.ApiError, statusCode: StatusCodes.Status403Forbidden);
             var writer = await view.RunWriterAsync(id, user.Name, record.Board, t);
             if (writer.User != user.Name && user.Role < ApiRole.Admin)
-                return Results.Json(new { error = $"run {id} is written by {writer.User}; only it or an admin may write it" }, statusCode: StatusCodes.Status403Forbidden);
-            if (writer.Board != record.Board) return Results.BadRequest(new { error = $"run {id} runs on {writer.Board}, not {Clip(record.Board)}" });
+                return Results.Json(new ApiError($"run {id} is written by {writer.User}; only it or an admin may write it"), LabApiJsonContext.Wire.ApiError, statusCode: StatusCodes.Status403Forbidden);
+            if (writer.Board != record.Board) return Results.BadRequest(new ApiError($"run {id} runs on {writer.Board}, not {Clip(record.Board)}"));
             var store = await view.RunStoreAsync(t);
             await store.SaveAsync(record with { RunDirectory = Path.GetFullPath(Path.Combine(o.Out, id)) }, t);
             return Results.NoContent();
@@ -264,32 +266,32 @@ internal static class LabApi
 
         api.MapPost("/runs/{id}/console", async (string id, string board, long offset, HttpContext ctx, CancellationToken t) =>
         {
-            if (!RunIds.IsValid(id)) return Results.BadRequest(new { error = $"\"{Clip(id)}\" is not a run id" });
-            if (offset < 0) return Results.BadRequest(new { error = $"offset {offset} is negative" });
+            if (!RunIds.IsValid(id)) return Results.BadRequest(new ApiError($"\"{Clip(id)}\" is not a run id"));
+            if (offset < 0) return Results.BadRequest(new ApiError($"offset {offset} is negative"));
             var user = User(ctx);
-            if (await view.RunWriterAsync(id, t) is not { } writer) return Results.NotFound(new { error = $"no run {id}: PUT its record first" });
+            if (await view.RunWriterAsync(id, t) is not { } writer) return Results.NotFound(new ApiError($"no run {id}: PUT its record first"));
             if (writer.User != user.Name && user.Role < ApiRole.Admin)
-                return Results.Json(new { error = $"run {id} is written by {writer.User}; only it or an admin may write it" }, statusCode: StatusCodes.Status403Forbidden);
-            if (board != writer.Board) return Results.BadRequest(new { error = $"run {id} runs on {writer.Board}, not {Clip(board)}" });
+                return Results.Json(new ApiError($"run {id} is written by {writer.User}; only it or an admin may write it"), LabApiJsonContext.Wire.ApiError, statusCode: StatusCodes.Status403Forbidden);
+            if (board != writer.Board) return Results.BadRequest(new ApiError($"run {id} runs on {writer.Board}, not {Clip(board)}"));
             var path = Path.Combine(o.Out, id, writer.Board, "console.log");
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             await using var f = new FileStream(path, FileMode.OpenOrCreate, FileAccess.Write, FileShare.ReadWrite, 1 << 16, useAsync: true);
             // A chunk goes exactly at the end: a gap would lose bytes, an overlap would rewrite them.
-            if (offset != f.Length) return Results.Conflict(new { error = $"have {f.Length} bytes, got a chunk at {offset}", length = f.Length });
+            if (offset != f.Length) return Results.Conflict(new ConsoleRefused($"have {f.Length} bytes, got a chunk at {offset}", f.Length));
             ctx.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize = MaxConsoleChunk;
             using var body = new MemoryStream();
             try { await ctx.Request.Body.CopyToAsync(body, t); }
-            catch (BadHttpRequestException e) { return Results.Json(new { error = e.Message, length = f.Length }, statusCode: e.StatusCode); }
+            catch (BadHttpRequestException e) { return Results.Json(new ConsoleRefused(e.Message, f.Length), LabApiJsonContext.Wire.ConsoleRefused, statusCode: e.StatusCode); }
             f.Seek(0, SeekOrigin.End);
             await f.WriteAsync(body.GetBuffer().AsMemory(0, (int)body.Length), t);
-            return Results.Ok(new { length = f.Length });
+            return Results.Ok(new ConsoleLength(f.Length));
         }).AddEndpointFilter(Require(ApiRole.Developer));
 
         api.MapGet("/runs", async (int? latest, CancellationToken t) =>
         {
-            if (await view.RunsAsync(t) is not { } store) return Results.Ok(Array.Empty<object>());
+            if (await view.RunsAsync(t) is not { } store) return Results.Ok(Array.Empty<RunSummaryJson>());
             var runs = await store.LatestAsync(Math.Clamp(latest ?? 20, 1, 500), t);
-            return Results.Ok(runs.Select(r => new { r.RunId, r.Job, r.Board, verdict = r.Verdict.ToWire(), r.Start, seconds = r.Duration.TotalSeconds, r.Message }));
+            return Results.Ok(runs.Select(r => new RunSummaryJson(r.RunId, r.Job, r.Board, r.Verdict.ToWire(), r.Start, r.Duration.TotalSeconds, r.Message)).ToArray());
         }).AddEndpointFilter(Require(ApiRole.Viewer));
 
         return app;
@@ -330,7 +332,7 @@ internal static class LabApi
     {
         ctx.Response.StatusCode = StatusCodes.Status429TooManyRequests;
         ctx.Response.Headers.RetryAfter = ((int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        await ctx.Response.WriteAsJsonAsync(new { error = $"too many failed sign-ins from this address; try again in {Math.Ceiling(wait.TotalSeconds)}s" });
+        await ctx.Response.WriteAsJsonAsync(new ApiError($"too many failed sign-ins from this address; try again in {Math.Ceiling(wait.TotalSeconds)}s"), LabApiJsonContext.Wire.ApiError);
     }
 
     /// <summary>Longest lease note or operator reason.</summary>
@@ -351,7 +353,7 @@ internal static class LabApi
     static Func<EndpointFilterInvocationContext, EndpointFilterDelegate, ValueTask<object?>> Require(ApiRole role) => async (ctx, next) =>
         User(ctx.HttpContext).Role >= role
             ? await next(ctx)
-            : Results.Json(new { error = $"this needs the {role.ToString().ToLowerInvariant()} role; {User(ctx.HttpContext).Name} is {User(ctx.HttpContext).Role.ToString().ToLowerInvariant()}" },
-                statusCode: StatusCodes.Status403Forbidden);
+            : Results.Json(new ApiError($"this needs the {role.ToString().ToLowerInvariant()} role; {User(ctx.HttpContext).Name} is {User(ctx.HttpContext).Role.ToString().ToLowerInvariant()}"),
+                LabApiJsonContext.Wire.ApiError, statusCode: StatusCodes.Status403Forbidden);
 
 }

@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using Farm.Lab.Leases;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -19,7 +21,6 @@ internal sealed record RemoteBoard(string Name, IReadOnlyList<string> Tags);
 /// </summary>
 internal sealed class RemoteLab : IDisposable
 {
-    static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
     readonly HttpClient _http;
     readonly string _server;
     readonly ILogger _log;
@@ -34,28 +35,28 @@ internal sealed class RemoteLab : IDisposable
     }
 
     public async Task<IReadOnlyList<RemoteBoard>> BoardsAsync(CancellationToken ct) =>
-        await ReadAsync<List<RemoteBoard>>(await SendAsync(HttpMethod.Get, "api/boards", null, ct), ct);
+        await ReadAsync(await SendAsync(HttpMethod.Get, "api/boards", null, ct), RemoteLabJsonContext.Default.ListRemoteBoard, ct);
 
     public async Task<IReadOnlyList<Lease>> ActiveAsync(CancellationToken ct) =>
-        await ReadAsync<List<Lease>>(await SendAsync(HttpMethod.Get, "api/leases", null, ct), ct);
+        await ReadAsync(await SendAsync(HttpMethod.Get, "api/leases", null, ct), RemoteLabJsonContext.Default.ListLease, ct);
 
     public async Task<LeaseGrant> AcquireAsync(string board, TimeSpan span, string? note, CancellationToken ct)
     {
-        using var res = await SendAsync(HttpMethod.Post, "api/leases", new ReserveBody(board, $"{(long)span.TotalSeconds}s", note), ct, HttpStatusCode.Conflict);
+        using var res = await SendAsync(HttpMethod.Post, "api/leases", Body(new ReserveBody(board, $"{(long)span.TotalSeconds}s", note), RemoteLabJsonContext.Default.ReserveBody), ct, HttpStatusCode.Conflict);
         if (res.StatusCode == HttpStatusCode.Conflict)
         {
-            var body = await res.Content.ReadFromJsonAsync<JsonElement>(ct);
-            return new LeaseGrant(false, body.GetProperty("lease").Deserialize<Lease>(Json)!);
+            var body = await res.Content.ReadFromJsonAsync(RemoteLabJsonContext.Default.JsonElement, ct);
+            return new LeaseGrant(false, body.GetProperty("lease").Deserialize(RemoteLabJsonContext.Default.Lease)!);
         }
-        return new LeaseGrant(true, await ReadAsync<Lease>(res, ct));
+        return new LeaseGrant(true, await ReadAsync(res, RemoteLabJsonContext.Default.Lease, ct));
     }
 
     /// <summary>Renews the caller's lease: the lease, or why it was lost (the controller's answer); an unreachable controller throws.</summary>
     public async Task<(Lease? Lease, string? Lost)> RenewAsync(string board, TimeSpan span, CancellationToken ct)
     {
-        using var res = await SendAsync(HttpMethod.Post, $"api/leases/{Uri.EscapeDataString(board)}/renew", new RenewBody($"{(long)span.TotalSeconds}s"), ct, HttpStatusCode.Conflict);
+        using var res = await SendAsync(HttpMethod.Post, $"api/leases/{Uri.EscapeDataString(board)}/renew", Body(new RenewBody($"{(long)span.TotalSeconds}s"), RemoteLabJsonContext.Default.RenewBody), ct, HttpStatusCode.Conflict);
         if (res.StatusCode == HttpStatusCode.Conflict) return (null, await ErrorAsync(res, ct));
-        return (await ReadAsync<Lease>(res, ct), null);
+        return (await ReadAsync(res, RemoteLabJsonContext.Default.Lease, ct), null);
     }
 
     public async Task<bool> ReleaseAsync(string board, CancellationToken ct)
@@ -65,7 +66,8 @@ internal sealed class RemoteLab : IDisposable
     }
 
     public async Task<JsonElement> QueueAsync(string job, string? board, int priority, CancellationToken ct) =>
-        await ReadAsync<JsonElement>(await SendAsync(HttpMethod.Post, "api/jobs", new QueueBody(job, board, priority), ct), ct);
+        await ReadAsync(await SendAsync(HttpMethod.Post, "api/jobs", Body(new QueueBody(job, board, priority), RemoteLabJsonContext.Default.QueueBody), ct),
+            RemoteLabJsonContext.Default.JsonElement, ct);
 
     /// <summary>Cancels a queued or running job (the caller's own, or any with an admin token).</summary>
     public async Task CancelJobAsync(string id, CancellationToken ct) =>
@@ -76,7 +78,7 @@ internal sealed class RemoteLab : IDisposable
     {
         using var req = new HttpRequestMessage(HttpMethod.Put, $"api/runs/{Uri.EscapeDataString(run.RunId)}")
         {
-            Content = new StringContent(JsonSerializer.Serialize(run, RunRecordJson.Options), System.Text.Encoding.UTF8, "application/json"),
+            Content = new StringContent(JsonSerializer.Serialize(run, RunJsonContext.Default.RunRecord), System.Text.Encoding.UTF8, "application/json"),
         };
         (await SendRawAsync(req, ct)).Dispose();
     }
@@ -89,7 +91,7 @@ internal sealed class RemoteLab : IDisposable
             Content = new ReadOnlyMemoryContent(bytes),
         };
         using var res = await SendRawAsync(req, ct, HttpStatusCode.Conflict);
-        return (await res.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("length").GetInt64();
+        return (await res.Content.ReadFromJsonAsync(RemoteLabJsonContext.Default.JsonElement, ct)).GetProperty("length").GetInt64();
     }
 
     async Task<HttpResponseMessage> SendRawAsync(HttpRequestMessage req, CancellationToken ct, params HttpStatusCode[] alsoFine)
@@ -115,12 +117,13 @@ internal sealed class RemoteLab : IDisposable
         return e;
     }
 
-    async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, object? body, CancellationToken ct, params HttpStatusCode[] alsoFine)
+    async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, HttpContent? body, CancellationToken ct, params HttpStatusCode[] alsoFine)
     {
-        using var req = new HttpRequestMessage(method, path);
-        if (body is not null) req.Content = JsonContent.Create(body, body.GetType(), options: Json);
+        using var req = new HttpRequestMessage(method, path) { Content = body };
         return await SendRawAsync(req, ct, alsoFine).ConfigureAwait(false);
     }
+
+    static JsonContent Body<T>(T body, JsonTypeInfo<T> type) => JsonContent.Create(body, type);
 
     static async Task<string> ErrorAsync(HttpResponseMessage res, CancellationToken ct)
     {
@@ -129,10 +132,24 @@ internal sealed class RemoteLab : IDisposable
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException) { return text; }
     }
 
-    static async Task<T> ReadAsync<T>(HttpResponseMessage res, CancellationToken ct)
+    static async Task<T> ReadAsync<T>(HttpResponseMessage res, JsonTypeInfo<T> type, CancellationToken ct)
     {
-        using (res) return (await res.Content.ReadFromJsonAsync<T>(Json, ct))!;
+        using (res) return (await res.Content.ReadFromJsonAsync(type, ct))!;
     }
 
     public void Dispose() => _http.Dispose();
 }
+
+/// <summary>
+/// What the CLI reads from and sends to the controller, source-generated (Native AOT has no reflection
+/// serializer). Enums are read by name or number: the controller writes a lease's kind as a number.
+/// </summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UseStringEnumConverter = true)]
+[JsonSerializable(typeof(List<RemoteBoard>))]
+[JsonSerializable(typeof(List<Lease>))]
+[JsonSerializable(typeof(Lease))]
+[JsonSerializable(typeof(JsonElement))]
+[JsonSerializable(typeof(ReserveBody))]
+[JsonSerializable(typeof(RenewBody))]
+[JsonSerializable(typeof(QueueBody))]
+internal sealed partial class RemoteLabJsonContext : JsonSerializerContext;

@@ -131,7 +131,7 @@ public class LabApiHardeningTests
     [Test]
     public async Task AJobIsCanceledByItsRequesterOrAnAdminOnly()
     {
-        async Task<string> Queue(string who) => (await Call(who, HttpMethod.Post, "/api/jobs", JsonContent.Create(new QueueBody("jobs/xen-smoke.yaml", "qemu-xen", 0)))).Body.GetProperty("id").GetString()!;
+        async Task<string> Queue(string who) => (await Call(who, HttpMethod.Post, "/api/jobs", JsonContent.Create(new QueueBody("jobs/xen-smoke.yaml", "qemu-xen", 0), TestJson.Default.QueueBody))).Body.GetProperty("id").GetString()!;
         var mine = await Queue("dev");
         Assert.That((await Call("eve", HttpMethod.Delete, $"/api/jobs/{mine}")).Status, Is.EqualTo(HttpStatusCode.Forbidden), "another developer's job");
         Assert.That((await Call("vera", HttpMethod.Delete, $"/api/jobs/{mine}")).Status, Is.EqualTo(HttpStatusCode.Forbidden), "a viewer");
@@ -149,7 +149,7 @@ public class LabApiHardeningTests
     [TestCase("31d")]
     public async Task HugeLeaseDurationsAreBadRequests(string span)
     {
-        var (status, body) = await Call("dev", HttpMethod.Post, "/api/leases", JsonContent.Create(new ReserveBody("qemu-xen", span, null)));
+        var (status, body) = await Call("dev", HttpMethod.Post, "/api/leases", JsonContent.Create(new ReserveBody("qemu-xen", span, null), TestJson.Default.ReserveBody));
         Assert.That(status, Is.EqualTo(HttpStatusCode.BadRequest), body.ToString());
         Assert.That(body.GetProperty("error").GetString(), Does.Contain("duration"));
     }
@@ -159,13 +159,13 @@ public class LabApiHardeningTests
     {
         Assert.That((await Call("dev", HttpMethod.Post, "/api/leases", new StringContent("""{"board":"qemu-xen","for":1e300}""", System.Text.Encoding.UTF8, "application/json"))).Status,
             Is.EqualTo(HttpStatusCode.BadRequest));
-        Assert.That((await Call("dev", HttpMethod.Post, "/api/leases", JsonContent.Create(new ReserveBody("qemu-xen", "1h", new string('n', LabApi.MaxNote + 1))))).Status,
+        Assert.That((await Call("dev", HttpMethod.Post, "/api/leases", JsonContent.Create(new ReserveBody("qemu-xen", "1h", new string('n', LabApi.MaxNote + 1)), TestJson.Default.ReserveBody))).Status,
             Is.EqualTo(HttpStatusCode.BadRequest));
-        Assert.That((await Call("ops", HttpMethod.Post, "/api/boards/qemu-xen/quarantine", JsonContent.Create(new ReasonBody(new string('r', LabApi.MaxNote + 1))))).Status,
+        Assert.That((await Call("ops", HttpMethod.Post, "/api/boards/qemu-xen/quarantine", JsonContent.Create(new ReasonBody(new string('r', LabApi.MaxNote + 1)), TestJson.Default.ReasonBody))).Status,
             Is.EqualTo(HttpStatusCode.BadRequest));
-        Assert.That((await Call("dev", HttpMethod.Post, "/api/jobs", JsonContent.Create(new QueueBody(new string('j', LabApi.MaxJobPath + 1), null, 0)))).Status,
+        Assert.That((await Call("dev", HttpMethod.Post, "/api/jobs", JsonContent.Create(new QueueBody(new string('j', LabApi.MaxJobPath + 1), null, 0), TestJson.Default.QueueBody))).Status,
             Is.EqualTo(HttpStatusCode.BadRequest));
-        Assert.That((await Call("dev", HttpMethod.Post, "/api/jobs", JsonContent.Create(new QueueBody("jobs/a.yaml\n/dev/zero", null, 0)))).Status,
+        Assert.That((await Call("dev", HttpMethod.Post, "/api/jobs", JsonContent.Create(new QueueBody("jobs/a.yaml\n/dev/zero", null, 0), TestJson.Default.QueueBody))).Status,
             Is.EqualTo(HttpStatusCode.BadRequest));
     }
 }

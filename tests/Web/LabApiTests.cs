@@ -36,7 +36,7 @@ public class LabApiTests
         if (body is not null)
             req.Content = body is RunRecord run
                 ? new StringContent(System.Text.Json.JsonSerializer.Serialize(run, Farm.Reports.RunJsonSink.Options), System.Text.Encoding.UTF8, "application/json")
-                : JsonContent.Create(body);
+                : JsonContent.Create(body, TestJson.Default.GetTypeInfo(body.GetType())!);
         using var res = await _http.SendAsync(req);
         return res.StatusCode;
     }
@@ -113,7 +113,7 @@ public class LabApiTests
         await Call("ops", HttpMethod.Post, "/api/boards/qemu-native/quarantine", new ReasonBody("flaky PSU"));
         using var req = new HttpRequestMessage(HttpMethod.Get, "/api/boards");
         req.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _tokens["vera"]);
-        var boards = await (await _http.SendAsync(req)).Content.ReadFromJsonAsync<System.Text.Json.JsonElement>();
+        var boards = System.Text.Json.JsonDocument.Parse(await (await _http.SendAsync(req)).Content.ReadAsStringAsync()).RootElement;
         var byName = boards.EnumerateArray().ToDictionary(b => b.GetProperty("name").GetString()!);
         Assert.That(byName["qemu-xen"].GetProperty("lease").GetProperty("holder").GetString(), Is.EqualTo("dev"));
         Assert.That(byName["qemu-native"].GetProperty("health").GetString(), Is.EqualTo("quarantined"));
