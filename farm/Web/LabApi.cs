@@ -240,7 +240,7 @@ internal static class LabApi
             try
             {
                 ctx.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize = MaxRunRecordBytes;
-                record = await System.Text.Json.JsonSerializer.DeserializeAsync(ctx.Request.Body, RunJsonContext.Default.RunRecord, t);
+                record = await System.Text.Json.JsonSerializer.DeserializeAsync(ctx.Request.Body, StrictRunJsonContext.Default.RunRecord, t);
             }
             catch (System.Text.Json.JsonException e) { return Results.BadRequest(new ApiError($"not a run record: {Clip(e.Message)}")); }
             catch (BadHttpRequestException e) { return Results.Json(new ApiError(e.Message), LabApiJsonContext.Wire.ApiError, statusCode: e.StatusCode); }

@@ -110,6 +110,36 @@ public class LabApiHardeningTests
         Assert.That((await Call("dev", HttpMethod.Put, $"/api/runs/{Id}", Json(Run(Id, "qemu-xen")))).Status, Is.EqualTo(HttpStatusCode.NoContent), "the board's holder may");
     }
 
+    // A record from outside must be whole: each of these once stored fine and then broke the run's page.
+    [TestCase("provenance", "provenance")]
+    [TestCase("provenance.artifactSha256", "artifactSha256")]
+    [TestCase("provenance.packages", "packages")]
+    [TestCase("stages", "stages")]
+    [TestCase("checks", "checks")]
+    [TestCase("metrics", "metrics")]
+    [TestCase("checks.0.evidence", "evidence")]
+    public async Task ARecordWithoutAPartEveryRunHasIsRefusedNamingIt(string path, string named)
+    {
+        var run = Run(Id, "qemu-xen") with { Checks = [new("ecam.window", "ecam", CheckVerdict.Pass, CheckVerdict.Pass, "ok", ["line"], "src")] };
+        foreach (var how in new[] { "missing", "null" })
+        {
+            var node = System.Text.Json.Nodes.JsonNode.Parse(JsonSerializer.Serialize(run, Farm.Reports.RunJsonSink.Options))!;
+            var parts = path.Split('.');
+            var parent = parts[..^1].Aggregate(node, (n, p) => int.TryParse(p, out var i) ? n[i]! : n[p]!).AsObject();
+            if (how == "missing") parent.Remove(parts[^1]); else parent[parts[^1]] = null;
+            var (status, body) = await Call("dev", HttpMethod.Put, $"/api/runs/{Id}", new StringContent(node.ToJsonString(), System.Text.Encoding.UTF8, "application/json"));
+            Assert.That(status, Is.EqualTo(HttpStatusCode.BadRequest), $"{path} {how}");
+            Assert.That(body.GetProperty("error").GetString(), Does.Contain(named), $"{path} {how}");
+        }
+        Assert.That((await Call("vera", HttpMethod.Get, "/api/runs")).Body.GetArrayLength(), Is.Zero, "nothing was stored");
+        // The whole record is taken, and its page shows.
+        Assert.That((await Call("dev", HttpMethod.Put, $"/api/runs/{Id}", Json(run))).Status, Is.EqualTo(HttpStatusCode.NoContent));
+        using var req = new HttpRequestMessage(HttpMethod.Get, $"/runs/{Id}");
+        req.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _lab.Tokens["vera"]);
+        using var page = await _http.SendAsync(req);
+        Assert.That(page.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+    }
+
     [Test]
     public async Task AConsoleChunkMustStartExactlyWhereTheStoredConsoleEnds()
     {
