@@ -201,7 +201,22 @@ internal sealed class LabDatabase : IAsyncDisposable
             expires_ms BIGINT NOT NULL);
         ALTER TABLE api_audit ADD COLUMN remote TEXT;
         """,
+        // seq: the order events were written in. Two in the same millisecond (a quarantine and a return, a lease's
+        // expiry and the next grant) are otherwise in whatever order the engine sorts ties (PostgreSQL's is not
+        // stable). Rows from before it have none and sort first, by time.
+        """
+        ALTER TABLE board_events ADD COLUMN seq BIGINT;
+        CREATE INDEX board_events_seq ON board_events (seq);
+        ALTER TABLE lease_audit ADD COLUMN seq BIGINT;
+        CREATE INDEX lease_audit_seq ON lease_audit (seq);
+        """,
     ];
+
+    /// <summary>The next <c>seq</c> of an append-only table (the migration above), as a SQL expression for an INSERT.</summary>
+    internal static string NextSeq(string table) => $"(SELECT COALESCE(MAX(seq), 0) + 1 FROM {table})";
+
+    /// <summary>Written order for an append-only table with <c>seq</c>: rows from before it first, by time.</summary>
+    internal const string SeqOrder = "COALESCE(seq, 0), at_ms";
 
     static async Task Migrate(DbConnection c, DatabaseEngine engine, CancellationToken ct)
     {

@@ -72,4 +72,43 @@ public class BoardHealthPolicyTests
         var s = BoardHealthPolicy.Evaluate("rpi4-1", [Run(7, Verdict.Pass)], [back, manual]);
         Assert.That(s.Reason, Is.EqualTo("quarantined by ops: fan noise"));
     }
+    [TestCase("quarantine", "return", "Healthy")]
+    [TestCase("return", "quarantine", "Quarantined")]
+    public void TheLastWrittenDecisionStandsEvenInTheSameMillisecond(string first, string second, string health)
+    {
+        var expected = Enum.Parse<BoardHealth>(health);
+        var events = new[] { new BoardEvent(T0, "rpi4-1", first, "ops", "a"), new BoardEvent(T0, "rpi4-1", second, "ops", "b") };
+        Assert.That(BoardHealthPolicy.Evaluate("rpi4-1", [], events).Health, Is.EqualTo(expected));
+    }
+
+    /// <summary>
+    /// Two controllers share one lab database and one's clock is a second behind: ops quarantine on the first,
+    /// then return the board on the second. The store gives the decisions in the order they were written, so
+    /// the return stands (by time alone, the earlier-stamped return would sort first and the board stay out).
+    /// </summary>
+    [Test]
+    public async Task DecisionsComeBackInTheOrderTheyWereWritten()
+    {
+        var dir = Directory.CreateTempSubdirectory("farm-events-").FullName;
+        try
+        {
+            await using var db = await Farm.Lab.LabDatabase.OpenAsync($"Data Source={Path.Combine(dir, "lab.db")}", default);
+            var ahead = new BoardEventStore(db, new Microsoft.Extensions.Time.Testing.FakeTimeProvider(T0.AddSeconds(1)));
+            var behind = new BoardEventStore(db, new Microsoft.Extensions.Time.Testing.FakeTimeProvider(T0));
+            await ahead.RecordAsync("rpi4-1", "quarantine", "ops", "fan noise", default);
+            await behind.RecordAsync("rpi4-1", "return", "ops", "fan replaced", default);
+            await behind.RecordAsync("rpi4-2", "quarantine", "ops", "x", default);
+            await behind.RecordAsync("rpi4-2", "return", "ops", "y", default);
+            var events = await ahead.AllAsync(default);
+            Assert.That(events.Select(e => (e.Board, e.Action)), Is.EqualTo(new[]
+                { ("rpi4-1", "quarantine"), ("rpi4-1", "return"), ("rpi4-2", "quarantine"), ("rpi4-2", "return") }));
+            Assert.That(BoardHealthPolicy.Evaluate("rpi4-1", [], events).Health, Is.EqualTo(BoardHealth.Healthy));
+            Assert.That(BoardHealthPolicy.Evaluate("rpi4-2", [], events).Health, Is.EqualTo(BoardHealth.Healthy));
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }

@@ -93,6 +93,18 @@ public class LeaseStoreTests
     }
 
     [Test]
+    public async Task TheAuditIsInTheOrderItWasWrittenWhenAControllersClockIsBehind()
+    {
+        // Two controllers on one lab database; the second's clock is a minute behind the first's.
+        var behind = new LeaseStore(_db, new FakeTimeProvider(_time.GetUtcNow().AddMinutes(-1)));
+        await _leases.AcquireAsync("b", "alice", TimeSpan.FromMinutes(10), LeaseKind.Interactive, null, default);
+        await _leases.ReleaseAsync("b", "alice", default);
+        await behind.AcquireAsync("b", "bob", TimeSpan.FromMinutes(10), LeaseKind.Interactive, null, default);
+        var log = await _leases.AuditAsync("b", default);
+        Assert.That(log.Select(e => (e.Holder, e.Action)), Is.EqualTo(new[] { ("alice", "acquired"), ("alice", "released"), ("bob", "acquired") }));
+    }
+
+    [Test]
     public async Task MigrationsRunOnceAcrossOpens()
     {
         await _leases.AcquireAsync("b", "alice", TwoHours, LeaseKind.Interactive, null, default);

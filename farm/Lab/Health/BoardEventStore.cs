@@ -7,7 +7,7 @@ internal sealed class BoardEventStore(LabDatabase db, TimeProvider time)
     {
         await using var c = await db.ConnectAsync(t).ConfigureAwait(false);
         await using var cmd = c.CreateCommand();
-        cmd.CommandText = "INSERT INTO board_events (at_ms, board, action, actor, reason) VALUES (@at, @board, @action, @actor, @reason)";
+        cmd.CommandText = $"INSERT INTO board_events (at_ms, board, action, actor, reason, seq) VALUES (@at, @board, @action, @actor, @reason, {LabDatabase.NextSeq("board_events")})";
         LabDatabase.Param(cmd, "@at", time.GetUtcNow().ToUnixTimeMilliseconds());
         LabDatabase.Param(cmd, "@board", board);
         LabDatabase.Param(cmd, "@action", action);
@@ -20,7 +20,7 @@ internal sealed class BoardEventStore(LabDatabase db, TimeProvider time)
     {
         await using var c = await db.ConnectAsync(t).ConfigureAwait(false);
         await using var cmd = c.CreateCommand();
-        cmd.CommandText = "SELECT at_ms, board, action, actor, reason FROM board_events ORDER BY at_ms";
+        cmd.CommandText = $"SELECT at_ms, board, action, actor, reason FROM board_events ORDER BY {LabDatabase.SeqOrder}";
         var list = new List<BoardEvent>();
         await using var r = await cmd.ExecuteReaderAsync(t).ConfigureAwait(false);
         while (await r.ReadAsync(t).ConfigureAwait(false))

@@ -31,10 +31,11 @@ internal static class BoardHealthPolicy
     }
 
     /// <param name="runs">This board's runs, any order.</param>
-    /// <param name="events">Operator events for this board, any order.</param>
+    /// <param name="events">Operators' events, in the order they were written (<see cref="BoardEventStore.AllAsync"/>):
+    /// the last one for this board stands, even if it shares its millisecond with another or a controller's clock was behind.</param>
     public static BoardHealthStatus Evaluate(string board, IEnumerable<RunRecord> runs, IEnumerable<BoardEvent> events)
     {
-        var lastEvent = events.Where(e => e.Board == board).OrderByDescending(e => e.At).FirstOrDefault();
+        var lastEvent = events.LastOrDefault(e => e.Board == board);
         if (lastEvent is { Action: "quarantine" })
             return new BoardHealthStatus(board, BoardHealth.Quarantined, $"quarantined by {lastEvent.Actor}: {lastEvent.Reason}", []);
         var since = lastEvent?.At ?? DateTimeOffset.MinValue;

@@ -194,7 +194,7 @@ internal sealed class LeaseStore(LabDatabase db, TimeProvider time)
     {
         await using var c = await db.ConnectAsync(ct).ConfigureAwait(false);
         await using var cmd = c.CreateCommand();
-        cmd.CommandText = "SELECT at_ms, board, holder, action, detail FROM lease_audit" + (board is null ? "" : " WHERE board = @board") + " ORDER BY at_ms";
+        cmd.CommandText = "SELECT at_ms, board, holder, action, detail FROM lease_audit" + (board is null ? "" : " WHERE board = @board") + " ORDER BY " + LabDatabase.SeqOrder;
         if (board is not null) LabDatabase.Param(cmd, "@board", board);
         var list = new List<LeaseEvent>();
         await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
@@ -220,7 +220,7 @@ internal sealed class LeaseStore(LabDatabase db, TimeProvider time)
     {
         await using var cmd = c.CreateCommand();
         cmd.Transaction = tx;
-        cmd.CommandText = "INSERT INTO lease_audit (at_ms, board, holder, action, detail) VALUES (@at, @board, @holder, @action, @detail)";
+        cmd.CommandText = $"INSERT INTO lease_audit (at_ms, board, holder, action, detail, seq) VALUES (@at, @board, @holder, @action, @detail, {LabDatabase.NextSeq("lease_audit")})";
         LabDatabase.Param(cmd, "@at", at);
         LabDatabase.Param(cmd, "@board", board);
         LabDatabase.Param(cmd, "@holder", holder);
