@@ -44,7 +44,16 @@ public partial class GuestConsoleProtocolTests
         Commands = commands,
     };
 
-    static async Task<(RunContext ctx, GuestSession s, Task guest, ConsoleBroker broker)> StartAsync(GuestSpec g, Func<string, (string, int)> run)
+    readonly List<string> _dirs = [];
+
+    [TearDown]
+    public void RemoveRunDirectories()
+    {
+        foreach (var d in _dirs) Directory.Delete(d, recursive: true);
+        _dirs.Clear();
+    }
+
+    async Task<(RunContext ctx, GuestSession s, Task guest, ConsoleBroker broker)> StartAsync(GuestSpec g, Func<string, (string, int)> run)
     {
         var time = new FakeTimeProvider();
         var toFarm = new Pipe();
@@ -53,6 +62,7 @@ public partial class GuestConsoleProtocolTests
         broker.Start();
         var guest = Task.Run(() => GuestAsync(fromFarm.Reader.AsStream(), toFarm.Writer.AsStream(), run));
         var dir = Directory.CreateTempSubdirectory("farm-guest").FullName;
+        _dirs.Add(dir);
         var ctx = new RunContext("r1", dir, time);
         var s = new GuestSession(g, Path.Combine(dir, "guests", "g1"))
         {
