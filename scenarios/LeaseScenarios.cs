@@ -80,6 +80,7 @@ internal class LeaseScenarios
         Assert.That((await leases.AcquireAsync(board, "bob", TimeSpan.FromHours(1), LeaseKind.Interactive, null, default)).Granted, Is.False,
             "alice's committed lease survived the crash");
     }
+
     /// <summary>
     /// The lease audit and operators' board decisions come back in the order they were written on both engines,
     /// though the second controller's clock is a minute behind and PostgreSQL's sort keeps no order among ties.
@@ -93,15 +94,17 @@ internal class LeaseScenarios
         var ahead = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(now);
         var behind = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(now.AddMinutes(-1));
         var board = $"w{Guid.NewGuid():N}"[..9];
-        await new LeaseStore(db, ahead).AcquireAsync(board, "alice", TimeSpan.FromHours(1), LeaseKind.Interactive, null, default);
-        await new LeaseStore(db, ahead).ReleaseAsync(board, "alice", default);
-        await new LeaseStore(db, behind).AcquireAsync(board, "bob", TimeSpan.FromHours(1), LeaseKind.Interactive, null, default);
-        Assert.That((await new LeaseStore(db, ahead).AuditAsync(board, default)).Select(e => (e.Holder, e.Action)),
+        var (first, second) = (new LeaseStore(db, ahead), new LeaseStore(db, behind));
+        await first.AcquireAsync(board, "alice", TimeSpan.FromHours(1), LeaseKind.Interactive, null, default);
+        await first.ReleaseAsync(board, "alice", default);
+        await second.AcquireAsync(board, "bob", TimeSpan.FromHours(1), LeaseKind.Interactive, null, default);
+        Assert.That((await first.AuditAsync(board, default)).Select(e => (e.Holder, e.Action)),
             Is.EqualTo(new[] { ("alice", "acquired"), ("alice", "released"), ("bob", "acquired") }));
 
+        var (aheadEvents, behindEvents) = (new Farm.Lab.Health.BoardEventStore(db, ahead), new Farm.Lab.Health.BoardEventStore(db, behind));
         for (int i = 0; i < 20; i++)
-            await new Farm.Lab.Health.BoardEventStore(db, i % 2 == 0 ? ahead : behind).RecordAsync(board, i % 2 == 0 ? "quarantine" : "return", "ops", $"#{i}", default);
-        var events = (await new Farm.Lab.Health.BoardEventStore(db, ahead).AllAsync(default)).Where(e => e.Board == board).ToList();
+            await (i % 2 == 0 ? aheadEvents : behindEvents).RecordAsync(board, i % 2 == 0 ? "quarantine" : "return", "ops", $"#{i}", default);
+        var events = (await aheadEvents.AllAsync(default)).Where(e => e.Board == board).ToList();
         Assert.That(events.Select(e => e.Reason), Is.EqualTo(Enumerable.Range(0, 20).Select(i => $"#{i}")));
         Assert.That(Farm.Lab.Health.BoardHealthPolicy.Evaluate(board, [], events).Health, Is.EqualTo(Farm.Lab.Scheduling.BoardHealth.Healthy), "the last decision was a return");
     }

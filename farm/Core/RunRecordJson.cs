@@ -32,13 +32,3 @@ internal static class RunRecordJson
 [JsonSerializable(typeof(IReadOnlyList<CheckResult>))]
 internal sealed partial class RunJsonContext : JsonSerializerContext;
 
-/// <summary>
-/// The same shape read strictly, for records that arrive from outside (PUT /api/runs): a member the record
-/// cannot be without (stages, checks, provenance and its hashes, metrics) that is missing or null is a
-/// <see cref="JsonException"/> naming it, not a record that breaks its run page when it is shown.
-/// </summary>
-[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UseStringEnumConverter = true,
-    RespectNullableAnnotations = true, RespectRequiredConstructorParameters = true,
-    Converters = [typeof(RunRecordJson.SecondsConverter)])]
-[JsonSerializable(typeof(RunRecord))]
-internal sealed partial class StrictRunJsonContext : JsonSerializerContext;

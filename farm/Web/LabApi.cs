@@ -240,7 +240,7 @@ internal static class LabApi
             try
             {
                 ctx.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize = MaxRunRecordBytes;
-                record = await System.Text.Json.JsonSerializer.DeserializeAsync(ctx.Request.Body, StrictRunJsonContext.Default.RunRecord, t);
+                record = await System.Text.Json.JsonSerializer.DeserializeAsync(ctx.Request.Body, StrictRunRecord, t);
             }
             catch (System.Text.Json.JsonException e) { return Results.BadRequest(new ApiError($"not a run record: {Clip(e.Message)}")); }
             catch (BadHttpRequestException e) { return Results.Json(new ApiError(e.Message), LabApiJsonContext.Wire.ApiError, statusCode: e.StatusCode); }
@@ -343,6 +343,15 @@ internal static class LabApi
 
     /// <summary>Largest run record an agent may PUT.</summary>
     public const long MaxRunRecordBytes = 4 << 20;
+
+    /// <summary>
+    /// A run record as it arrives from an agent: run.json's own shape (<see cref="RunJsonContext"/>), read strictly, so a
+    /// member every record has (stages, checks, provenance and its hashes, metrics, a check's evidence) that is missing
+    /// or null is a <see cref="System.Text.Json.JsonException"/> naming it, not a stored record whose page then fails.
+    /// </summary>
+    static readonly System.Text.Json.Serialization.Metadata.JsonTypeInfo<RunRecord> StrictRunRecord =
+        (System.Text.Json.Serialization.Metadata.JsonTypeInfo<RunRecord>)new System.Text.Json.JsonSerializerOptions(RunJsonContext.Default.Options)
+        { RespectNullableAnnotations = true, RespectRequiredConstructorParameters = true }.GetTypeInfo(typeof(RunRecord));
 
     /// <summary>Largest console chunk (RemoteRunSink sends at most 1 MiB).</summary>
     public const long MaxConsoleChunk = 2 << 20;
